@@ -1,0 +1,3 @@
+from keepref_lint.cli import main
+
+raise SystemExit(main())

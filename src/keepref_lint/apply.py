@@ -1,0 +1,98 @@
+"""Turning fixes into a new file safely: apply the edits, prove the result, write atomically.
+
+The proof: the new text parses, and its ``ast`` equals the old ``ast`` with exactly the intended change
+made to each fixed statement (a bare call became an assignment of the same call to the keeper, or a dead
+local target became the keeper). Anything else means the edit is wrong, and the file is not written.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from keepref_lint.finding import Finding
+from keepref_lint.project import InputError
+from keepref_lint.sourcetext import SourceText, apply_edits
+
+
+def _keeper_target(keeper: str) -> ast.expr:
+    target = ast.parse(keeper, mode="eval").body
+    target.ctx = ast.Store()  # type: ignore[attr-defined]
+    return target
+
+
+def _intended(stmt: ast.stmt, keeper: str) -> ast.stmt:
+    target = _keeper_target(keeper)
+    if isinstance(stmt, ast.Expr):
+        return ast.Assign(targets=[target], value=stmt.value, type_comment=None)
+    if isinstance(stmt, ast.Assign):
+        return ast.Assign(targets=[target], value=stmt.value, type_comment=stmt.type_comment)
+    if isinstance(stmt, ast.AnnAssign):
+        simple = int(isinstance(target, ast.Name))
+        return ast.AnnAssign(target=target, annotation=stmt.annotation, value=stmt.value, simple=simple)
+    raise AssertionError(f"unexpected statement {type(stmt).__name__}")
+
+
+def expected_tree(tree: ast.Module, findings: list[Finding]) -> ast.Module:
+    """``tree`` with each fixed statement replaced by what the fix means to write (mutates ``tree``)."""
+    wanted = {(f.line, f.column - 1): f.fix.keeper for f in findings if f.fix is not None}
+    for node in ast.walk(tree):
+        for field_name in ("body", "orelse", "finalbody"):
+            body = getattr(node, field_name, None)
+            if not isinstance(body, list):
+                continue
+            for i, stmt in enumerate(body):
+                keeper = wanted.get((getattr(stmt, "lineno", -1), getattr(stmt, "col_offset", -1)))
+                if keeper is not None:
+                    body[i] = _intended(stmt, keeper)
+    return tree
+
+
+def fixed_text(source: SourceText, findings: list[Finding]) -> str:
+    edits = [edit for f in findings if f.fix is not None for edit in f.fix.edits]
+    return apply_edits(source.text, edits)
+
+
+def verify(display: str, old_tree: ast.Module, new_data: bytes, findings: list[Finding]) -> None:
+    """Raise InputError unless ``new_data`` is exactly the intended rewrite of ``old_tree``."""
+    try:
+        new_tree = ast.parse(new_data)
+    except (SyntaxError, ValueError) as exc:
+        raise InputError(display, f"fix not written: the rewritten file does not parse ({exc})") from None
+    if ast.dump(new_tree) != ast.dump(expected_tree(old_tree, findings)):
+        raise InputError(display, "fix not written: the rewrite changed more than the fixed statements")
+
+
+def atomic_write(path: Path, original: bytes, data: bytes, display: str) -> None:
+    """Replace the file's bytes all at once, keeping its mode; refuse if it changed since it was read."""
+    real = Path(os.path.realpath(path))
+    try:
+        current = real.read_bytes()
+        info = real.stat()
+    except OSError as exc:
+        raise InputError(display, f"fix not written: cannot read it again ({exc.strerror or exc})") from None
+    if current != original:
+        raise InputError(display, "fix not written: the file changed while keepref-lint was running")
+    try:
+        fd, temp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".keepref-tmp")
+    except OSError as exc:
+        raise InputError(display, f"fix not written: cannot create a file beside it ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, stat.S_IMODE(info.st_mode))
+        with contextlib.suppress(OSError):
+            os.chown(temp, info.st_uid, info.st_gid)
+        os.replace(temp, real)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if isinstance(exc, OSError):
+            raise InputError(display, f"fix not written: {exc.strerror or exc}") from None
+        raise

@@ -1,0 +1,177 @@
+"""The ``keepref-lint`` command: check, fix, explain."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections import Counter
+from collections.abc import Sequence
+from importlib import resources
+
+from keepref_lint import __version__
+from keepref_lint.codes import RULES
+from keepref_lint.config import ConfigError, Settings, load_settings, with_overrides
+from keepref_lint.engine import RunResult, run
+from keepref_lint.output import format_json, format_text
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _split_codes(text: str) -> list[str]:
+    return [part for part in text.replace(",", " ").split() if part]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", default=["."], help="files or folders (default: .)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument(
+        "--must-retain",
+        action="append",
+        default=[],
+        metavar="QUALNAME[:ATTR]",
+        help="treat this qualified name as must-retain (repeatable), e.g. pkg.mod.func:server",
+    )
+    parser.add_argument(
+        "--decorator",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another decorator name that marks must-retain definitions (repeatable)",
+    )
+    parser.add_argument("--config", metavar="FILE", help="read [tool.keepref-lint] from this pyproject.toml")
+    parser.add_argument("--select", type=_split_codes, metavar="CODES", help="codes or prefixes to report")
+    parser.add_argument("--ignore", type=_split_codes, metavar="CODES", help="codes or prefixes to skip")
+    parser.add_argument(
+        "--exclude", action="append", default=[], metavar="PATTERN", help="exclude paths (glob, repeatable)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keepref-lint",
+        description="Find and fix dropped lifetime-critical return values.",
+    )
+    parser.add_argument("--version", action="version", version=f"keepref-lint {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = commands.add_parser("check", help="report dropped must-retain results")
+    _common(check)
+    fix = commands.add_parser("fix", help="rewrite drops to keep a reference")
+    _common(fix)
+    fix.add_argument("--diff", action="store_true", help="print a unified diff and write nothing")
+    explain = commands.add_parser("explain", help="print the documentation of a rule")
+    explain.add_argument("code", help="a rule code such as KR001")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.paths, args.config)
+    return with_overrides(
+        settings,
+        must_retain=args.must_retain,
+        decorators=args.decorator,
+        select=args.select,
+        ignore=args.ignore,
+        exclude=args.exclude,
+    )
+
+
+def rule_page(code: str) -> str | None:
+    try:
+        return resources.files("keepref_lint").joinpath("rule_docs", f"{code}.md").read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def _explain(code: str) -> int:
+    code = code.upper()
+    rule = RULES.get(code)
+    if rule is None:
+        print(f"keepref-lint: error: unknown rule {code!r} (known: {', '.join(RULES)})", file=sys.stderr)
+        return EXIT_ERROR
+    page = rule_page(code)
+    sys.stdout.write(page if page is not None else f"{rule.code} ({rule.name})\n\n{rule.summary}\n")
+    return EXIT_CLEAN
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _report_errors(result: RunResult) -> None:
+    for error in result.errors:
+        print(str(error), file=sys.stderr)
+
+
+def _check(args: argparse.Namespace, result: RunResult) -> int:
+    findings = result.findings
+    if args.format == "json":
+        sys.stdout.write(format_json(findings))
+    else:
+        sys.stdout.write(format_text(findings))
+        if not args.quiet and findings:
+            fixable = sum(f.fixable for f in findings)
+            print(
+                f"Found {_plural(len(findings), 'finding')} in {_plural(result.files_checked, 'file')} checked"
+                f" ({fixable} fixable with `keepref-lint fix`)."
+            )
+    _report_errors(result)
+    if result.errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if findings else EXIT_CLEAN
+
+
+def _fix(args: argparse.Namespace, result: RunResult) -> int:
+    changed = [r for r in result.results if r.new_data is not None]
+    fixed = [f for r in changed for f in r.findings if f.fixable]
+    remaining = [f for r in result.results for f in r.findings if not (r.new_data is not None and f.fixable)]
+    remaining.sort(key=lambda f: f.sort_key())
+    if args.diff:
+        for file_result in sorted(changed, key=lambda r: r.file.display):
+            sys.stdout.write(file_result.diff)
+    if args.format == "json":
+        sys.stdout.write(format_json(remaining))
+    elif not args.diff:
+        sys.stdout.write(format_text(remaining))
+    if not args.quiet and args.format == "text":
+        verb = "Would fix" if args.diff else "Fixed"
+        summary = f"{verb} {_plural(len(fixed), 'finding')} in {_plural(len(changed), 'file')}"
+        if remaining:
+            reasons = Counter(f.no_fix_reason or "not fixed" for f in remaining)
+            summary += f"; {len(remaining)} left without an automatic fix (" + "; ".join(
+                f"{n}× {why}" for why, n in reasons.most_common()
+            ) + ")"
+        print(summary + ".", file=sys.stderr if args.diff else sys.stdout)
+    _report_errors(result)
+    if result.errors:
+        return EXIT_ERROR
+    if args.diff:
+        return EXIT_FINDINGS if changed or remaining else EXIT_CLEAN
+    return EXIT_FINDINGS if remaining else EXIT_CLEAN
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "explain":
+        return _explain(args.code)
+    try:
+        settings = _settings(args)
+        result = run(args.paths, settings, fix=args.command == "fix", write=not args.diff if args.command == "fix" else False)
+    except ConfigError as error:
+        print(f"keepref-lint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("keepref-lint: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # an internal error: one line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(f"keepref-lint: internal error: {type(error).__name__}: {error} (rerun with --debug)", file=sys.stderr)
+        return EXIT_ERROR
+    if args.command == "fix":
+        return _fix(args, result)
+    return _check(args, result)

@@ -1,0 +1,50 @@
+"""One registry of rule codes: what each code is called, its message, its fix title and fix safety.
+
+Every front end (CLI, flake8 plugin, codemod, SARIF output, ``explain``) reads codes from here; a test checks
+that each code has its page under ``docs/rules/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    summary: str
+    fix_title: str
+    fix_safety: str
+
+
+KR001 = Rule(
+    code="KR001",
+    name="dropped-must-retain-result",
+    summary="The result of a must-retain call is discarded by an expression statement.",
+    fix_title="Store the result in an attribute (or module-private name) with a keep-alive comment",
+    fix_safety="safe",
+)
+KR002 = Rule(
+    code="KR002",
+    name="must-retain-result-in-dead-local",
+    summary=(
+        "The result of a must-retain call is stored only in a local name that is never read, "
+        "so it dies when the function returns."
+    ),
+    fix_title="Store the result in an attribute instead of the dead local",
+    fix_safety="safe",
+)
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in (KR001, KR002)}
+
+
+def is_selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
+    """flake8/ruff prefix semantics: the longest matching prefix between select and ignore wins."""
+    best_select = max((len(p) for p in select if code.startswith(p)), default=-1)
+    best_ignore = max((len(p) for p in ignore if code.startswith(p)), default=-1)
+    return best_select >= 0 and best_select >= best_ignore
+
+
+def rule_doc_url(code: str) -> str:
+    return f"https://github.com/keepref-lint/keepref-lint/blob/main/docs/rules/{code}.md"

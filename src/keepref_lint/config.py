@@ -1,0 +1,225 @@
+"""Settings: ``[tool.keepref-lint]`` in pyproject.toml plus command-line overrides, with clear errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+TOOL_KEY = "keepref-lint"
+DEFAULT_DECORATOR = "must_retain"
+_QUALNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_<>][A-Za-z0-9_<>]*)*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CODE_PREFIX = re.compile(r"^[A-Z]{1,3}[0-9]{0,3}$")
+_PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message is one line that names the file and the cause."""
+
+
+@dataclass(frozen=True)
+class RetainSpec:
+    """A qualified name whose call result must be kept, with optional fix attribute and reason."""
+
+    qualname: str
+    attr: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    config_path: Path | None = None
+    must_retain: Mapping[str, RetainSpec] = field(default_factory=dict)
+    decorators: tuple[str, ...] = (DEFAULT_DECORATOR,)
+    exclude: tuple[str, ...] = ()
+    select: tuple[str, ...] = ("KR",)
+    ignore: tuple[str, ...] = ()
+    skip_generated: bool = True
+
+    def fingerprint(self) -> str:
+        """A stable text that changes whenever a setting that affects findings changes."""
+        specs = sorted((s.qualname, s.attr or "", s.reason or "") for s in self.must_retain.values())
+        return repr((specs, sorted(self.decorators), self.select, self.ignore, self.skip_generated))
+
+
+def parse_retain_arg(text: str, origin: str) -> RetainSpec:
+    """``pkg.mod.func`` or ``pkg.mod.func:attr`` (the CLI and flake8 option form)."""
+    qualname, _, attr = text.strip().partition(":")
+    return _retain_spec(qualname, attr or None, None, origin)
+
+
+def _retain_spec(qualname: Any, attr: Any, reason: Any, origin: str) -> RetainSpec:
+    if not isinstance(qualname, str) or not _QUALNAME.match(qualname) or "." not in qualname:
+        raise ConfigError(
+            f"{origin}: must-retain entry {qualname!r} is not a qualified name like 'pkg.module.func'"
+        )
+    if attr is not None and (not isinstance(attr, str) or not _IDENT.match(attr)):
+        raise ConfigError(f"{origin}: attr {attr!r} for {qualname} is not a Python identifier")
+    if reason is not None and not isinstance(reason, str):
+        raise ConfigError(f"{origin}: reason for {qualname} must be a string")
+    return RetainSpec(qualname, attr, reason)
+
+
+def _str_list(table: Mapping[str, Any], key: str, origin: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str) or not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{origin}: '{key}' must be a list of strings")
+    return tuple(value)
+
+
+def _codes(values: Iterable[str], key: str, origin: str) -> tuple[str, ...]:
+    codes = tuple(v.strip().upper() for v in values if v.strip())
+    for code in codes:
+        if not _CODE_PREFIX.match(code):
+            raise ConfigError(f"{origin}: '{key}' has {code!r}, which is not a code or code prefix like KR001")
+    return codes
+
+
+def _retain_entries(raw: Any, origin: str) -> dict[str, RetainSpec]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{origin}: 'must-retain' must be a list of names or tables")
+    specs: dict[str, RetainSpec] = {}
+    for item in raw:
+        if isinstance(item, str):
+            spec = parse_retain_arg(item, origin)
+        elif isinstance(item, dict):
+            unknown = set(item) - {"name", "attr", "reason"}
+            if unknown:
+                raise ConfigError(f"{origin}: must-retain entry has unknown key(s) {sorted(unknown)}")
+            if "name" not in item:
+                raise ConfigError(f"{origin}: must-retain table entry needs 'name'")
+            spec = _retain_spec(item["name"], item.get("attr"), item.get("reason"), origin)
+        else:
+            raise ConfigError(f"{origin}: must-retain entry {item!r} must be a string or a table")
+        specs[spec.qualname] = spec
+    return specs
+
+
+_KNOWN_KEYS = {"must-retain", "decorators", "exclude", "select", "ignore", "skip-generated"}
+
+
+def settings_from_table(table: Mapping[str, Any], root: Path, origin: str, path: Path | None) -> Settings:
+    unknown = set(table) - _KNOWN_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{origin}: unknown key(s) in [tool.keepref-lint]: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(_KNOWN_KEYS))})"
+        )
+    decorators = _str_list(table, "decorators", origin)
+    for name in decorators:
+        if not _IDENT.match(name.rpartition(".")[2]):
+            raise ConfigError(f"{origin}: decorator name {name!r} is not an identifier")
+    skip_generated = table.get("skip-generated", True)
+    if not isinstance(skip_generated, bool):
+        raise ConfigError(f"{origin}: 'skip-generated' must be true or false")
+    settings = Settings(
+        root=root,
+        config_path=path,
+        must_retain=_retain_entries(table.get("must-retain", []), origin),
+        decorators=(DEFAULT_DECORATOR, *(d.rpartition(".")[2] for d in decorators)),
+        exclude=_str_list(table, "exclude", origin),
+        select=_codes(_str_list(table, "select", origin), "select", origin) or ("KR",),
+        ignore=_codes(_str_list(table, "ignore", origin), "ignore", origin),
+        skip_generated=skip_generated,
+    )
+    return settings
+
+
+def _read_tool_table(path: Path) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        return None
+    table = tool.get(TOOL_KEY)
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.{TOOL_KEY}] must be a table")
+    return table
+
+
+def find_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` that looks like a project (pyproject, setup, .git)."""
+    for folder in (start, *start.parents):
+        if any((folder / marker).exists() for marker in _PROJECT_MARKERS):
+            return folder
+    return None
+
+
+def _start_folder(paths: Iterable[str]) -> Path:
+    resolved = [Path(os.path.abspath(p)) for p in paths] or [Path.cwd()]
+    folders = [p if p.is_dir() else p.parent for p in resolved]
+    return Path(os.path.commonpath([str(f) for f in folders]))
+
+
+def load_settings(paths: Iterable[str], config: str | None = None) -> Settings:
+    """Find and read the configuration for a run over ``paths``.
+
+    The config is the ``--config`` file, else the nearest pyproject.toml with a [tool.keepref-lint] table
+    at or above the paths. The project root (the tree the index covers) is the config's folder, else the
+    nearest folder with a project marker, else the current folder when the paths lie under it.
+    """
+    start = _start_folder(paths)
+    if config is not None:
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"{config}: config file not found")
+        table = _read_tool_table(path) or {}
+        root = path.resolve().parent
+        return settings_from_table(table, root, str(path), path)
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            table = _read_tool_table(candidate)
+            if table is not None:
+                return settings_from_table(table, folder, str(candidate), candidate)
+    root = find_root(start)
+    if root is None:
+        cwd = Path.cwd()
+        root = cwd if start == cwd or cwd in start.parents else start
+    return Settings(root=root)
+
+
+def with_overrides(
+    settings: Settings,
+    *,
+    must_retain: Iterable[str] = (),
+    decorators: Iterable[str] = (),
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+) -> Settings:
+    """Apply command-line values on top of the file's settings."""
+    specs = dict(settings.must_retain)
+    for text in must_retain:
+        spec = parse_retain_arg(text, "--must-retain")
+        specs[spec.qualname] = spec
+    changes: dict[str, Any] = {"must_retain": specs}
+    extra = tuple(d.strip().rpartition(".")[2] for d in decorators if d.strip())
+    if extra:
+        changes["decorators"] = tuple(dict.fromkeys((*settings.decorators, *extra)))
+    if select is not None:
+        changes["select"] = _codes(select, "select", "--select") or ("KR",)
+    if ignore is not None:
+        changes["ignore"] = _codes(ignore, "ignore", "--ignore")
+    extra_exclude = tuple(exclude)
+    if extra_exclude:
+        changes["exclude"] = (*settings.exclude, *extra_exclude)
+    return replace(settings, **changes)

@@ -1,0 +1,160 @@
+"""One run over a project: discover, read, index, check, and (for ``fix``) rewrite.
+
+Every front end goes through here, so the CLI, the flake8 plugin and the codemod see the same findings.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keepref_lint.apply import atomic_write, fixed_text, verify
+from keepref_lint.codes import is_selected
+from keepref_lint.config import Settings
+from keepref_lint.finding import Finding
+from keepref_lint.index import ParseCache, ProjectIndex, mentions, word_pattern
+from keepref_lint.project import (
+    GENERATED_MARKER,
+    Excluder,
+    InputError,
+    ModuleMap,
+    SourceFile,
+    display_path,
+    read_source,
+    target_paths,
+    walk_python_files,
+)
+from keepref_lint.rules import check_tree
+from keepref_lint.sourcetext import SourceText
+from keepref_lint.suppress import file_is_silenced, is_suppressed, logical_lines, physical_lines
+
+
+@dataclass
+class FileResult:
+    file: SourceFile
+    findings: list[Finding] = field(default_factory=list)
+    new_data: bytes | None = None  # set by fix when the file changes
+    diff: str = ""
+
+
+@dataclass
+class RunResult:
+    results: list[FileResult] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    files_checked: int = 0
+    skipped_generated: int = 0
+
+    @property
+    def findings(self) -> list[Finding]:
+        return sorted((f for r in self.results for f in r.findings), key=Finding.sort_key)
+
+
+class Project:
+    """The files of a project and its index, built once and shared by every check in the run."""
+
+    def __init__(self, settings: Settings, extra_files: Iterable[Path] = ()) -> None:
+        self.settings = settings
+        self.excluder = Excluder(settings.root, settings.exclude)
+        self.cache = ParseCache()
+        paths = dict.fromkeys(walk_python_files(settings.root, self.excluder))
+        paths.update(dict.fromkeys(extra_files))
+        self.modules = ModuleMap(settings.root, paths)
+        self.files: dict[Path, SourceFile] = {}
+        self.read_errors: dict[Path, InputError] = {}
+        for path in paths:
+            self._load(path)
+        self.index = ProjectIndex.build(list(self.files.values()), settings, self.cache)
+        self._pattern = word_pattern(self.index.tokens) if self.index.tokens else None
+
+    def _load(self, path: Path) -> SourceFile | None:
+        module, is_package = self.modules.module_for(path)
+        file = SourceFile(path, display_path(path), module, is_package)
+        try:
+            read_source(file)
+        except InputError as error:
+            self.read_errors[path] = error
+            return None
+        self.files[path] = file
+        return file
+
+    def check_file(self, file: SourceFile) -> list[Finding]:
+        """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
+        tokens = self.index.tokens
+        if not tokens or not mentions(file.data, tokens, self._pattern):
+            return []
+        tree = self.cache.parse(file)
+        if tree is None:
+            raise self.cache.errors[str(file.path)]
+        findings = check_tree(file, tree, self.index)
+        return self._filter(file, findings)
+
+    def _filter(self, file: SourceFile, findings: list[Finding]) -> list[Finding]:
+        settings = self.settings
+        findings = [f for f in findings if is_selected(f.code, settings.select, settings.ignore)]
+        if not findings:
+            return findings
+        text = SourceText(file.data, file.display).text
+        if file_is_silenced(physical_lines(text)):
+            return []
+        lines = logical_lines(text)
+        return [f for f in findings if not is_suppressed(f.code, lines.get(f.line, ""))]
+
+
+def run(paths: Iterable[str], settings: Settings, *, fix: bool = False, write: bool = True) -> RunResult:
+    """Check (and optionally fix) ``paths``; with ``write=False`` fixes are computed and diffed only."""
+    result = RunResult()
+    excluder = Excluder(settings.root, settings.exclude)
+    targets = target_paths(list(paths), excluder, result.errors)
+    project = Project(settings, targets)
+    for path in targets:
+        if path in project.read_errors:
+            result.errors.append(project.read_errors[path])
+            continue
+        file = project.files[path]
+        if settings.skip_generated and GENERATED_MARKER in file.data:
+            result.skipped_generated += 1
+            continue
+        result.files_checked += 1
+        try:
+            findings = project.check_file(file)
+        except InputError as error:
+            result.errors.append(error)
+            continue
+        file_result = FileResult(file, findings)
+        result.results.append(file_result)
+        if fix and any(f.fixable for f in findings):
+            try:
+                _fix_file(project, file_result, write)
+            except InputError as error:
+                result.errors.append(error)
+    return result
+
+
+def _fix_file(project: Project, file_result: FileResult, write: bool) -> None:
+    file = file_result.file
+    source = SourceText(file.data, file.display)
+    fixable = [f for f in file_result.findings if f.fix is not None]
+    new_text = fixed_text(source, fixable)
+    try:
+        new_data = source.encode(new_text)
+    except UnicodeEncodeError as exc:
+        raise InputError(file.display, f"fix not written: cannot encode as {source.encoding}: {exc}") from None
+    tree = project.cache.trees.pop(str(file.path))  # verification consumes the cached tree
+    verify(file.display, tree, new_data, fixable)
+    file_result.diff = unified_diff(file.display, source.text, new_text)
+    if write:
+        atomic_write(file.path, file.data, new_data, file.display)
+    file_result.new_data = new_data
+
+
+def unified_diff(display: str, old: str, new: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{display}",
+        tofile=f"b/{display}",
+    )
+    return "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
+

@@ -1,0 +1,359 @@
+"""The project-wide index: what is must-retain, and every name through which it can be reached.
+
+Only files whose text can matter are parsed: files that mention a marker decorator, then (repeatedly, until
+nothing new turns up) files that mention a name of something must-retain or an alias of one. From those the
+index keeps module-level imports and aliases (re-exports such as ``from .service import start_service`` in an
+``__init__.py``, or ``start = start_service``), star imports, class bases, and the marked definitions.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from keepref_lint.config import Settings
+from keepref_lint.project import InputError, SourceFile
+from keepref_lint.resolve import decorator_name, dotted_name, import_bindings
+
+_MAX_DEPTH = 30
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Something whose call result must be kept."""
+
+    qualname: str
+    kind: str  # function | method | class | unknown (from config)
+    source: str  # decorator | config
+    attr: str | None = None
+    reason: str | None = None
+    is_async: bool = False
+    location: str | None = None  # "path:line" of the marked definition
+
+    @property
+    def short_name(self) -> str:
+        return self.qualname.rpartition(".")[2]
+
+
+@dataclass
+class ClassInfo:
+    bases: list[str]
+    names: set[str]
+
+
+@dataclass
+class ModuleSummary:
+    module: str
+    bindings: dict[str, list[str]] = field(default_factory=dict)
+    stars: list[str] = field(default_factory=list)
+    classes: dict[str, ClassInfo] = field(default_factory=dict)
+    marks: list[Mark] = field(default_factory=list)
+
+
+class ParseCache:
+    """``ast`` trees by path, parsed once per run; parse failures become InputErrors."""
+
+    def __init__(self) -> None:
+        self.trees: dict[str, ast.Module] = {}
+        self.errors: dict[str, InputError] = {}
+
+    def parse(self, file: SourceFile) -> ast.Module | None:
+        key = str(file.path)
+        tree = self.trees.get(key)
+        if tree is not None or key in self.errors:
+            return tree
+        try:
+            tree = parse_source(file)
+        except InputError as error:
+            self.errors[key] = error
+            return None
+        self.trees[key] = tree
+        return tree
+
+
+def parse_source(file: SourceFile) -> ast.Module:
+    try:
+        return ast.parse(file.data, filename=file.display)
+    except SyntaxError as exc:
+        message = exc.msg or "invalid syntax"
+        if "unicode error" in message or "decode" in message or "utf-8" in message.lower():
+            raise InputError(file.display, f"cannot decode: {message}") from None
+        where = f" at line {exc.lineno}" if exc.lineno else ""
+        raise InputError(file.display, f"syntax error{where}: {message}") from None
+    except ValueError as exc:  # NUL bytes
+        text = str(exc)
+        if "null bytes" in text:
+            text = "contains NUL bytes (not a Python source file?)"
+        raise InputError(file.display, f"cannot parse: {text}") from None
+    except (MemoryError, RecursionError) as exc:
+        raise InputError(file.display, f"cannot parse: {type(exc).__name__}") from None
+
+
+def word_pattern(tokens: Iterable[str]) -> re.Pattern[bytes]:
+    alternatives = b"|".join(re.escape(t.encode()) for t in sorted(tokens, key=len, reverse=True))
+    return re.compile(rb"(?<![\w])(?:" + alternatives + rb")(?![\w])")
+
+
+def mentions(data: bytes, tokens: Iterable[str], pattern: re.Pattern[bytes] | None = None) -> bool:
+    """Does the text contain one of the identifiers? A fast substring test, confirmed on word boundaries."""
+    if not any(t.encode() in data for t in tokens):
+        return False
+    return (pattern or word_pattern(tokens)).search(data) is not None
+
+
+class ProjectIndex:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.marks: dict[str, Mark] = {}
+        self.summaries: dict[str, ModuleSummary] = {}
+        self.tokens: set[str] = set()
+        self._lookup_cache: dict[str, Mark | None] = {}
+        for spec in settings.must_retain.values():
+            self.marks[spec.qualname] = Mark(spec.qualname, "unknown", "config", spec.attr, spec.reason)
+
+    # -- building --------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, files: list[SourceFile], settings: Settings, cache: ParseCache) -> ProjectIndex:
+        index = cls(settings)
+        decorators = [d.encode() for d in settings.decorators]
+        for file in files:
+            if any(d in file.data for d in decorators):
+                index._summarize(file, cache)
+        index._close_over_aliases(files, cache)
+        index._canonicalize_config_marks()
+        index.tokens = index._tokens()
+        return index
+
+    def _summarize(self, file: SourceFile, cache: ParseCache) -> None:
+        if file.module in self.summaries:
+            return
+        tree = cache.parse(file)
+        if tree is None:
+            return
+        summary = summarize_module(tree, file, set(self.settings.decorators))
+        self.summaries[file.module] = summary
+        for mark in summary.marks:
+            self.marks.setdefault(mark.qualname, mark)
+
+    def _close_over_aliases(self, files: list[SourceFile], cache: ParseCache) -> None:
+        """Parse every file that mentions a must-retain name or an alias of one, until nothing is new."""
+        searched: set[str] = set()
+        star_files_done = False
+        while True:
+            tokens = self._tokens(with_classes=True)
+            new = tokens - searched
+            if not new:
+                break
+            searched |= new
+            pattern = word_pattern(new)
+            for file in files:
+                if file.module in self.summaries:
+                    continue
+                if mentions(file.data, new, pattern) or (not star_files_done and b"import *" in file.data):
+                    self._summarize(file, cache)
+            star_files_done = True
+            self._lookup_cache.clear()
+
+    def _canonicalize_config_marks(self) -> None:
+        """A config entry may name a re-export (``pkg.start``); mark the definition it leads to as well."""
+        for qualname, mark in list(self.marks.items()):
+            target = self._follow(qualname, set())
+            if target is not None and target != qualname and target not in self.marks:
+                self.marks[target] = mark
+        self._lookup_cache.clear()
+
+    def _tokens(self, with_classes: bool = False) -> set[str]:
+        """Identifiers a file must mention to call something must-retain (the parse prefilter)."""
+        tokens = set()
+        for qualname, mark in self.marks.items():
+            parts = qualname.split(".")
+            tokens.add(parts[-1])
+            if with_classes and mark.kind == "method" and len(parts) > 1:
+                tokens.add(parts[-2])
+        for summary in self.summaries.values():
+            for local, targets in summary.bindings.items():
+                if any(self.lookup(t) is not None for t in targets):
+                    tokens.add(local)
+        return tokens
+
+    # -- lookup ----------------------------------------------------------------------------------
+    def lookup(self, qualname: str) -> Mark | None:
+        """The mark a qualified name leads to, following re-exports, aliases, star imports and bases."""
+        if qualname in self._lookup_cache:
+            return self._lookup_cache[qualname]
+        result = self._lookup(qualname, 0, set())
+        self._lookup_cache[qualname] = result
+        return result
+
+    def _lookup(self, qualname: str, depth: int, seen: set[str]) -> Mark | None:
+        mark = self.marks.get(qualname)
+        if mark is not None:
+            return mark
+        if depth > _MAX_DEPTH or qualname in seen:
+            return None
+        seen.add(qualname)
+        for candidate in self._redirects(qualname):
+            mark = self._lookup(candidate, depth + 1, seen)
+            if mark is not None:
+                return mark
+        return None
+
+    def _redirects(self, qualname: str) -> list[str]:
+        """Other names that ``qualname`` denotes: through a binding, a star import, or a base class."""
+        parts = qualname.split(".")
+        found: list[str] = []
+        for i in range(len(parts) - 1, 0, -1):
+            prefix = ".".join(parts[:i])
+            name, rest = parts[i], parts[i + 1 :]
+            tail = "".join("." + p for p in rest)
+            summary = self.summaries.get(prefix)
+            if summary is not None:
+                found.extend(target + tail for target in summary.bindings.get(name, ()))
+                found.extend(f"{star}.{name}{tail}" for star in summary.stars)
+            owner = self._class_info(prefix)
+            if owner is not None and name not in owner.names:
+                found.extend(f"{base}.{name}{tail}" for base in owner.bases)
+        return found
+
+    def _class_info(self, qualname: str) -> ClassInfo | None:
+        module = qualname
+        while "." in module:
+            module = module.rpartition(".")[0]
+            summary = self.summaries.get(module)
+            if summary is not None:
+                return summary.classes.get(qualname)
+        return None
+
+    def _follow(self, qualname: str, seen: set[str]) -> str | None:
+        """Where a re-exported name is defined (first binding chain), or None if it is not re-exported."""
+        if qualname in seen or len(seen) > _MAX_DEPTH:
+            return None
+        seen.add(qualname)
+        parts = qualname.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            summary = self.summaries.get(".".join(parts[:i]))
+            if summary is not None and parts[i] in summary.bindings:
+                target = summary.bindings[parts[i]][0] + "".join("." + p for p in parts[i + 1 :])
+                return self._follow(target, seen) or target
+        return None
+
+
+def _mark_for(node: ast.AST, decorators: set[str]) -> tuple[str | None, str | None] | None:
+    """(attr, reason) when one of the node's decorators is a marker, else None."""
+    for decorator in getattr(node, "decorator_list", ()):
+        if decorator_name(decorator) not in decorators:
+            continue
+        options: dict[str, str | None] = {"attr": None, "reason": None}
+        if isinstance(decorator, ast.Call):
+            for keyword in decorator.keywords:
+                if keyword.arg in options and isinstance(keyword.value, ast.Constant):
+                    value = keyword.value.value
+                    options[keyword.arg] = value if isinstance(value, str) else None
+        return options["attr"], options["reason"]
+    return None
+
+
+def summarize_module(tree: ast.Module, file: SourceFile, decorators: set[str]) -> ModuleSummary:
+    """Module-level bindings, class shapes and marked definitions of one module."""
+    summary = ModuleSummary(file.module)
+    module_defs: set[str] = set()
+    raw_bases: dict[str, list[ast.expr]] = {}
+
+    def add_binding(local: str, target: str) -> None:
+        targets = summary.bindings.setdefault(local, [])
+        if target not in targets:
+            targets.append(target)
+
+    def definitions(body: list[ast.stmt], prefix: str, in_class: str | None, top: bool) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                qualname = f"{prefix}.{stmt.name}"
+                if top:
+                    module_defs.add(stmt.name)
+                if in_class is not None:
+                    summary.classes[in_class].names.add(stmt.name)
+                options = _mark_for(stmt, decorators)
+                if isinstance(stmt, ast.ClassDef):
+                    kind = "class"
+                elif in_class is not None:
+                    kind = "method"
+                else:
+                    kind = "function"
+                if options is not None:
+                    summary.marks.append(
+                        Mark(
+                            qualname,
+                            kind,
+                            "decorator",
+                            attr=options[0],
+                            reason=options[1],
+                            is_async=isinstance(stmt, ast.AsyncFunctionDef),
+                            location=f"{file.display}:{stmt.lineno}",
+                        )
+                    )
+                if isinstance(stmt, ast.ClassDef):
+                    summary.classes[qualname] = ClassInfo([], set())
+                    raw_bases[qualname] = list(stmt.bases)
+                    definitions(stmt.body, qualname, qualname, False)
+                else:
+                    definitions(stmt.body, f"{qualname}.<locals>", None, False)
+            elif top and isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                for local, target in import_bindings(stmt, file.module, file.is_package):
+                    if local == "*":
+                        summary.stars.append(target)
+                    else:
+                        add_binding(local, target)
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        if in_class is not None:
+                            summary.classes[in_class].names.add(target.id)
+                        elif top and stmt.value is not None:
+                            dotted = dotted_name(stmt.value)
+                            if dotted is not None:
+                                aliases.append((target.id, dotted))
+            elif isinstance(stmt, (ast.If, ast.Try, ast.With, ast.AsyncWith)) or (
+                hasattr(ast, "TryStar") and isinstance(stmt, ast.TryStar)
+            ):
+                for block in _blocks(stmt):
+                    definitions(block, prefix, in_class, top)
+
+    aliases: list[tuple[str, str]] = []
+    definitions(tree.body, file.module, None, True)
+
+    def qualify(dotted: str) -> list[str]:
+        head, _, tail = dotted.partition(".")
+        suffix = f".{tail}" if tail else ""
+        if head in summary.bindings:
+            return [t + suffix for t in summary.bindings[head]]
+        if head in module_defs:
+            return [f"{file.module}.{head}{suffix}"]
+        return []
+
+    for local, dotted in aliases:
+        for target in qualify(dotted):
+            if target != f"{file.module}.{local}":
+                add_binding(local, target)
+    for qualname, bases in raw_bases.items():
+        for base in bases:
+            dotted = dotted_name(base)
+            if dotted is not None:
+                summary.classes[qualname].bases.extend(qualify(dotted))
+    return summary
+
+
+def _blocks(stmt: ast.stmt) -> Iterable[list[ast.stmt]]:
+    if isinstance(stmt, ast.If):
+        yield stmt.body
+        yield stmt.orelse
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        yield stmt.body
+    else:
+        yield stmt.body  # type: ignore[attr-defined]
+        for handler in stmt.handlers:  # type: ignore[attr-defined]
+            yield handler.body
+        yield stmt.orelse  # type: ignore[attr-defined]
+        yield stmt.finalbody  # type: ignore[attr-defined]

@@ -1,0 +1,146 @@
+"""The project on disk: which files there are, which are excluded, and what module each one is."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# ruff's default exclusions, so a tree looks the same to both tools.
+DEFAULT_EXCLUDED_DIRS = frozenset(
+    {
+        ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints", ".mypy_cache",
+        ".nox", ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache", ".svn", ".tox", ".venv",
+        ".vscode", "__pypackages__", "__pycache__", "_build", "buck-out", "dist", "node_modules",
+        "site-packages", "venv",
+    }
+)  # fmt: skip
+GENERATED_MARKER = b"@" + b"generated"
+
+
+class InputError(Exception):
+    """A file that cannot be read or parsed; the message is one line naming the file and the cause."""
+
+    def __init__(self, path: str, cause: str) -> None:
+        super().__init__(f"{path}: {cause}")
+        self.path = path
+        self.cause = cause
+
+
+@dataclass
+class SourceFile:
+    path: Path  # absolute
+    display: str  # as shown to the user
+    module: str = ""
+    is_package: bool = False
+    data: bytes = field(default=b"", repr=False)
+
+
+def display_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+class Excluder:
+    """Default excluded folders plus the user's glob patterns, matched against root-relative paths."""
+
+    def __init__(self, root: Path, patterns: Iterable[str]) -> None:
+        self.root = root
+        self.patterns = tuple(p.rstrip("/") for p in patterns if p.strip())
+
+    def excluded(self, path: Path, is_dir: bool) -> bool:
+        if is_dir and path.name in DEFAULT_EXCLUDED_DIRS:
+            return True
+        if not self.patterns:
+            return False
+        try:
+            rel = path.relative_to(self.root).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        for pattern in self.patterns:
+            if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(path.name, pattern):
+                return True
+            if rel.startswith(pattern + "/"):
+                return True
+        return False
+
+
+def walk_python_files(folder: Path, excluder: Excluder) -> Iterator[Path]:
+    """Every ``*.py`` file below ``folder``, sorted, without following symlinked folders."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if not excluder.excluded(path, True):
+                    yield from walk_python_files(path, excluder)
+            elif entry.name.endswith(".py") and not excluder.excluded(path, False):
+                yield path
+        except OSError:
+            continue
+
+
+def target_paths(paths: Iterable[str], excluder: Excluder, errors: list[InputError]) -> list[Path]:
+    """The files a run reports on: named files as given, folders walked. Missing paths are errors."""
+    found: dict[Path, None] = {}
+    for raw in paths:
+        path = Path(os.path.abspath(raw))
+        if path.is_dir():
+            if path.is_symlink():
+                path = path.resolve()
+            for file in walk_python_files(path, excluder):
+                found.setdefault(file, None)
+        elif path.is_file():
+            if not excluder.excluded(path, False):
+                found.setdefault(path, None)
+        elif path.is_symlink():
+            errors.append(InputError(raw, "cannot read: dangling symbolic link"))
+        else:
+            errors.append(InputError(raw, "no such file or directory"))
+    return list(found)
+
+
+class ModuleMap:
+    """Module names from paths, with import roots found from the package layout.
+
+    An import root is the project root, its ``src/`` folder, or the parent of a top-level package (a
+    folder with ``__init__.py`` that has no package above it), which covers flat, ``src/`` and nested
+    layouts such as ``python/sglang/...``. Namespace folders inside a package are named through it.
+    """
+
+    def __init__(self, root: Path, files: Iterable[Path]) -> None:
+        package_dirs = {f.parent for f in files if f.name == "__init__.py"}
+        roots = {root, root / "src"}
+        for folder in package_dirs:
+            if not any(parent in package_dirs for parent in folder.parents):
+                roots.add(folder.parent)
+        self.roots = sorted(roots, key=lambda p: len(p.parts), reverse=True)
+
+    def module_for(self, path: Path) -> tuple[str, bool]:
+        for root in self.roots:
+            if root in path.parents:
+                parts = list(path.relative_to(root).with_suffix("").parts)
+                is_package = parts[-1] == "__init__"
+                if is_package:
+                    parts.pop()
+                return ".".join(parts), is_package
+        return path.stem, False
+
+
+def read_source(file: SourceFile) -> None:
+    """Fill ``file.data``; raise InputError with a one-line cause."""
+    try:
+        file.data = file.path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(file.display, "is a directory, not a file") from None
+    except FileNotFoundError:
+        raise InputError(file.display, "cannot read: file vanished or is a dangling symbolic link") from None
+    except OSError as exc:
+        raise InputError(file.display, f"cannot read: {exc.strerror or exc}") from None

@@ -1,0 +1,474 @@
+"""Names in one file -> qualified names, with Python's scoping rules.
+
+One pass over the file's ``ast`` records every scope (module, class, function, lambda, comprehension), what
+each name is bound to in it, and which names are read. Calls are then resolved after the pass, when every
+binding of a scope is known: a name that a function binds anywhere is local to the whole function, class
+scopes are invisible to the functions inside them, ``global``/``nonlocal`` redirect, and a name bound by a
+parameter, a loop or a plain assignment is opaque (it is not the imported function of the same name).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+# Binding kinds.
+IMPORT = "import"  # payload: qualified name
+DEF = "def"  # payload: qualified name
+CLASS = "class"  # payload: qualified name
+ASSIGN = "assign"  # payload: the assigned expression (an alias if it names something)
+SELF = "self"  # first parameter of a method; payload: the class Scope
+OPAQUE = "opaque"  # parameters, loop targets, ...: nothing known
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+_DYNAMIC_CALLS = frozenset({"locals", "vars", "eval", "exec"})
+_MAX_ALIAS_DEPTH = 20
+
+
+def resolve_relative(module: str, is_package: bool, level: int, name: str | None) -> str | None:
+    """The absolute module named by ``from <level dots><name> import ...`` inside ``module``."""
+    if level == 0:
+        return name
+    parts = module.split(".") if module else []
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        if level - 1 > len(parts):
+            return None
+        parts = parts[: len(parts) - (level - 1)]
+    if name:
+        parts.append(name)
+    return ".".join(parts) or None
+
+
+def import_bindings(
+    node: ast.Import | ast.ImportFrom, module: str, is_package: bool
+) -> Iterator[tuple[str, str]]:
+    """(local name, qualified name) for each name an import statement binds; ``*`` for a star import."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                yield alias.asname, alias.name
+            else:
+                top = alias.name.partition(".")[0]
+                yield top, top
+        return
+    base = resolve_relative(module, is_package, node.level, node.module)
+    if base is None:
+        return
+    for alias in node.names:
+        if alias.name == "*":
+            yield "*", base
+        else:
+            yield alias.asname or alias.name, f"{base}.{alias.name}"
+
+
+def dotted_name(expr: ast.expr) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return None
+    parts.append(expr.id)
+    return ".".join(reversed(parts))
+
+
+def decorator_name(expr: ast.expr) -> str | None:
+    """The last name of a decorator: ``must_retain`` for ``@x.must_retain(...)``."""
+    if isinstance(expr, ast.Call):
+        expr = expr.func
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    if isinstance(expr, ast.Name):
+        return expr.id
+    return None
+
+
+@dataclass(eq=False)
+class Scope:
+    kind: str  # module | class | function | lambda | comprehension
+    qualname: str
+    parent: Scope | None
+    node: ast.AST | None = None
+    bindings: dict[str, list[tuple[str, object]]] = field(default_factory=dict)
+    globals: set[str] = field(default_factory=set)
+    nonlocals: set[str] = field(default_factory=set)
+    reads: set[str] = field(default_factory=set)
+    children: list[Scope] = field(default_factory=list)
+    stars: list[str] = field(default_factory=list)
+    dynamic: bool = False  # calls locals()/vars()/eval()/exec(): every local may be read
+    # Methods: the first parameter and what it is ("instance" or "class"); static methods are marked.
+    self_name: str | None = None
+    self_kind: str | None = None
+    is_static: bool = False
+    # Classes: base expressions and the attributes that methods assign through self.
+    bases: list[ast.expr] = field(default_factory=list)
+    assigned_attrs: set[str] = field(default_factory=set)
+
+    def bind(self, name: str, kind: str, payload: object = None) -> None:
+        self.bindings.setdefault(name, []).append((kind, payload))
+
+    @property
+    def child_prefix(self) -> str:
+        if self.kind in ("function", "lambda", "comprehension"):
+            return f"{self.qualname}.<locals>"
+        return self.qualname
+
+    def enclosing_class(self) -> Scope | None:
+        """For a method scope, its class."""
+        parent = self.parent
+        return parent if parent is not None and parent.kind == "class" else None
+
+    def read_anywhere(self, name: str) -> bool:
+        """Is ``name`` read in this scope or any scope nested in it?"""
+        if self.dynamic or name in self.reads:
+            return True
+        return any(child.read_anywhere(name) for child in self.children)
+
+
+@dataclass(eq=False)
+class Statement:
+    """An expression statement or an assignment, with where it stands."""
+
+    node: ast.Expr | ast.Assign | ast.AnnAssign
+    scope: Scope
+    in_loop: bool
+
+
+class FileScopes:
+    """The scopes, bindings, reads and candidate statements of one module."""
+
+    def __init__(self, tree: ast.Module, module: str, is_package: bool) -> None:
+        self.module_name = module
+        self.is_package = is_package
+        self.module = Scope("module", module, None, tree)
+        self.scope = self.module
+        self.loop_depth = 0
+        self.statements: list[Statement] = []
+        self._method: Scope | None = None  # innermost method whose self name is in reach
+        self._dispatch: dict[type, Callable[[ast.AST], None]] = {
+            ast.FunctionDef: self._function,
+            ast.AsyncFunctionDef: self._function,
+            ast.Lambda: self._lambda,
+            ast.ClassDef: self._class,
+            ast.ListComp: self._comprehension,
+            ast.SetComp: self._comprehension,
+            ast.DictComp: self._comprehension,
+            ast.GeneratorExp: self._comprehension,
+            ast.Name: self._name,
+            ast.Attribute: self._attribute,
+            ast.Assign: self._assign,
+            ast.AnnAssign: self._ann_assign,
+            ast.AugAssign: self._aug_assign,
+            ast.Expr: self._expr,
+            ast.For: self._for,
+            ast.AsyncFor: self._for,
+            ast.While: self._while,
+            ast.Import: self._import,
+            ast.ImportFrom: self._import,
+            ast.Global: self._global,
+            ast.Nonlocal: self._nonlocal,
+            ast.ExceptHandler: self._except,
+            ast.NamedExpr: self._named_expr,
+            ast.Call: self._call,
+            ast.MatchAs: self._match_name,
+            ast.MatchStar: self._match_name,
+            ast.MatchMapping: self._match_mapping,
+        }
+        for stmt in tree.body:
+            self.visit(stmt)
+
+    # -- the walk --------------------------------------------------------------------------------
+    def visit(self, node: ast.AST) -> None:
+        handler = self._dispatch.get(type(node))
+        if handler is not None:
+            handler(node)
+        else:
+            for child in ast.iter_child_nodes(node):
+                self.visit(child)
+
+    def _visit_all(self, nodes: list) -> None:
+        for node in nodes:
+            if node is not None:
+                self.visit(node)
+
+    def _push(self, kind: str, name: str, node: ast.AST) -> Scope:
+        scope = Scope(kind, f"{self.scope.child_prefix}.{name}" if name else "", self.scope, node)
+        self.scope.children.append(scope)
+        self.scope = scope
+        return scope
+
+    def _pop(self) -> None:
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
+
+    def _arguments(self, args: ast.arguments) -> None:
+        """Defaults and annotations are evaluated in the enclosing scope."""
+        self._visit_all(args.defaults)
+        self._visit_all(args.kw_defaults)
+        for arg in (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg):
+            if arg is not None and arg.annotation is not None:
+                self.visit(arg.annotation)
+
+    def _bind_params(self, scope: Scope, args: ast.arguments) -> None:
+        for arg in (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg):
+            if arg is not None:
+                scope.bind(arg.arg, OPAQUE)
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self._visit_all(node.decorator_list)
+        self._arguments(node.args)
+        if node.returns is not None:
+            self.visit(node.returns)
+        outer = self.scope
+        scope = self._push("function", node.name, node)
+        outer.bind(node.name, DEF, scope.qualname)
+        decorators = {decorator_name(d) for d in node.decorator_list}
+        saved_method = self._method
+        if outer.kind == "class":
+            positional = [*node.args.posonlyargs, *node.args.args]
+            if "staticmethod" in decorators:
+                scope.is_static = True
+                self._method = None
+            elif positional:
+                scope.self_name = positional[0].arg
+                scope.self_kind = "class" if "classmethod" in decorators else "instance"
+                self._method = scope
+        self._bind_params(scope, node.args)
+        if scope.self_name is not None:
+            scope.bindings[scope.self_name] = [(SELF, outer)]
+        saved_loop, self.loop_depth = self.loop_depth, 0
+        self._visit_all(node.body)
+        self.loop_depth = saved_loop
+        self._method = saved_method
+        self._pop()
+
+    def _lambda(self, node: ast.Lambda) -> None:
+        self._arguments(node.args)
+        scope = self._push("lambda", "<lambda>", node)
+        self._bind_params(scope, node.args)
+        self.visit(node.body)
+        self._pop()
+
+    def _class(self, node: ast.ClassDef) -> None:
+        self._visit_all(node.decorator_list)
+        self._visit_all(node.bases)
+        self._visit_all(node.keywords)
+        outer = self.scope
+        scope = self._push("class", node.name, node)
+        scope.bases = list(node.bases)
+        outer.bind(node.name, CLASS, scope.qualname)
+        saved_loop, self.loop_depth = self.loop_depth, 0
+        saved_method, self._method = self._method, None
+        self._visit_all(node.body)
+        self.loop_depth = saved_loop
+        self._method = saved_method
+        self._pop()
+
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
+        generators = node.generators
+        self.visit(generators[0].iter)  # evaluated in the enclosing scope
+        self._push("comprehension", "<comprehension>", node)
+        for index, generator in enumerate(generators):
+            if index:
+                self.visit(generator.iter)
+            self.visit(generator.target)
+            self._visit_all(generator.ifs)
+        if isinstance(node, ast.DictComp):
+            self.visit(node.key)
+            self.visit(node.value)
+        else:
+            self.visit(node.elt)
+        self._pop()
+
+    def _name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.scope.reads.add(node.id)
+        else:
+            self.scope.bind(node.id, OPAQUE)
+
+    def _attribute(self, node: ast.Attribute) -> None:
+        if (
+            not isinstance(node.ctx, ast.Load)
+            and self._method is not None
+            and isinstance(node.value, ast.Name)
+            and node.value.id == self._method.self_name
+        ):
+            cls = self._method.enclosing_class()
+            if cls is not None:
+                cls.assigned_attrs.add(node.attr)
+        self.visit(node.value)
+
+    def _assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            if isinstance(target, ast.Name) and len(node.targets) == 1:
+                self.scope.bind(target.id, ASSIGN, node.value)
+            else:
+                self.visit(target)
+        self.statements.append(Statement(node, self.scope, self.loop_depth > 0))
+
+    def _ann_assign(self, node: ast.AnnAssign) -> None:
+        self.visit(node.annotation)
+        if node.value is not None:
+            self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            if node.value is not None:
+                self.scope.bind(node.target.id, ASSIGN, node.value)
+            elif self.scope.kind == "function":
+                self.scope.bind(node.target.id, OPAQUE)  # a bare annotation makes the name local
+        else:
+            self.visit(node.target)
+        if node.value is not None:
+            self.statements.append(Statement(node, self.scope, self.loop_depth > 0))
+
+    def _aug_assign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            self.scope.reads.add(node.target.id)
+            self.scope.bind(node.target.id, OPAQUE)
+        else:
+            self.visit(node.target)
+
+    def _expr(self, node: ast.Expr) -> None:
+        self.visit(node.value)
+        self.statements.append(Statement(node, self.scope, self.loop_depth > 0))
+
+    def _for(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self.visit(node.target)
+        self.loop_depth += 1
+        self._visit_all(node.body)
+        self.loop_depth -= 1
+        self._visit_all(node.orelse)
+
+    def _while(self, node: ast.While) -> None:
+        self.visit(node.test)
+        self.loop_depth += 1
+        self._visit_all(node.body)
+        self.loop_depth -= 1
+        self._visit_all(node.orelse)
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for local, qualname in import_bindings(node, self.module_name, self.is_package):
+            if local == "*":
+                self.scope.stars.append(qualname)
+            else:
+                self.scope.bind(local, IMPORT, qualname)
+
+    def _global(self, node: ast.Global) -> None:
+        self.scope.globals.update(node.names)
+
+    def _nonlocal(self, node: ast.Nonlocal) -> None:
+        self.scope.nonlocals.update(node.names)
+
+    def _except(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self.scope.bind(node.name, OPAQUE)
+        self._visit_all(node.body)
+
+    def _named_expr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        scope = self.scope
+        while scope.kind == "comprehension" and scope.parent is not None:
+            scope = scope.parent
+        scope.bind(node.target.id, OPAQUE)
+
+    def _call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC_CALLS:
+            self.scope.dynamic = True
+        self.visit(node.func)
+        self._visit_all(node.args)
+        self._visit_all(node.keywords)
+
+    def _match_name(self, node: ast.MatchAs | ast.MatchStar) -> None:
+        if getattr(node, "pattern", None) is not None:
+            self.visit(node.pattern)  # type: ignore[attr-defined]
+        if node.name:
+            self.scope.bind(node.name, OPAQUE)
+
+    def _match_mapping(self, node: ast.MatchMapping) -> None:
+        self._visit_all(node.keys)
+        self._visit_all(node.patterns)
+        if node.rest:
+            self.scope.bind(node.rest, OPAQUE)
+
+    # -- resolution ------------------------------------------------------------------------------
+    def binding_scope(self, name: str, scope: Scope) -> Scope | None:
+        """The scope whose binding of ``name`` a use in ``scope`` sees; None for builtins/unbound."""
+        current: Scope | None = scope
+        while current is not None:
+            if current.kind == "class" and current is not scope:
+                current = current.parent
+                continue
+            if name in current.globals:
+                return self.module if name in self.module.bindings else None
+            if name in current.nonlocals:
+                current = current.parent
+                continue
+            if name in current.bindings:
+                return current
+            current = current.parent
+        return None
+
+    def qualify(self, expr: ast.expr, scope: Scope, known: Callable[[str], bool], depth: int = 0) -> list[str]:
+        """Candidate qualified names for ``expr`` (a Name/Attribute chain), best first; [] if opaque."""
+        if depth > _MAX_ALIAS_DEPTH:
+            return []
+        if isinstance(expr, ast.Name):
+            return self._qualify_name(expr.id, scope, known, depth)
+        if isinstance(expr, ast.Attribute):
+            base = expr.value
+            if isinstance(base, ast.Name):
+                owner = self.binding_scope(base.id, scope)
+                if owner is not None:
+                    kinds = owner.bindings[base.id]
+                    if len(kinds) == 1 and kinds[0][0] == SELF:
+                        cls = kinds[0][1]
+                        assert isinstance(cls, Scope)
+                        return self._class_member(cls, expr.attr, known, depth)
+            return [f"{q}.{expr.attr}" for q in self.qualify(base, scope, known, depth + 1)]
+        return []
+
+    def _class_member(self, cls: Scope, attr: str, known: Callable[[str], bool], depth: int) -> list[str]:
+        """``self.attr``: the class's own member, else what the bases provide."""
+        found = [f"{cls.qualname}.{attr}"]
+        if attr not in cls.bindings:
+            parent = cls.parent or self.module
+            for base in cls.bases:
+                found.extend(f"{q}.{attr}" for q in self.qualify(base, parent, known, depth + 1))
+        return found
+
+    def _qualify_name(self, name: str, scope: Scope, known: Callable[[str], bool], depth: int) -> list[str]:
+        owner = self.binding_scope(name, scope)
+        if owner is None:
+            for star in self.module.stars:
+                if known(f"{star}.{name}"):
+                    return [f"{star}.{name}"]
+            return [f"builtins.{name}"] if name in _BUILTIN_NAMES else []
+        found: list[str] = []
+        for kind, payload in owner.bindings[name]:
+            if kind in (IMPORT, DEF, CLASS):
+                assert isinstance(payload, str)
+                candidates = [payload]
+            elif kind == ASSIGN:
+                assert isinstance(payload, ast.expr)
+                if isinstance(payload, ast.Constant) and payload.value is None:
+                    continue  # ``x = None`` placeholders cannot be what gets called
+                candidates = self.qualify(payload, owner, known, depth + 1)
+            else:
+                return []
+            if not candidates:
+                return []
+            for candidate in candidates:
+                if candidate not in found:
+                    found.append(candidate)
+        if len({c for c in found if known(c)}) > 1:
+            return []  # bound to different must-retain callables on different paths: do not guess
+        return found

@@ -1,0 +1,168 @@
+"""What counts as dropped: the one place that turns a file's statements into KR001/KR002 findings.
+
+KR001: an expression statement whose value is a must-retain call (also under ``await`` for async marked
+functions, in parentheses, and in either branch of a conditional expression used as a statement).
+
+KR002: the result is assigned only to local names of a function that never reads them again.
+
+Everything else retains the result: module-level and class-level names, ``global``/``nonlocal`` names,
+attributes, subscripts, returned or yielded values, arguments, ``with ... as``, and locals that are read.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from keepref_lint.codes import KR001, KR002
+from keepref_lint.finding import Finding
+from keepref_lint.fix import NamePlanner, NoFix, derive_attr, plan_fix, suggestion
+from keepref_lint.index import Mark, ProjectIndex
+from keepref_lint.project import SourceFile
+from keepref_lint.resolve import FileScopes, Statement, dotted_name
+from keepref_lint.sourcetext import SourceText
+
+
+@dataclass
+class Drop:
+    """A must-retain call whose result a statement does not keep."""
+
+    code: str
+    stmt: Statement
+    call: ast.Call
+    mark: Mark
+    in_conditional: bool = False
+    local: ast.Name | None = None  # KR002: the dead local
+
+
+def _calls(expr: ast.expr, in_conditional: bool = False) -> Iterator[tuple[ast.Call, bool, bool]]:
+    """(call, awaited, inside a conditional expression) for each call whose value is the expression's."""
+    if isinstance(expr, ast.IfExp):
+        yield from _calls(expr.body, True)
+        yield from _calls(expr.orelse, True)
+        return
+    awaited = isinstance(expr, ast.Await)
+    if awaited:
+        expr = expr.value  # type: ignore[attr-defined]
+    if isinstance(expr, ast.Call):
+        yield expr, awaited, in_conditional
+
+
+def _call_name(call: ast.Call) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _dead_locals(stmt: Statement) -> list[ast.Name] | None:
+    """The assignment's targets if every one is a local that is never read; else None."""
+    scope = stmt.scope
+    if scope.kind != "function":
+        return None
+    node = stmt.node
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[union-attr]
+    names: list[ast.Name] = []
+    for target in targets:
+        if not isinstance(target, ast.Name):
+            return None
+        if target.id in scope.globals or target.id in scope.nonlocals or scope.read_anywhere(target.id):
+            return None
+        names.append(target)
+    return names
+
+
+def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
+    tokens = index.tokens
+    drops: list[Drop] = []
+    known = index.lookup
+
+    def must_retain(call: ast.Call, stmt: Statement) -> Mark | None:
+        if _call_name(call) not in tokens:
+            return None
+        for qualname in scopes.qualify(call.func, stmt.scope, lambda q: known(q) is not None):
+            mark = known(qualname)
+            if mark is not None:
+                return mark
+        return None
+
+    for stmt in scopes.statements:
+        node = stmt.node
+        value = node.value
+        if value is None:
+            continue
+        for call, awaited, conditional in _calls(value):
+            # An awaited call of a plain function consumes its result (e.g. a task); for an async
+            # function the awaited value is the result. A never-awaited coroutine is another bug.
+            mark = must_retain(call, stmt)
+            if mark is None or awaited != mark.is_async:
+                continue
+            if isinstance(node, ast.Expr):
+                drops.append(Drop(KR001.code, stmt, call, mark, conditional))
+            elif not conditional:
+                dead = _dead_locals(stmt)
+                if dead:
+                    drops.append(Drop(KR002.code, stmt, call, mark, local=dead[0] if len(dead) == 1 else None))
+    return drops
+
+
+def _message(drop: Drop, advice: str, fix_reason: str | None) -> str:
+    written = dotted_name(drop.call.func) or drop.mark.short_name
+    reason = f" ({drop.mark.reason})" if drop.mark.reason else ""
+    if drop.code == KR001.code:
+        text = f"result of {written}() is dropped{reason}; {advice}"
+    else:
+        node = drop.stmt.node
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[union-attr]
+        names = ", ".join(repr(t.id) for t in targets if isinstance(t, ast.Name))
+        text = (
+            f"result of {written}() is kept only in local {names}, which dies when the function "
+            f"returns{reason}; {advice}"
+        )
+    if fix_reason:
+        text += f" (no automatic fix: {fix_reason})"
+    return text
+
+
+def check_tree(file: SourceFile, tree: ast.Module, index: ProjectIndex) -> list[Finding]:
+    """All findings of one parsed file (before suppression and code selection)."""
+    scopes = FileScopes(tree, file.module, file.is_package)
+    drops = find_drops(scopes, index)
+    if not drops:
+        return []
+    source = SourceText(file.data, file.display)
+    planner = NamePlanner()
+    findings = []
+    for drop in drops:
+        node = drop.stmt.node
+        local = drop.local
+        base = drop.mark.attr or (local.id if local is not None and local.id != "_" else derive_attr(drop.mark))
+        fix = None
+        reason = None
+        try:
+            if drop.in_conditional:
+                raise NoFix("the call is one branch of a conditional expression")
+            if drop.code == KR002.code and local is None:
+                raise NoFix("the result is assigned to several names")
+            fix = plan_fix(drop.stmt, source, planner, base, local)
+        except NoFix as why:
+            reason = str(why)
+        advice = f"keep a reference (e.g. {fix.keeper} = ...)" if fix else suggestion(drop.stmt, base)
+        findings.append(
+            Finding(
+                path=file.display,
+                line=node.lineno,
+                column=node.col_offset + 1,
+                code=drop.code,
+                message=_message(drop, advice, reason),
+                callee=drop.mark.qualname,
+                fix=fix,
+                no_fix_reason=reason,
+                end_line=node.end_lineno or node.lineno,
+                end_column=(node.end_col_offset or 0) + 1,
+            )
+        )
+    return findings

@@ -1,0 +1,61 @@
+"""A source file as text: its encoding, its lines and line endings, and offset arithmetic."""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from bisect import bisect_right
+
+from keepref_lint.project import InputError
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+class SourceText:
+    def __init__(self, data: bytes, display: str) -> None:
+        try:
+            self.encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+            self.text = data.decode(self.encoding)
+        except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+            raise InputError(display, f"cannot decode: {exc}") from None
+        self.line_starts = [0] + [m.end() for m in _NEWLINE.finditer(self.text)]
+
+    def encode(self, text: str) -> bytes:
+        return text.encode(self.encoding)
+
+    def line(self, lineno: int) -> str:
+        """The physical line ``lineno`` (1-based), with its line ending."""
+        start = self.line_starts[lineno - 1]
+        end = self.line_starts[lineno] if lineno < len(self.line_starts) else len(self.text)
+        return self.text[start:end]
+
+    def offset(self, lineno: int, byte_col: int) -> int:
+        """Character offset of an ``ast`` position (line, UTF-8 byte column)."""
+        line = self.line(lineno)
+        prefix = line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore")
+        return self.line_starts[lineno - 1] + len(prefix)
+
+    def lineno_of(self, offset: int) -> int:
+        return bisect_right(self.line_starts, offset)
+
+    def newline_of(self, lineno: int) -> str:
+        """The line ending of line ``lineno``, else the file's first one, else ``\\n``."""
+        match = _NEWLINE.search(self.line(lineno))
+        if match is None:
+            match = _NEWLINE.search(self.text)
+        return match.group() if match else "\n"
+
+
+def apply_edits(text: str, edits: list) -> str:
+    """Apply non-overlapping edits (any order)."""
+    pieces = []
+    last = len(text)
+    for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
+        if edit.end > last:
+            raise ValueError("overlapping edits")
+        pieces.append(text[edit.end : last])
+        pieces.append(edit.text)
+        last = edit.start
+    pieces.append(text[:last])
+    return "".join(reversed(pieces))
