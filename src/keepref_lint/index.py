@@ -18,6 +18,7 @@ from keepref_lint.project import InputError, SourceFile
 from keepref_lint.resolve import decorator_name, dotted_name, import_bindings
 
 _MAX_DEPTH = 30
+_MAX_STEPS = 500  # qualified names one lookup may visit
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class ModuleSummary:
     stars: list[str] = field(default_factory=list)
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     marks: list[Mark] = field(default_factory=list)
+    defined: set[str] = field(default_factory=set)  # module-level functions, classes and assigned names
+
+    def provides(self, name: str) -> bool:
+        """Could ``from <this module> import *`` bind ``name``?"""
+        return name in self.defined or name in self.bindings or bool(self.stars)
 
 
 class ParseCache:
@@ -191,7 +197,7 @@ class ProjectIndex:
         mark = self.marks.get(qualname)
         if mark is not None:
             return mark
-        if depth > _MAX_DEPTH or qualname in seen:
+        if depth > _MAX_DEPTH or qualname in seen or len(seen) > _MAX_STEPS:
             return None
         seen.add(qualname)
         for candidate in self._redirects(qualname):
@@ -211,7 +217,10 @@ class ProjectIndex:
             summary = self.summaries.get(prefix)
             if summary is not None:
                 found.extend(target + tail for target in summary.bindings.get(name, ()))
-                found.extend(f"{star}.{name}{tail}" for star in summary.stars)
+                for star in summary.stars:
+                    source = self.summaries.get(star)
+                    if source is not None and source.provides(name):
+                        found.append(f"{star}.{name}{tail}")
             owner = self._class_info(prefix)
             if owner is not None and name not in owner.names:
                 found.extend(f"{base}.{name}{tail}" for base in owner.bases)
@@ -272,6 +281,7 @@ def summarize_module(tree: ast.Module, file: SourceFile, decorators: set[str]) -
                 qualname = f"{prefix}.{stmt.name}"
                 if top:
                     module_defs.add(stmt.name)
+                    summary.defined.add(stmt.name)
                 if in_class is not None:
                     summary.classes[in_class].names.add(stmt.name)
                 options = _mark_for(stmt, decorators)
@@ -309,6 +319,8 @@ def summarize_module(tree: ast.Module, file: SourceFile, decorators: set[str]) -
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for target in targets:
                     if isinstance(target, ast.Name):
+                        if top:
+                            summary.defined.add(target.id)
                         if in_class is not None:
                             summary.classes[in_class].names.add(target.id)
                         elif top and stmt.value is not None:
