@@ -6,6 +6,7 @@ Every front end goes through here, so the CLI, the flake8 plugin and the codemod
 from __future__ import annotations
 
 import difflib
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,13 @@ def _fix_file(project: Project, file_result: FileResult, write: bool) -> None:
     if write:
         atomic_write(file.path, file.data, new_data, file.display)
     file_result.new_data = new_data
+    # Each fix adds one comment line above its statement: move what is left to where it now stands.
+    fixed_lines = sorted(f.line for f in fixable)
+    for finding in file_result.findings:
+        if finding.fix is None:
+            shift = bisect_right(fixed_lines, finding.line)
+            finding.line += shift
+            finding.end_line += shift
 
 
 def unified_diff(display: str, old: str, new: str) -> str:

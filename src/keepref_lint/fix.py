@@ -133,7 +133,7 @@ def plan_fix(
         attr = planner.claim(owner, base_attr)
         keeper = f"{stmt.scope.self_name}.{attr}"
     newline = source.newline_of(node.lineno)
-    head = f"{indent}{keep_alive_comment(attr)}{newline}{indent}"
+    head = f"{indent}{keep_alive_comment(base_attr)}{newline}{indent}"
     if target is None:
         edit = Edit(line_start, start, f"{head}{keeper} = ")
     else:

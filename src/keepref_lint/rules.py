@@ -49,15 +49,6 @@ def _calls(expr: ast.expr, in_conditional: bool = False) -> Iterator[tuple[ast.C
         yield expr, awaited, in_conditional
 
 
-def _call_name(call: ast.Call) -> str | None:
-    func = call.func
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
-
-
 def _dead_locals(stmt: Statement) -> list[ast.Name] | None:
     """The assignment's targets if every one is a local that is never read; else None."""
     scope = stmt.scope
@@ -76,13 +67,10 @@ def _dead_locals(stmt: Statement) -> list[ast.Name] | None:
 
 
 def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
-    tokens = index.tokens
     drops: list[Drop] = []
     known = index.lookup
 
     def must_retain(call: ast.Call, stmt: Statement) -> Mark | None:
-        if _call_name(call) not in tokens:
-            return None
         for qualname in scopes.qualify(call.func, stmt.scope, lambda q: known(q) is not None):
             mark = known(qualname)
             if mark is not None:
