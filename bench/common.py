@@ -20,7 +20,17 @@ def wheel(name: str, version: str) -> Path:
         if path.name.startswith(prefix):
             return path
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(CACHE), f"{name}=={version}"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "-d",
+            str(CACHE),
+            f"{name}=={version}",
+        ],
         check=True,
     )
     for path in CACHE.glob("*.whl"):
@@ -45,5 +55,9 @@ def unpacked(name: str, version: str, dest: Path, *, package: str | None = None)
 
 def keepref(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "keepref_lint", *args], cwd=cwd, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "keepref_lint", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
     )

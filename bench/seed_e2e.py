@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import keepref, unpacked  # noqa: E402
+from common import keepref, unpacked
 
 MANAGER = "python/sglang/srt/managers/tokenizer_manager.py"
 SERVICE = "python/sglang/srt/managers/disagg_service.py"
@@ -42,7 +42,11 @@ def put_back_regression(tree: Path) -> bytes:
 def mark_in_source(tree: Path) -> None:
     path = tree / SERVICE
     text = path.read_text()
-    text = text.replace("\ndef start_disagg_service(", '\n@must_retain(attr="bootstrap_server")\ndef start_disagg_service(', 1)
+    text = text.replace(
+        "\ndef start_disagg_service(",
+        '\n@must_retain(attr="bootstrap_server")\ndef start_disagg_service(',
+        1,
+    )
     text = text.replace("import os\n", "import os\n\nfrom keepref_lint import must_retain\n", 1)
     path.write_text(text)
 
@@ -52,9 +56,13 @@ def scenario(label: str, tree: Path, released: bytes, extra: list[str]) -> bool:
     check = keepref("check", ".", "--format", "json", *extra, cwd=tree)
     seconds = time.perf_counter() - started
     findings = json.loads(check.stdout or "[]")
-    print(f"[{label}] check: exit {check.returncode}, {len(findings)} finding(s), {seconds:.2f} s for the whole tree")
+    print(
+        f"[{label}] check: exit {check.returncode}, {len(findings)} finding(s), {seconds:.2f} s for the whole tree"
+    )
     for finding in findings:
-        print(f"    {finding['path']}:{finding['line']}:{finding['column']}: {finding['code']} {finding['message']}")
+        print(
+            f"    {finding['path']}:{finding['line']}:{finding['column']}: {finding['code']} {finding['message']}"
+        )
     if check.stderr.strip():
         print("    stderr: " + check.stderr.strip().replace("\n", "\n    stderr: "))
     ok = len(findings) == 1 and findings[0]["path"].endswith("tokenizer_manager.py")
@@ -73,7 +81,9 @@ def main() -> int:
     results = []
     tree = unpacked("sglang", args.version, work / "flag")
     released = put_back_regression(tree)
-    results.append(scenario("--must-retain", tree, released, ["--must-retain", f"{QUALNAME}:bootstrap_server"]))
+    results.append(
+        scenario("--must-retain", tree, released, ["--must-retain", f"{QUALNAME}:bootstrap_server"])
+    )
     tree = unpacked("sglang", args.version, work / "marker")
     released = put_back_regression(tree)
     mark_in_source(tree)

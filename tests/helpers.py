@@ -79,7 +79,11 @@ def to_noqa(root: Path) -> None:
 
 def run_cli(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "keepref_lint", *args], cwd=cwd, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "keepref_lint", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if check and proc.returncode not in (0, 1):
         raise AssertionError(f"keepref-lint {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")

@@ -63,7 +63,12 @@ def test_json_fields(tmp_path: Path) -> None:
     (finding,) = json.loads(run_cli("check", "--format", "json", cwd=root).stdout)
     assert {"path", "line", "column", "code", "message", "callee", "fixable"} <= set(finding)
     assert finding["callee"] == "server.start_server"
-    assert (finding["path"], finding["line"], finding["column"], finding["fixable"]) == ("app.py", 6, 9, True)
+    assert (finding["path"], finding["line"], finding["column"], finding["fixable"]) == (
+        "app.py",
+        6,
+        9,
+        True,
+    )
 
 
 def test_only_named_files_are_reported_but_the_index_covers_the_project(tmp_path: Path) -> None:
@@ -91,9 +96,15 @@ def test_missing_path_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ("[tool.keepref-lint]\nmust-retain = 3\n", "'must-retain' must be a list of names or tables"),
+        (
+            "[tool.keepref-lint]\nmust-retain = 3\n",
+            "'must-retain' must be a list of names or tables",
+        ),
         ("[tool.keepref-lint]\nmust-retain = ['nodots']\n", "is not a qualified name"),
-        ("[tool.keepref-lint]\nmust-retain = [{ name = 'a.b', attr = 'not valid' }]\n", "is not a Python identifier"),
+        (
+            "[tool.keepref-lint]\nmust-retain = [{ name = 'a.b', attr = 'not valid' }]\n",
+            "is not a Python identifier",
+        ),
         ("[tool.keepref-lint]\nselect = ['kr-1']\n", "is not a code or code prefix"),
         ("[tool.keepref-lint]\nunknown = 1\n", "unknown key(s) in [tool.keepref-lint]: unknown"),
         ("[tool.keepref-lint\n", "invalid TOML"),
@@ -163,7 +174,7 @@ def test_noqa_on_multiline_statement_follows_flake8(tmp_path: Path) -> None:
     on_last = USER.replace("start_server()", "start_server(\n        )  # noqa: KR001")
     root = project(tmp_path / "last", {"server.py": MARKED, "app.py": on_last})
     assert run_cli("check", cwd=root).returncode == 1
-    in_string = USER.replace("start_server()", "start_server(\"\"\"a\nb\"\"\")  # noqa: KR001")
+    in_string = USER.replace("start_server()", 'start_server("""a\nb""")  # noqa: KR001')
     root = project(tmp_path / "string", {"server.py": MARKED, "app.py": in_string})
     assert run_cli("check", cwd=root).returncode == 0
 
@@ -181,7 +192,11 @@ def test_select_and_ignore(tmp_path: Path) -> None:
 
 
 def test_exclude(tmp_path: Path) -> None:
-    root = project(tmp_path, {"server.py": MARKED, "gen/app.py": USER}, "[tool.keepref-lint]\nexclude = ['gen']\n")
+    root = project(
+        tmp_path,
+        {"server.py": MARKED, "gen/app.py": USER},
+        "[tool.keepref-lint]\nexclude = ['gen']\n",
+    )
     assert run_cli("check", cwd=root).returncode == 0
 
 
@@ -234,7 +249,9 @@ def test_fix_diff_writes_nothing(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_fix_keeps_every_other_byte(tmp_path: Path, name: str, original: bytes, expected: bytes) -> None:
+def test_fix_keeps_every_other_byte(
+    tmp_path: Path, name: str, original: bytes, expected: bytes
+) -> None:
     root = project(tmp_path, {"server.py": MARKED, "app.py": original})
     (root / "app.py").chmod(0o640)
     run_cli("fix", cwd=root)
@@ -253,8 +270,12 @@ def test_seed_fix_is_exactly_the_shipped_two_lines(tmp_path: Path) -> None:
     manager.write_text(manager.read_text().replace("  # error: KR001", ""))
     (root / "pyproject.toml").write_text("[project]\nname = 'seed'\nversion = '0'\n")
     proc = run_cli("fix", "--diff", cwd=root)
-    removed = [ln for ln in proc.stdout.splitlines() if ln.startswith("-") and not ln.startswith("---")]
-    added = [ln for ln in proc.stdout.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    removed = [
+        ln for ln in proc.stdout.splitlines() if ln.startswith("-") and not ln.startswith("---")
+    ]
+    added = [
+        ln for ln in proc.stdout.splitlines() if ln.startswith("+") and not ln.startswith("+++")
+    ]
     assert removed == ["-        start_disagg_service(self.server_args)"]
     assert added == [
         "+        # Keep a reference so the bootstrap server is not garbage-collected.",
@@ -264,7 +285,9 @@ def test_seed_fix_is_exactly_the_shipped_two_lines(tmp_path: Path) -> None:
 
 def test_importing_the_package_does_not_import_libcst() -> None:
     code = "import sys, keepref_lint; print('libcst' in sys.modules, keepref_lint.must_retain)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.startswith("False ")
 
 
@@ -284,7 +307,10 @@ def test_marker_returns_its_target_unchanged() -> None:
 
 def test_explain_prints_rule_page() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "keepref_lint", "explain", "KR001"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "keepref_lint", "explain", "KR001"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert proc.stdout.startswith("# KR001")
     assert "## Why is this bad?" in proc.stdout

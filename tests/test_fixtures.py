@@ -22,7 +22,9 @@ def reported(root: Path, args: list[str]) -> set[tuple[str, int, str]]:
 def test_findings_match_expectations(scenario: Scenario, tmp_path: Path) -> None:
     root = scenario.install(tmp_path)
     expected = expectations(root)
-    assert expected or scenario.name.startswith("retained"), "a fixture with no expectation tests nothing"
+    assert expected or scenario.name.startswith("retained"), (
+        "a fixture with no expectation tests nothing"
+    )
     assert reported(root, scenario.cli_args()) == expected
 
 
@@ -41,11 +43,15 @@ def test_fix_output_is_exact_and_idempotent(scenario: Scenario, tmp_path: Path) 
     for path, old in before.items():
         expected_path = path.with_name(path.name + ".fixed")
         expected = expected_path.read_bytes() if expected_path.exists() else old
-        assert path.read_bytes() == expected, f"{path.relative_to(root)} differs from its expected output"
+        assert path.read_bytes() == expected, (
+            f"{path.relative_to(root)} differs from its expected output"
+        )
         ast.parse(path.read_bytes())
     after_first = {p: p.read_bytes() for p in python_files(root)}
     run_cli("fix", ".", *scenario.cli_args(), cwd=root, check=True)
-    assert {p: p.read_bytes() for p in python_files(root)} == after_first, "a second fix changed something"
+    assert {p: p.read_bytes() for p in python_files(root)} == after_first, (
+        "a second fix changed something"
+    )
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)

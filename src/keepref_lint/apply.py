@@ -33,7 +33,9 @@ def _intended(stmt: ast.stmt, keeper: str) -> ast.stmt:
         return ast.Assign(targets=[target], value=stmt.value, type_comment=stmt.type_comment)
     if isinstance(stmt, ast.AnnAssign):
         simple = int(isinstance(target, ast.Name))
-        return ast.AnnAssign(target=target, annotation=stmt.annotation, value=stmt.value, simple=simple)
+        return ast.AnnAssign(
+            target=target, annotation=stmt.annotation, value=stmt.value, simple=simple
+        )
     raise AssertionError(f"unexpected statement {type(stmt).__name__}")
 
 
@@ -62,9 +64,13 @@ def verify(display: str, old_tree: ast.Module, new_data: bytes, findings: list[F
     try:
         new_tree = ast.parse(new_data)
     except (SyntaxError, ValueError) as exc:
-        raise InputError(display, f"fix not written: the rewritten file does not parse ({exc})") from None
+        raise InputError(
+            display, f"fix not written: the rewritten file does not parse ({exc})"
+        ) from None
     if ast.dump(new_tree) != ast.dump(expected_tree(old_tree, findings)):
-        raise InputError(display, "fix not written: the rewrite changed more than the fixed statements")
+        raise InputError(
+            display, "fix not written: the rewrite changed more than the fixed statements"
+        )
 
 
 def atomic_write(path: Path, original: bytes, data: bytes, display: str) -> None:
@@ -74,13 +80,19 @@ def atomic_write(path: Path, original: bytes, data: bytes, display: str) -> None
         current = real.read_bytes()
         info = real.stat()
     except OSError as exc:
-        raise InputError(display, f"fix not written: cannot read it again ({exc.strerror or exc})") from None
+        raise InputError(
+            display, f"fix not written: cannot read it again ({exc.strerror or exc})"
+        ) from None
     if current != original:
-        raise InputError(display, "fix not written: the file changed while keepref-lint was running")
+        raise InputError(
+            display, "fix not written: the file changed while keepref-lint was running"
+        )
     try:
         fd, temp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".keepref-tmp")
     except OSError as exc:
-        raise InputError(display, f"fix not written: cannot create a file beside it ({exc.strerror or exc})") from None
+        raise InputError(
+            display, f"fix not written: cannot create a file beside it ({exc.strerror or exc})"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

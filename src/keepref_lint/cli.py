@@ -39,13 +39,25 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="another decorator name that marks must-retain definitions (repeatable)",
     )
-    parser.add_argument("--config", metavar="FILE", help="read [tool.keepref-lint] from this pyproject.toml")
-    parser.add_argument("--select", type=_split_codes, metavar="CODES", help="codes or prefixes to report")
-    parser.add_argument("--ignore", type=_split_codes, metavar="CODES", help="codes or prefixes to skip")
     parser.add_argument(
-        "--exclude", action="append", default=[], metavar="PATTERN", help="exclude paths (glob, repeatable)"
+        "--config", metavar="FILE", help="read [tool.keepref-lint] from this pyproject.toml"
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+    parser.add_argument(
+        "--select", type=_split_codes, metavar="CODES", help="codes or prefixes to report"
+    )
+    parser.add_argument(
+        "--ignore", type=_split_codes, metavar="CODES", help="codes or prefixes to skip"
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="exclude paths (glob, repeatable)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print findings only, no summary"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
 
 
@@ -80,7 +92,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def rule_page(code: str) -> str | None:
     try:
-        return resources.files("keepref_lint").joinpath("rule_docs", f"{code}.md").read_text(encoding="utf-8")
+        return (
+            resources.files("keepref_lint")
+            .joinpath("rule_docs", f"{code}.md")
+            .read_text(encoding="utf-8")
+        )
     except (FileNotFoundError, OSError):
         return None
 
@@ -89,7 +105,10 @@ def _explain(code: str) -> int:
     code = code.upper()
     rule = RULES.get(code)
     if rule is None:
-        print(f"keepref-lint: error: unknown rule {code!r} (known: {', '.join(RULES)})", file=sys.stderr)
+        print(
+            f"keepref-lint: error: unknown rule {code!r} (known: {', '.join(RULES)})",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     page = rule_page(code)
     sys.stdout.write(page if page is not None else f"{rule.code} ({rule.name})\n\n{rule.summary}\n")
@@ -126,7 +145,9 @@ def _check(args: argparse.Namespace, result: RunResult) -> int:
 def _fix(args: argparse.Namespace, result: RunResult) -> int:
     changed = [r for r in result.results if r.new_data is not None]
     fixed = [f for r in changed for f in r.findings if f.fixable]
-    remaining = [f for r in result.results for f in r.findings if not (r.new_data is not None and f.fixable)]
+    remaining = [
+        f for r in result.results for f in r.findings if not (r.new_data is not None and f.fixable)
+    ]
     remaining.sort(key=lambda f: f.sort_key())
     if args.diff:
         for file_result in sorted(changed, key=lambda r: r.file.display):
@@ -140,9 +161,11 @@ def _fix(args: argparse.Namespace, result: RunResult) -> int:
         summary = f"{verb} {_plural(len(fixed), 'finding')} in {_plural(len(changed), 'file')}"
         if remaining:
             reasons = Counter(f.no_fix_reason or "not fixed" for f in remaining)
-            summary += f"; {len(remaining)} left without an automatic fix (" + "; ".join(
-                f"{n}× {why}" for why, n in reasons.most_common()
-            ) + ")"
+            summary += (
+                f"; {len(remaining)} left without an automatic fix ("
+                + "; ".join(f"{n} x {why}" for why, n in reasons.most_common())
+                + ")"
+            )
         print(summary + ".", file=sys.stderr if args.diff else sys.stdout)
     _report_errors(result)
     if result.errors:
@@ -159,7 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _explain(args.code)
     try:
         settings = _settings(args)
-        result = run(args.paths, settings, fix=args.command == "fix", write=not args.diff if args.command == "fix" else False)
+        result = run(
+            args.paths,
+            settings,
+            fix=args.command == "fix",
+            write=not args.diff if args.command == "fix" else False,
+        )
     except ConfigError as error:
         print(f"keepref-lint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -170,7 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         else:
-            print(f"keepref-lint: internal error: {type(error).__name__}: {error} (rerun with --debug)", file=sys.stderr)
+            print(
+                f"keepref-lint: internal error: {type(error).__name__}: {error} (rerun with --debug)",
+                file=sys.stderr,
+            )
         return EXIT_ERROR
     if args.command == "fix":
         return _fix(args, result)

@@ -49,7 +49,9 @@ class Settings:
 
     def fingerprint(self) -> str:
         """A stable text that changes whenever a setting that affects findings changes."""
-        specs = sorted((s.qualname, s.attr or "", s.reason or "") for s in self.must_retain.values())
+        specs = sorted(
+            (s.qualname, s.attr or "", s.reason or "") for s in self.must_retain.values()
+        )
         return repr((specs, sorted(self.decorators), self.select, self.ignore, self.skip_generated))
 
 
@@ -73,7 +75,11 @@ def _retain_spec(qualname: Any, attr: Any, reason: Any, origin: str) -> RetainSp
 
 def _str_list(table: Mapping[str, Any], key: str, origin: str) -> tuple[str, ...]:
     value = table.get(key, [])
-    if isinstance(value, str) or not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if (
+        isinstance(value, str)
+        or not isinstance(value, list)
+        or not all(isinstance(v, str) for v in value)
+    ):
         raise ConfigError(f"{origin}: '{key}' must be a list of strings")
     return tuple(value)
 
@@ -82,7 +88,9 @@ def _codes(values: Iterable[str], key: str, origin: str) -> tuple[str, ...]:
     codes = tuple(v.strip().upper() for v in values if v.strip())
     for code in codes:
         if not _CODE_PREFIX.match(code):
-            raise ConfigError(f"{origin}: '{key}' has {code!r}, which is not a code or code prefix like KR001")
+            raise ConfigError(
+                f"{origin}: '{key}' has {code!r}, which is not a code or code prefix like KR001"
+            )
     return codes
 
 
@@ -96,7 +104,9 @@ def _retain_entries(raw: Any, origin: str) -> dict[str, RetainSpec]:
         elif isinstance(item, dict):
             unknown = set(item) - {"name", "attr", "reason"}
             if unknown:
-                raise ConfigError(f"{origin}: must-retain entry has unknown key(s) {sorted(unknown)}")
+                raise ConfigError(
+                    f"{origin}: must-retain entry has unknown key(s) {sorted(unknown)}"
+                )
             if "name" not in item:
                 raise ConfigError(f"{origin}: must-retain table entry needs 'name'")
             spec = _retain_spec(item["name"], item.get("attr"), item.get("reason"), origin)
@@ -109,7 +119,9 @@ def _retain_entries(raw: Any, origin: str) -> dict[str, RetainSpec]:
 _KNOWN_KEYS = {"must-retain", "decorators", "exclude", "select", "ignore", "skip-generated"}
 
 
-def settings_from_table(table: Mapping[str, Any], root: Path, origin: str, path: Path | None) -> Settings:
+def settings_from_table(
+    table: Mapping[str, Any], root: Path, origin: str, path: Path | None
+) -> Settings:
     unknown = set(table) - _KNOWN_KEYS
     if unknown:
         raise ConfigError(

@@ -103,7 +103,9 @@ class Project:
         return [f for f in findings if not is_suppressed(f.code, lines.get(f.line, ""))]
 
 
-def run(paths: Iterable[str], settings: Settings, *, fix: bool = False, write: bool = True) -> RunResult:
+def run(
+    paths: Iterable[str], settings: Settings, *, fix: bool = False, write: bool = True
+) -> RunResult:
     """Check (and optionally fix) ``paths``; with ``write=False`` fixes are computed and diffed only."""
     result = RunResult()
     excluder = Excluder(settings.root, settings.exclude)
@@ -141,7 +143,9 @@ def _fix_file(project: Project, file_result: FileResult, write: bool) -> None:
     try:
         new_data = source.encode(new_text)
     except UnicodeEncodeError as exc:
-        raise InputError(file.display, f"fix not written: cannot encode as {source.encoding}: {exc}") from None
+        raise InputError(
+            file.display, f"fix not written: cannot encode as {source.encoding}: {exc}"
+        ) from None
     tree = project.cache.trees.pop(str(file.path))  # verification consumes the cached tree
     verify(file.display, tree, new_data, fixable)
     file_result.diff = unified_diff(file.display, source.text, new_text)
@@ -165,4 +169,3 @@ def unified_diff(display: str, old: str, new: str) -> str:
         tofile=f"b/{display}",
     )
     return "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
-

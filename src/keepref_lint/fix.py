@@ -122,7 +122,9 @@ def plan_fix(
         raise NoFix("the statement shares its line with other code")
     assert node.end_lineno is not None and node.end_col_offset is not None
     end = source.offset(node.end_lineno, node.end_col_offset)
-    line_end = source.line_starts[node.end_lineno] if node.end_lineno < len(source.line_starts) else None
+    line_end = (
+        source.line_starts[node.end_lineno] if node.end_lineno < len(source.line_starts) else None
+    )
     rest = source.text[end:line_end]
     if not _TRAILING_OK.match(rest):
         raise NoFix("the statement shares its line with other code")

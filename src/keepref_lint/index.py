@@ -51,7 +51,9 @@ class ModuleSummary:
     stars: list[str] = field(default_factory=list)
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     marks: list[Mark] = field(default_factory=list)
-    defined: set[str] = field(default_factory=set)  # module-level functions, classes and assigned names
+    defined: set[str] = field(
+        default_factory=set
+    )  # module-level functions, classes and assigned names
 
     def provides(self, name: str) -> bool:
         """Could ``from <this module> import *`` bind ``name``?"""
@@ -117,7 +119,9 @@ class ProjectIndex:
         self.tokens: set[str] = set()
         self._lookup_cache: dict[str, Mark | None] = {}
         for spec in settings.must_retain.values():
-            self.marks[spec.qualname] = Mark(spec.qualname, "unknown", "config", spec.attr, spec.reason)
+            self.marks[spec.qualname] = Mark(
+                spec.qualname, "unknown", "config", spec.attr, spec.reason
+            )
 
     # -- building --------------------------------------------------------------------------------
     @classmethod
@@ -157,7 +161,9 @@ class ProjectIndex:
             for file in files:
                 if file.module in self.summaries:
                     continue
-                if mentions(file.data, new, pattern) or (not star_files_done and b"import *" in file.data):
+                if mentions(file.data, new, pattern) or (
+                    not star_files_done and b"import *" in file.data
+                ):
                     self._summarize(file, cache)
             star_files_done = True
             self._lookup_cache.clear()

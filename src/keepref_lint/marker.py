@@ -6,7 +6,8 @@ runtime dependency may define its own decorator named ``must_retain`` (any modul
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 _T = TypeVar("_T")
 
@@ -19,7 +20,9 @@ def must_retain(target: _T, /) -> _T: ...
 def must_retain(*, attr: str | None = None, reason: str | None = None) -> Callable[[_T], _T]: ...
 
 
-def must_retain(target: Any = None, /, *, attr: str | None = None, reason: str | None = None) -> Any:
+def must_retain(
+    target: Any = None, /, *, attr: str | None = None, reason: str | None = None
+) -> Any:
     """Mark a function, method or class whose result (or instance) must stay referenced.
 
     Use bare (``@must_retain``) or with options (``@must_retain(attr="server", reason="...")``):

@@ -141,6 +141,8 @@ def read_source(file: SourceFile) -> None:
     except IsADirectoryError:
         raise InputError(file.display, "is a directory, not a file") from None
     except FileNotFoundError:
-        raise InputError(file.display, "cannot read: file vanished or is a dangling symbolic link") from None
+        raise InputError(
+            file.display, "cannot read: file vanished or is a dangling symbolic link"
+        ) from None
     except OSError as exc:
         raise InputError(file.display, f"cannot read: {exc.strerror or exc}") from None

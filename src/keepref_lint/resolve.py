@@ -269,7 +269,9 @@ class FileScopes:
         self._method = saved_method
         self._pop()
 
-    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+    ) -> None:
         generators = node.generators
         self.visit(generators[0].iter)  # evaluated in the enclosing scope
         self._push("comprehension", "<comprehension>", node)
@@ -417,7 +419,9 @@ class FileScopes:
             current = current.parent
         return None
 
-    def qualify(self, expr: ast.expr, scope: Scope, known: Callable[[str], bool], depth: int = 0) -> list[str]:
+    def qualify(
+        self, expr: ast.expr, scope: Scope, known: Callable[[str], bool], depth: int = 0
+    ) -> list[str]:
         """Candidate qualified names for ``expr`` (a Name/Attribute chain), best first; [] if opaque."""
         if depth > _MAX_ALIAS_DEPTH:
             return []
@@ -436,7 +440,9 @@ class FileScopes:
             return [f"{q}.{expr.attr}" for q in self.qualify(base, scope, known, depth + 1)]
         return []
 
-    def _class_member(self, cls: Scope, attr: str, known: Callable[[str], bool], depth: int) -> list[str]:
+    def _class_member(
+        self, cls: Scope, attr: str, known: Callable[[str], bool], depth: int
+    ) -> list[str]:
         """``self.attr``: the class's own member, else what the bases provide."""
         found = [f"{cls.qualname}.{attr}"]
         if attr not in cls.bindings:
@@ -445,7 +451,9 @@ class FileScopes:
                 found.extend(f"{q}.{attr}" for q in self.qualify(base, parent, known, depth + 1))
         return found
 
-    def _qualify_name(self, name: str, scope: Scope, known: Callable[[str], bool], depth: int) -> list[str]:
+    def _qualify_name(
+        self, name: str, scope: Scope, known: Callable[[str], bool], depth: int
+    ) -> list[str]:
         owner = self.binding_scope(name, scope)
         if owner is None:
             for star in self.module.stars:

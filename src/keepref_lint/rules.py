@@ -60,7 +60,11 @@ def _dead_locals(stmt: Statement) -> list[ast.Name] | None:
     for target in targets:
         if not isinstance(target, ast.Name):
             return None
-        if target.id in scope.globals or target.id in scope.nonlocals or scope.read_anywhere(target.id):
+        if (
+            target.id in scope.globals
+            or target.id in scope.nonlocals
+            or scope.read_anywhere(target.id)
+        ):
             return None
         names.append(target)
     return names
@@ -93,7 +97,11 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
             elif not conditional:
                 dead = _dead_locals(stmt)
                 if dead:
-                    drops.append(Drop(KR002.code, stmt, call, mark, local=dead[0] if len(dead) == 1 else None))
+                    drops.append(
+                        Drop(
+                            KR002.code, stmt, call, mark, local=dead[0] if len(dead) == 1 else None
+                        )
+                    )
     return drops
 
 
@@ -127,7 +135,9 @@ def check_tree(file: SourceFile, tree: ast.Module, index: ProjectIndex) -> list[
     for drop in drops:
         node = drop.stmt.node
         local = drop.local
-        base = drop.mark.attr or (local.id if local is not None and local.id != "_" else derive_attr(drop.mark))
+        base = drop.mark.attr or (
+            local.id if local is not None and local.id != "_" else derive_attr(drop.mark)
+        )
         fix = None
         reason = None
         try:
@@ -138,7 +148,9 @@ def check_tree(file: SourceFile, tree: ast.Module, index: ProjectIndex) -> list[
             fix = plan_fix(drop.stmt, source, planner, base, local)
         except NoFix as why:
             reason = str(why)
-        advice = f"keep a reference (e.g. {fix.keeper} = ...)" if fix else suggestion(drop.stmt, base)
+        advice = (
+            f"keep a reference (e.g. {fix.keeper} = ...)" if fix else suggestion(drop.stmt, base)
+        )
         findings.append(
             Finding(
                 path=file.display,
