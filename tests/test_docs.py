@@ -31,13 +31,19 @@ def test_no_page_without_a_code() -> None:
     assert pages == set(RULES)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff comes with the test extra")
+@pytest.mark.skipif(
+    importlib.util.find_spec("ruff") is None, reason="ruff comes with the test extra"
+)
 def test_project_passes_ruff() -> None:
     for args in (
         ["check", "src", "tests", "bench"],
         ["format", "--check", "src", "tests", "bench"],
     ):
         proc = subprocess.run(
-            ["ruff", *args], cwd=ROOT, capture_output=True, text=True, check=False
+            [sys.executable, "-m", "ruff", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
