@@ -55,6 +55,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="PATTERN",
         help="exclude paths (glob, repeatable)",
     )
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="cache folder (default: <root>/.keepref-cache)"
+    )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print findings only, no summary"
     )
@@ -87,6 +91,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         select=args.select,
         ignore=args.ignore,
         exclude=args.exclude,
+        no_cache=args.no_cache,
+        cache_dir=args.cache_dir,
     )
 
 

@@ -46,6 +46,8 @@ class Settings:
     select: tuple[str, ...] = ("KR",)
     ignore: tuple[str, ...] = ()
     skip_generated: bool = True
+    cache: bool = True
+    cache_dir: str | None = None
 
     def fingerprint(self) -> str:
         """A stable text that changes whenever a setting that affects findings changes."""
@@ -116,7 +118,15 @@ def _retain_entries(raw: Any, origin: str) -> dict[str, RetainSpec]:
     return specs
 
 
-_KNOWN_KEYS = {"must-retain", "decorators", "exclude", "select", "ignore", "skip-generated"}
+_KNOWN_KEYS = {
+    "must-retain",
+    "decorators",
+    "exclude",
+    "select",
+    "ignore",
+    "skip-generated",
+    "cache-dir",
+}
 
 
 def settings_from_table(
@@ -135,8 +145,14 @@ def settings_from_table(
     skip_generated = table.get("skip-generated", True)
     if not isinstance(skip_generated, bool):
         raise ConfigError(f"{origin}: 'skip-generated' must be true or false")
+    cache_dir = table.get("cache-dir")
+    if cache_dir is not None and not isinstance(cache_dir, str):
+        raise ConfigError(f"{origin}: 'cache-dir' must be a path string")
+    if cache_dir is not None:
+        cache_dir = str((root / cache_dir).resolve())
     settings = Settings(
         root=root,
+        cache_dir=cache_dir,
         config_path=path,
         must_retain=_retain_entries(table.get("must-retain", []), origin),
         decorators=(DEFAULT_DECORATOR, *(d.rpartition(".")[2] for d in decorators)),
@@ -217,6 +233,8 @@ def with_overrides(
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
     exclude: Iterable[str] = (),
+    no_cache: bool = False,
+    cache_dir: str | None = None,
 ) -> Settings:
     """Apply command-line values on top of the file's settings."""
     specs = dict(settings.must_retain)
@@ -234,4 +252,8 @@ def with_overrides(
     extra_exclude = tuple(exclude)
     if extra_exclude:
         changes["exclude"] = (*settings.exclude, *extra_exclude)
+    if no_cache:
+        changes["cache"] = False
+    if cache_dir:
+        changes["cache_dir"] = str(Path(cache_dir).resolve())
     return replace(settings, **changes)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keepref_lint.apply import atomic_write, fixed_text, verify
+from keepref_lint.cache import DiskCache, default_cache_dir, manifest_of
 from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
 from keepref_lint.finding import Finding
@@ -53,23 +54,41 @@ class RunResult:
 
 
 class Project:
-    """The files of a project and its index, built once and shared by every check in the run."""
+    """The files of a project and its index, built once and shared by every check in the run.
+
+    The index comes from the on-disk cache when no project file changed since it was written; files are
+    read only when the index must be rebuilt or a file is checked.
+    """
 
     def __init__(self, settings: Settings, extra_files: Iterable[Path] = ()) -> None:
         self.settings = settings
         self.excluder = Excluder(settings.root, settings.exclude)
         self.cache = ParseCache()
-        paths = dict.fromkeys(walk_python_files(settings.root, self.excluder))
-        paths.update(dict.fromkeys(extra_files))
-        self.modules = ModuleMap(settings.root, paths)
+        self.paths = list(
+            dict.fromkeys([*walk_python_files(settings.root, self.excluder), *extra_files])
+        )
+        self.modules = ModuleMap(settings.root, self.paths)
         self.files: dict[Path, SourceFile] = {}
         self.read_errors: dict[Path, InputError] = {}
-        for path in paths:
-            self._load(path)
-        self.index = ProjectIndex.build(list(self.files.values()), settings, self.cache)
+        if settings.cache:
+            folder = (
+                Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(settings.root)
+            )
+            disk = DiskCache(folder, settings.root, settings.fingerprint())
+            self.index = disk.get_or_build(manifest_of(self.paths), self._build_index)
+        else:
+            self.index = self._build_index()
         self._pattern = word_pattern(self.index.tokens) if self.index.tokens else None
 
-    def _load(self, path: Path) -> SourceFile | None:
+    def _build_index(self) -> ProjectIndex:
+        files = [file for file in map(self.source, self.paths) if file is not None]
+        return ProjectIndex.build(files, self.settings, self.cache)
+
+    def source(self, path: Path) -> SourceFile | None:
+        """The file at ``path``, read once; None (and an entry in read_errors) if it cannot be read."""
+        file = self.files.get(path)
+        if file is not None or path in self.read_errors:
+            return file
         module, is_package = self.modules.module_for(path)
         file = SourceFile(path, display_path(path), module, is_package)
         try:
@@ -112,10 +131,10 @@ def run(
     targets = target_paths(list(paths), excluder, result.errors)
     project = Project(settings, targets)
     for path in targets:
-        if path in project.read_errors:
+        file = project.source(path)
+        if file is None:
             result.errors.append(project.read_errors[path])
             continue
-        file = project.files[path]
         if settings.skip_generated and GENERATED_MARKER in file.data:
             result.skipped_generated += 1
             continue

@@ -1,0 +1,123 @@
+"""The on-disk index cache, shared by every process of a run (flake8 workers, repeated CLI runs).
+
+An entry is valid for one project root, one keepref-lint version and one settings fingerprint, and only
+while every project file has the same path, size and modification time as when it was written (the
+manifest). Writers take a lock and replace the entry atomically, so concurrent processes build it once:
+the first builds and writes, the others wait for the lock and then read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from keepref_lint import __version__
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, atomic replace still keeps entries whole
+    fcntl = None  # type: ignore[assignment]
+
+Manifest = dict[str, tuple[int, int]]
+_FORMAT = 1
+
+
+def default_cache_dir(root: Path) -> Path:
+    override = os.environ.get("KEEPREF_CACHE_DIR")
+    return Path(override) if override else root / ".keepref-cache"
+
+
+def manifest_of(paths: list[Path]) -> Manifest:
+    manifest: Manifest = {}
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        manifest[str(path)] = (info.st_mtime_ns, info.st_size)
+    return manifest
+
+
+class DiskCache:
+    def __init__(self, folder: Path, root: Path, fingerprint: str) -> None:
+        self.folder = folder
+        key = hashlib.sha256(
+            f"{_FORMAT}\0{__version__}\0{root}\0{fingerprint}".encode()
+        ).hexdigest()[:20]
+        self.entry = folder / f"index-{key}.pickle"
+        self.lock_path = folder / f"index-{key}.lock"
+
+    def _ensure_folder(self) -> bool:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            ignore = self.folder / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# Created by keepref-lint.\n*\n")
+            return True
+        except OSError:
+            return False
+
+    def load(self, manifest: Manifest) -> Any | None:
+        try:
+            with self.entry.open("rb") as handle:
+                stored_manifest, payload = pickle.load(handle)
+        except (
+            OSError,
+            EOFError,
+            pickle.UnpicklingError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            ImportError,
+        ):
+            return None
+        return payload if stored_manifest == manifest else None
+
+    def store(self, manifest: Manifest, payload: Any) -> None:
+        if not self._ensure_folder():
+            return
+        try:
+            fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".index-", suffix=".tmp")
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump((manifest, payload), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temp, self.entry)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        if fcntl is None or not self._ensure_folder():
+            yield
+            return
+        try:
+            handle = self.lock_path.open("a")
+        except OSError:
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def get_or_build(self, manifest: Manifest, build: Callable[[], Any]) -> Any:
+        payload = self.load(manifest)
+        if payload is not None:
+            return payload
+        with self.locked():
+            payload = self.load(manifest)  # another process may have built it while we waited
+            if payload is None:
+                payload = build()
+                self.store(manifest, payload)
+        return payload
