@@ -5,7 +5,10 @@ Every front end goes through here, so the CLI, the flake8 plugin and the codemod
 
 from __future__ import annotations
 
+import ast
 import difflib
+import os
+import sys
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -82,7 +85,13 @@ class Project:
 
     def _build_index(self) -> ProjectIndex:
         files = [file for file in map(self.source, self.paths) if file is not None]
-        return ProjectIndex.build(files, self.settings, self.cache)
+        index = ProjectIndex.build(files, self.settings, self.cache)
+        if os.environ.get("KEEPREF_LINT_DEBUG"):
+            print(
+                f"keepref-lint: built the index of {self.settings.root} ({len(files)} files)",
+                file=sys.stderr,
+            )
+        return index
 
     def source(self, path: Path) -> SourceFile | None:
         """The file at ``path``, read once; None (and an entry in read_errors) if it cannot be read."""
@@ -99,6 +108,25 @@ class Project:
         self.files[path] = file
         return file
 
+    def source_for_flake8(self, path: Path | None, display: str, lines: list[str]) -> SourceFile:
+        """The file flake8 is checking: from disk when it is one (its own encoding), else flake8's lines."""
+        if path is not None:
+            file = self.source(path)
+            if file is not None:
+                file.display = display
+                return file
+        module, is_package = self.modules.module_for(path) if path else ("stdin", False)
+        return SourceFile(
+            path or Path(display), display, module, is_package, "".join(lines).encode("utf-8")
+        )
+
+    def check_tree_unfiltered(self, file: SourceFile, tree: ast.Module) -> list[Finding]:
+        """Findings for an already parsed file, before noqa and code selection (flake8 does both)."""
+        tokens = self.index.tokens
+        if not tokens or not mentions(file.data, tokens, self._pattern):
+            return []
+        return check_tree(file, tree, self.index)
+
     def check_file(self, file: SourceFile) -> list[Finding]:
         """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
         tokens = self.index.tokens
@@ -108,9 +136,10 @@ class Project:
         if tree is None:
             raise self.cache.errors[str(file.path)]
         findings = check_tree(file, tree, self.index)
-        return self._filter(file, findings)
+        return self.filter_findings(file, findings)
 
-    def _filter(self, file: SourceFile, findings: list[Finding]) -> list[Finding]:
+    def filter_findings(self, file: SourceFile, findings: list[Finding]) -> list[Finding]:
+        """Apply select/ignore and ``# noqa`` the way flake8 would."""
         settings = self.settings
         findings = [f for f in findings if is_selected(f.code, settings.select, settings.ignore)]
         if not findings:

@@ -1,0 +1,85 @@
+"""libcst codemod adapter: ``keepref-lint fix`` inside libcst's codemod runner.
+
+    python -m libcst.tool codemod -x keepref_lint.codemod.KeepReferences PATH [-j N] [--unified-diff]
+
+libcst finds the files, runs them in parallel and prints diffs or writes; each file goes through the same
+engine as ``keepref-lint fix`` (the same index, naming, comment and checks), and every finding that has no
+automatic fix is reported with ``warn`` and left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+from pathlib import Path
+
+import libcst as cst
+from libcst.codemod import CodemodContext, SkipFile, VisitorBasedCodemodCommand
+
+from keepref_lint.apply import fixed_text, verify
+from keepref_lint.config import ConfigError, load_settings, with_overrides
+from keepref_lint.engine import Project
+from keepref_lint.project import InputError, SourceFile
+from keepref_lint.sourcetext import SourceText
+
+_projects: dict[tuple[str, str], Project] = {}
+
+
+class KeepReferences(VisitorBasedCodemodCommand):
+    DESCRIPTION = "Keep references to must-retain results (the fixes of keepref-lint KR001/KR002)."
+
+    @staticmethod
+    def add_args(arg_parser: argparse.ArgumentParser) -> None:
+        arg_parser.add_argument(
+            "--must-retain",
+            dest="must_retain",
+            action="append",
+            default=[],
+            metavar="QUALNAME[:ATTR]",
+            help="treat this qualified name as must-retain (repeatable)",
+        )
+
+    def __init__(self, context: CodemodContext, must_retain: list[str] | None = None) -> None:
+        super().__init__(context)
+        self.must_retain = tuple(must_retain or ())
+
+    def _project(self, path: Path) -> Project:
+        try:
+            settings = with_overrides(load_settings([str(path)]), must_retain=self.must_retain)
+        except ConfigError as error:
+            raise SkipFile(str(error)) from None
+        key = (str(settings.root), settings.fingerprint())
+        project = _projects.get(key)
+        if project is None:
+            project = _projects[key] = Project(settings)
+        return project
+
+    def transform_module_impl(self, tree: cst.Module) -> cst.Module:
+        filename = self.context.filename
+        if filename is None:
+            raise SkipFile("keepref-lint needs a file path to resolve names across the project")
+        path = Path(os.path.abspath(filename))
+        project = self._project(path)
+        module, is_package = project.modules.module_for(path)
+        file = SourceFile(path, filename, module, is_package, tree.bytes)
+        try:
+            old_tree = ast.parse(file.data)
+        except (SyntaxError, ValueError) as exc:
+            raise SkipFile(f"cannot parse: {exc}") from None
+        findings = project.filter_findings(file, project.check_tree_unfiltered(file, old_tree))
+        for finding in findings:
+            if finding.fix is None:
+                self.warn(
+                    f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}"
+                )
+        fixable = [f for f in findings if f.fix is not None]
+        if not fixable:
+            return tree
+        source = SourceText(file.data, filename)
+        new_data = source.encode(fixed_text(source, fixable))
+        try:
+            verify(filename, old_tree, new_data, fixable)
+        except InputError as error:
+            raise SkipFile(str(error)) from None
+        return cst.parse_module(new_data)

@@ -1,0 +1,97 @@
+"""flake8 adapter: the same engine, reporting KR codes through flake8.
+
+flake8 applies ``# noqa``, ``--select``/``--ignore`` and its own output formats; this adapter only runs
+the engine on the tree flake8 already parsed. The project index is built (or loaded from the on-disk cache)
+once in flake8's main process while options are parsed, so forked ``-j`` workers inherit it, and workers
+started any other way load the same cache entry. Autofix is not offered through flake8: use
+``keepref-lint fix``.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from keepref_lint import __version__
+from keepref_lint.config import ConfigError, Settings, load_settings, with_overrides
+
+_projects: dict[tuple[str, str], Any] = {}
+
+
+class KeeprefChecker:
+    name = "keepref-lint"
+    version = __version__
+
+    _must_retain: tuple[str, ...] = ()
+    _decorators: tuple[str, ...] = ()
+    _config: str | None = None
+
+    def __init__(self, tree: ast.Module, filename: str, lines: list[str]) -> None:
+        self.tree = tree
+        self.filename = filename
+        self.lines = lines
+
+    @classmethod
+    def add_options(cls, parser: Any) -> None:
+        parser.add_option(
+            "--must-retain",
+            default="",
+            parse_from_config=True,
+            comma_separated_list=True,
+            help="qualified names (QUALNAME[:ATTR]) whose results must be kept (keepref-lint)",
+        )
+        parser.add_option(
+            "--must-retain-decorators",
+            default="",
+            parse_from_config=True,
+            comma_separated_list=True,
+            help="further decorator names that mark must-retain definitions (keepref-lint)",
+        )
+        parser.add_option(
+            "--keepref-config",
+            default=None,
+            parse_from_config=True,
+            help="pyproject.toml to read [tool.keepref-lint] from (keepref-lint)",
+        )
+
+    @classmethod
+    def parse_options(cls, options: Any) -> None:
+        cls._must_retain = tuple(options.must_retain or ())
+        cls._decorators = tuple(options.must_retain_decorators or ())
+        cls._config = options.keepref_config
+        filenames = [f for f in getattr(options, "filenames", None) or ["."] if f != "-"]
+        # Build or load the index before flake8 starts its workers, so that they share it.
+        project_for(filenames or ["."])
+
+    def run(self) -> Iterator[tuple[int, int, str, type]]:
+        path = Path(os.path.abspath(self.filename)) if self.filename not in ("-", "stdin") else None
+        project = project_for([str(path) if path else "."])
+        file = project.source_for_flake8(path, self.filename, self.lines)
+        for finding in project.check_tree_unfiltered(file, self.tree):
+            yield finding.line, finding.column - 1, f"{finding.code} {finding.message}", type(self)
+
+
+def _settings(paths: list[str]) -> Settings:
+    try:
+        settings = load_settings(paths, KeeprefChecker._config)
+        return with_overrides(
+            settings,
+            must_retain=KeeprefChecker._must_retain,
+            decorators=KeeprefChecker._decorators,
+        )
+    except ConfigError as error:
+        raise SystemExit(f"keepref-lint: error: {error}") from None
+
+
+def project_for(paths: list[str]) -> Any:
+    from keepref_lint.engine import Project
+
+    settings = _settings(paths)
+    key = (str(settings.root), settings.fingerprint())
+    project = _projects.get(key)
+    if project is None:
+        project = _projects[key] = Project(settings)
+    return project
