@@ -314,3 +314,56 @@ def test_explain_prints_rule_page() -> None:
     )
     assert proc.stdout.startswith("# KR001")
     assert "## Why is this bad?" in proc.stdout
+
+
+def test_sarif_output_structure(tmp_path: Path) -> None:
+    root = project(tmp_path, {"server.py": MARKED, "pkg/app.py": USER})
+    sarif = json.loads(run_cli("check", "--format", "sarif", cwd=root).stdout)
+    assert sarif["version"] == "2.1.0" and sarif["$schema"].endswith("sarif-2.1.0.json")
+    (run,) = sarif["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "keepref-lint"
+    rules = {rule["id"]: rule for rule in driver["rules"]}
+    assert set(rules) == {"KR001", "KR002"}
+    for rule in rules.values():
+        assert rule["helpUri"].endswith(f"docs/rules/{rule['id']}.md")
+        assert rule["help"]["markdown"].startswith(f"# {rule['id']}")
+        assert rule["shortDescription"]["text"]
+    (result,) = run["results"]
+    assert result["ruleId"] == "KR001" and driver["rules"][result["ruleIndex"]]["id"] == "KR001"
+    assert result["level"] in ("error", "warning", "note") and result["message"]["text"]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "pkg/app.py", "uriBaseId": "%SRCROOT%"}
+    assert location["region"]["startLine"] == 6 and location["region"]["startColumn"] == 9
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"].startswith("file://")
+
+
+def test_github_annotations(tmp_path: Path) -> None:
+    root = project(tmp_path, {"server.py": MARKED, "app.py": USER})
+    out = run_cli("check", "--format", "github", cwd=root).stdout
+    assert out.startswith(
+        "::error file=app.py,line=6,col=9,endLine=6,endColumn=23,title=KR001::KR001 result of"
+    )
+    assert out.count("\n") == 1
+
+
+def test_fix_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    root = project(tmp_path, {"server.py": MARKED, "app.py": USER})
+    leader, follower = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-m", "keepref_lint", "fix"],
+        cwd=root,
+        stderr=follower,
+        stdout=subprocess.PIPE,
+        check=False,
+    )
+    os.close(follower)
+    shown = os.read(leader, 65536).decode()
+    os.close(leader)
+    assert "keepref-lint: 2/2 files, 1 fix applied" in shown
+    assert proc.stdout.decode().strip() == "Fixed 1 finding in 1 file."
+    root2 = project(tmp_path / "again", {"server.py": MARKED, "app.py": USER})
+    assert "files," not in run_cli("fix", cwd=root2).stderr

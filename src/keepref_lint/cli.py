@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import traceback
 from collections import Counter
 from collections.abc import Sequence
-from importlib import resources
 
 from keepref_lint import __version__
-from keepref_lint.codes import RULES
+from keepref_lint.codes import RULES, rule_page
 from keepref_lint.config import ConfigError, Settings, load_settings, with_overrides
 from keepref_lint.engine import RunResult, run
-from keepref_lint.output import format_json, format_text
+from keepref_lint.finding import Finding
+from keepref_lint.output import format_github, format_json, format_sarif, format_text
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -24,7 +25,12 @@ def _split_codes(text: str) -> list[str]:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", default=["."], help="files or folders (default: .)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "sarif", "github"),
+        default="text",
+        help="output format",
+    )
     parser.add_argument(
         "--must-retain",
         action="append",
@@ -96,17 +102,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def rule_page(code: str) -> str | None:
-    try:
-        return (
-            resources.files("keepref_lint")
-            .joinpath("rule_docs", f"{code}.md")
-            .read_text(encoding="utf-8")
-        )
-    except (FileNotFoundError, OSError):
-        return None
-
-
 def _explain(code: str) -> int:
     code = code.upper()
     rule = RULES.get(code)
@@ -130,12 +125,42 @@ def _report_errors(result: RunResult) -> None:
         print(str(error), file=sys.stderr)
 
 
-def _check(args: argparse.Namespace, result: RunResult) -> int:
-    findings = result.findings
+def _write_findings(args: argparse.Namespace, findings: list[Finding], result: RunResult) -> None:
     if args.format == "json":
         sys.stdout.write(format_json(findings))
+    elif args.format == "sarif":
+        sys.stdout.write(format_sarif(findings, str(result.root)))
+    elif args.format == "github":
+        sys.stdout.write(format_github(findings))
     else:
         sys.stdout.write(format_text(findings))
+
+
+class _Progress:
+    """``files done/total, fixes`` on one terminal line, at most ten times a second."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: int, fixes: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
+        sys.stderr.write(
+            f"\rkeepref-lint: {done}/{total} files, {fixes} fix{'' if fixes == 1 else 'es'} applied\x1b[K"
+        )
+        self.shown = True
+        if done == total:
+            sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
+def _check(args: argparse.Namespace, result: RunResult) -> int:
+    findings = result.findings
+    _write_findings(args, findings, result)
+    if args.format == "text":
         if not args.quiet and findings:
             fixable = sum(f.fixable for f in findings)
             print(
@@ -158,10 +183,8 @@ def _fix(args: argparse.Namespace, result: RunResult) -> int:
     if args.diff:
         for file_result in sorted(changed, key=lambda r: r.file.display):
             sys.stdout.write(file_result.diff)
-    if args.format == "json":
-        sys.stdout.write(format_json(remaining))
-    elif not args.diff:
-        sys.stdout.write(format_text(remaining))
+    if args.format != "text" or not args.diff:
+        _write_findings(args, remaining, result)
     if not args.quiet and args.format == "text":
         verb = "Would fix" if args.diff else "Fixed"
         summary = f"{verb} {_plural(len(fixed), 'finding')} in {_plural(len(changed), 'file')}"
@@ -188,11 +211,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _explain(args.code)
     try:
         settings = _settings(args)
+        fixing = args.command == "fix"
+        show_progress = fixing and not args.quiet and sys.stderr.isatty()
         result = run(
             args.paths,
             settings,
-            fix=args.command == "fix",
-            write=not args.diff if args.command == "fix" else False,
+            fix=fixing,
+            write=fixing and not args.diff,
+            progress=_Progress() if show_progress else None,
         )
     except ConfigError as error:
         print(f"keepref-lint: error: {error}", file=sys.stderr)

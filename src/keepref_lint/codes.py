@@ -46,5 +46,23 @@ def is_selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> 
     return best_select >= 0 and best_select >= best_ignore
 
 
+def rule_page(code: str) -> str | None:
+    """The rule's documentation page (docs/rules/CODE.md, shipped inside the package)."""
+    from importlib import resources
+
+    try:
+        return (
+            resources.files("keepref_lint")
+            .joinpath("rule_docs", f"{code}.md")
+            .read_text(encoding="utf-8")
+        )
+    except OSError:
+        return None
+
+
+# Where the rule pages are published; SARIF links each rule to its page here.
+DOCS_BASE_URL = "https://github.com/keepref-lint/keepref-lint/blob/main/docs/rules"
+
+
 def rule_doc_url(code: str) -> str:
-    return f"https://github.com/keepref-lint/keepref-lint/blob/main/docs/rules/{code}.md"
+    return f"{DOCS_BASE_URL}/{code}.md"

@@ -10,7 +10,7 @@ import difflib
 import os
 import sys
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,7 @@ class RunResult:
     errors: list[InputError] = field(default_factory=list)
     files_checked: int = 0
     skipped_generated: int = 0
+    root: Path = field(default_factory=Path.cwd)
 
     @property
     def findings(self) -> list[Finding]:
@@ -151,15 +152,26 @@ class Project:
         return [f for f in findings if not is_suppressed(f.code, lines.get(f.line, ""))]
 
 
+Progress = Callable[[int, int, int], None]  # (files done, files in all, fixes applied)
+
+
 def run(
-    paths: Iterable[str], settings: Settings, *, fix: bool = False, write: bool = True
+    paths: Iterable[str],
+    settings: Settings,
+    *,
+    fix: bool = False,
+    write: bool = True,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Check (and optionally fix) ``paths``; with ``write=False`` fixes are computed and diffed only."""
-    result = RunResult()
+    result = RunResult(root=settings.root)
     excluder = Excluder(settings.root, settings.exclude)
     targets = target_paths(list(paths), excluder, result.errors)
     project = Project(settings, targets)
-    for path in targets:
+    fixes_applied = 0
+    for done, path in enumerate(targets, start=1):
+        if progress is not None:
+            progress(done - 1, len(targets), fixes_applied)
         file = project.source(path)
         if file is None:
             result.errors.append(project.read_errors[path])
@@ -178,8 +190,11 @@ def run(
         if fix and any(f.fixable for f in findings):
             try:
                 _fix_file(project, file_result, write)
+                fixes_applied += sum(f.fixable for f in findings)
             except InputError as error:
                 result.errors.append(error)
+    if progress is not None:
+        progress(len(targets), len(targets), fixes_applied)
     return result
 
 

@@ -38,3 +38,99 @@ def finding_dict(finding: Finding) -> dict[str, object]:
 
 def format_json(findings: Sequence[Finding]) -> str:
     return json.dumps([finding_dict(f) for f in findings], indent=2) + "\n"
+
+
+def _github_escape(text: str, *, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def format_github(findings: Sequence[Finding]) -> str:
+    """GitHub Actions workflow commands: one ``::error`` annotation per finding."""
+    lines = []
+    for f in findings:
+        props = (
+            f"file={_github_escape(f.path, prop=True)},line={f.line},col={f.column},"
+            f"endLine={f.end_line},endColumn={f.end_column},title={_github_escape(f.code, prop=True)}"
+        )
+        lines.append(f"::error {props}::{_github_escape(f'{f.code} {f.message}')}\n")
+    return "".join(lines)
+
+
+def format_sarif(findings: Sequence[Finding], root: str) -> str:
+    """SARIF 2.1.0 as GitHub code scanning accepts it; paths relative to the project root."""
+    import os
+    from pathlib import Path
+
+    from keepref_lint import __version__
+    from keepref_lint.codes import RULES, rule_doc_url, rule_page
+
+    codes = sorted(RULES)
+    rules = []
+    for code in codes:
+        rule = RULES[code]
+        page = rule_page(code) or rule.summary
+        rules.append(
+            {
+                "id": code,
+                "name": rule.name,
+                "shortDescription": {"text": rule.summary},
+                "fullDescription": {"text": rule.summary},
+                "help": {"text": page, "markdown": page},
+                "helpUri": rule_doc_url(code),
+                "defaultConfiguration": {"level": "error"},
+                "properties": {"tags": ["correctness", "lifetime"], "precision": "high"},
+            }
+        )
+    results = []
+    for f in findings:
+        absolute = Path(os.path.abspath(f.path))
+        try:
+            uri = absolute.relative_to(root).as_posix()
+        except ValueError:
+            uri = absolute.as_uri()
+        results.append(
+            {
+                "ruleId": f.code,
+                "ruleIndex": codes.index(f.code),
+                "level": "error",
+                "message": {"text": f.message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                            "region": {
+                                "startLine": f.line,
+                                "startColumn": f.column,
+                                "endLine": f.end_line,
+                                "endColumn": f.end_column,
+                            },
+                        }
+                    }
+                ],
+                "properties": {"callee": f.callee, "fixable": f.fixable},
+            }
+        )
+    sarif = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "keepref-lint",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": rule_doc_url("").rpartition("/docs/")[0],
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(root).as_uri() + "/"}},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(sarif, indent=2) + "\n"
