@@ -61,6 +61,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="PATTERN",
         help="exclude paths (glob, repeatable)",
     )
+    parser.add_argument(
+        "--no-catalog", action="store_true", help="leave out the built-in catalog of APIs"
+    )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument(
         "--cache-dir", metavar="DIR", help="cache folder (default: <root>/.keepref-cache)"
@@ -98,6 +101,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         ignore=args.ignore,
         exclude=args.exclude,
         no_cache=args.no_cache,
+        no_catalog=args.no_catalog,
         cache_dir=args.cache_dir,
     )
 

@@ -48,13 +48,25 @@ class Settings:
     skip_generated: bool = True
     cache: bool = True
     cache_dir: str | None = None
+    catalog: bool = True
+    catalog_disable: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """A stable text that changes whenever a setting that affects findings changes."""
         specs = sorted(
             (s.qualname, s.attr or "", s.reason or "") for s in self.must_retain.values()
         )
-        return repr((specs, sorted(self.decorators), self.select, self.ignore, self.skip_generated))
+        return repr(
+            (
+                specs,
+                sorted(self.decorators),
+                self.select,
+                self.ignore,
+                self.skip_generated,
+                self.catalog,
+                sorted(self.catalog_disable),
+            )
+        )
 
 
 def parse_retain_arg(text: str, origin: str) -> RetainSpec:
@@ -145,6 +157,10 @@ def settings_from_table(
     skip_generated = table.get("skip-generated", True)
     if not isinstance(skip_generated, bool):
         raise ConfigError(f"{origin}: 'skip-generated' must be true or false")
+    catalog = table.get("catalog", True)
+    if not isinstance(catalog, bool):
+        raise ConfigError(f"{origin}: 'catalog' must be true or false")
+    catalog_disable = _catalog_ids(_str_list(table, "catalog-disable", origin), origin)
     cache_dir = table.get("cache-dir")
     if cache_dir is not None and not isinstance(cache_dir, str):
         raise ConfigError(f"{origin}: 'cache-dir' must be a path string")
@@ -160,8 +176,21 @@ def settings_from_table(
         select=_codes(_str_list(table, "select", origin), "select", origin) or ("KR",),
         ignore=_codes(_str_list(table, "ignore", origin), "ignore", origin),
         skip_generated=skip_generated,
+        catalog=catalog,
+        catalog_disable=catalog_disable,
     )
     return settings
+
+
+def _catalog_ids(ids: tuple[str, ...], origin: str) -> tuple[str, ...]:
+    from keepref_lint.catalog import ENTRIES
+
+    for entry_id in ids:
+        if entry_id not in ENTRIES:
+            raise ConfigError(
+                f"{origin}: 'catalog-disable' has unknown entry {entry_id!r} (known: {', '.join(ENTRIES)})"
+            )
+    return ids
 
 
 def _read_tool_table(path: Path) -> dict[str, Any] | None:
@@ -235,6 +264,7 @@ def with_overrides(
     exclude: Iterable[str] = (),
     no_cache: bool = False,
     cache_dir: str | None = None,
+    no_catalog: bool = False,
 ) -> Settings:
     """Apply command-line values on top of the file's settings."""
     specs = dict(settings.must_retain)
@@ -254,6 +284,8 @@ def with_overrides(
         changes["exclude"] = (*settings.exclude, *extra_exclude)
     if no_cache:
         changes["cache"] = False
+    if no_catalog:
+        changes["catalog"] = False
     if cache_dir:
         changes["cache_dir"] = str(Path(cache_dir).resolve())
     return replace(settings, **changes)

@@ -19,7 +19,7 @@ from keepref_lint.cache import DiskCache, default_cache_dir, manifest_of
 from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
 from keepref_lint.finding import Finding
-from keepref_lint.index import ParseCache, ProjectIndex, mentions, word_pattern
+from keepref_lint.index import ParseCache, ProjectIndex
 from keepref_lint.project import (
     GENERATED_MARKER,
     Excluder,
@@ -82,7 +82,6 @@ class Project:
             self.index = disk.get_or_build(manifest_of(self.paths), self._build_index)
         else:
             self.index = self._build_index()
-        self._pattern = word_pattern(self.index.tokens) if self.index.tokens else None
 
     def _build_index(self) -> ProjectIndex:
         files = [file for file in map(self.source, self.paths) if file is not None]
@@ -123,15 +122,13 @@ class Project:
 
     def check_tree_unfiltered(self, file: SourceFile, tree: ast.Module) -> list[Finding]:
         """Findings for an already parsed file, before noqa and code selection (flake8 does both)."""
-        tokens = self.index.tokens
-        if not tokens or not mentions(file.data, tokens, self._pattern):
+        if not self.index.prefilter(file.data):
             return []
         return check_tree(file, tree, self.index)
 
     def check_file(self, file: SourceFile) -> list[Finding]:
         """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
-        tokens = self.index.tokens
-        if not tokens or not mentions(file.data, tokens, self._pattern):
+        if not self.index.prefilter(file.data):
             return []
         tree = self.cache.parse(file)
         if tree is None:

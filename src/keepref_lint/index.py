@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from keepref_lint.catalog import CATALOG
 from keepref_lint.config import Settings
 from keepref_lint.project import InputError, SourceFile
 from keepref_lint.resolve import decorator_name, dotted_name, import_bindings
@@ -32,6 +33,7 @@ class Mark:
     reason: str | None = None
     is_async: bool = False
     location: str | None = None  # "path:line" of the marked definition
+    entry: str | None = None  # the catalog entry, for source == "catalog"
 
     @property
     def short_name(self) -> str:
@@ -99,6 +101,36 @@ def parse_source(file: SourceFile) -> ast.Module:
         raise InputError(file.display, f"cannot parse: {type(exc).__name__}") from None
 
 
+class Prefilter:
+    """Can a file's text contain a call of something must-retain? (A file that says no is never parsed.)
+
+    A file must mention, as a whole word, the last name of a project or configured must-retain callable or
+    an alias of one; for catalog entries it must also mention the entry's top-level module
+    (``grpc`` ... ``server``), since their last names (``server``, ``ref``, ``Pool``) are common words.
+    """
+
+    def __init__(self, plain: set[str], guarded: dict[str, set[str]]) -> None:
+        self.plain = frozenset(plain)
+        self.guarded = {guard: frozenset(names) for guard, names in guarded.items()}
+        self._plain_pattern = word_pattern(self.plain) if self.plain else None
+        self._guarded_patterns = {g: word_pattern(n) for g, n in self.guarded.items()}
+
+    @property
+    def empty(self) -> bool:
+        return not self.plain and not self.guarded
+
+    def __call__(self, data: bytes) -> bool:
+        if self._plain_pattern is not None and mentions(data, self.plain, self._plain_pattern):
+            return True
+        for guard, names in self.guarded.items():
+            if guard.encode() in data and mentions(data, names, self._guarded_patterns[guard]):
+                return True
+        return False
+
+    def key(self) -> tuple:
+        return (self.plain, tuple(sorted((g, tuple(sorted(n))) for g, n in self.guarded.items())))
+
+
 def word_pattern(tokens: Iterable[str]) -> re.Pattern[bytes]:
     alternatives = b"|".join(re.escape(t.encode()) for t in sorted(tokens, key=len, reverse=True))
     return re.compile(rb"(?<![\w])(?:" + alternatives + rb")(?![\w])")
@@ -116,8 +148,16 @@ class ProjectIndex:
         self.settings = settings
         self.marks: dict[str, Mark] = {}
         self.summaries: dict[str, ModuleSummary] = {}
-        self.tokens: set[str] = set()
+        self.prefilter = Prefilter(set(), {})
         self._lookup_cache: dict[str, Mark | None] = {}
+        if settings.catalog:
+            for entry in CATALOG:
+                if entry.id in settings.catalog_disable:
+                    continue
+                for qualname in entry.qualnames:
+                    self.marks[qualname] = Mark(
+                        qualname, "catalog", "catalog", entry.attr, entry.reason, entry=entry.id
+                    )
         for spec in settings.must_retain.values():
             self.marks[spec.qualname] = Mark(
                 spec.qualname, "unknown", "config", spec.attr, spec.reason
@@ -133,7 +173,7 @@ class ProjectIndex:
                 index._summarize(file, cache)
         index._close_over_aliases(files, cache)
         index._canonicalize_config_marks()
-        index.tokens = index._tokens()
+        index.prefilter = index._prefilter()
         return index
 
     def _summarize(self, file: SourceFile, cache: ParseCache) -> None:
@@ -149,21 +189,17 @@ class ProjectIndex:
 
     def _close_over_aliases(self, files: list[SourceFile], cache: ParseCache) -> None:
         """Parse every file that mentions a must-retain name or an alias of one, until nothing is new."""
-        searched: set[str] = set()
+        seen: tuple | None = None
         star_files_done = False
         while True:
-            tokens = self._tokens(with_classes=True)
-            new = tokens - searched
-            if not new:
+            prefilter = self._prefilter(with_classes=True)
+            if prefilter.key() == seen:
                 break
-            searched |= new
-            pattern = word_pattern(new)
+            seen = prefilter.key()
             for file in files:
                 if file.module in self.summaries:
                     continue
-                if mentions(file.data, new, pattern) or (
-                    not star_files_done and b"import *" in file.data
-                ):
+                if prefilter(file.data) or (not star_files_done and b"import *" in file.data):
                     self._summarize(file, cache)
             star_files_done = True
             self._lookup_cache.clear()
@@ -176,19 +212,23 @@ class ProjectIndex:
                 self.marks[target] = mark
         self._lookup_cache.clear()
 
-    def _tokens(self, with_classes: bool = False) -> set[str]:
-        """Identifiers a file must mention to call something must-retain (the parse prefilter)."""
-        tokens = set()
+    def _prefilter(self, with_classes: bool = False) -> Prefilter:
+        """What a file must mention to call something must-retain (see Prefilter)."""
+        plain: set[str] = set()
+        guarded: dict[str, set[str]] = {}
         for qualname, mark in self.marks.items():
             parts = qualname.split(".")
-            tokens.add(parts[-1])
+            if mark.source == "catalog":
+                guarded.setdefault(parts[0], set()).add(parts[-1])
+                continue
+            plain.add(parts[-1])
             if with_classes and mark.kind == "method" and len(parts) > 1:
-                tokens.add(parts[-2])
+                plain.add(parts[-2])
         for summary in self.summaries.values():
             for local, targets in summary.bindings.items():
                 if any(self.lookup(t) is not None for t in targets):
-                    tokens.add(local)
-        return tokens
+                    plain.add(local)
+        return Prefilter(plain, guarded)
 
     # -- lookup ----------------------------------------------------------------------------------
     def lookup(self, qualname: str) -> Mark | None:

@@ -15,6 +15,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from keepref_lint.catalog import ENTRIES
 from keepref_lint.codes import KR001, KR002
 from keepref_lint.finding import Finding
 from keepref_lint.fix import NamePlanner, NoFix, derive_attr, plan_fix, suggestion
@@ -78,6 +79,9 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
         for qualname in scopes.qualify(call.func, stmt.scope, lambda q: known(q) is not None):
             mark = known(qualname)
             if mark is not None:
+                entry = ENTRIES.get(mark.entry) if mark.entry else None
+                if entry is not None and entry.condition is not None and not entry.condition(call):
+                    return None
                 return mark
         return None
 
@@ -145,6 +149,12 @@ def check_tree(file: SourceFile, tree: ast.Module, index: ProjectIndex) -> list[
                 raise NoFix("the call is one branch of a conditional expression")
             if drop.code == KR002.code and local is None:
                 raise NoFix("the result is assigned to several names")
+            entry = ENTRIES.get(drop.mark.entry) if drop.mark.entry else None
+            if entry is not None and entry.repeats:
+                raise NoFix(
+                    "this can run more than once and one attribute would keep only the last task; "
+                    "add each task to a set and discard it when done (see the asyncio docs)"
+                )
             fix = plan_fix(drop.stmt, source, planner, base, local)
         except NoFix as why:
             reason = str(why)
