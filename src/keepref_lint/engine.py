@@ -19,7 +19,7 @@ from keepref_lint.cache import DiskCache, default_cache_dir, manifest_of
 from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
 from keepref_lint.finding import Finding
-from keepref_lint.index import ParseCache, ProjectIndex
+from keepref_lint.index import Corpus, ParseCache, ProjectIndex
 from keepref_lint.project import (
     GENERATED_MARKER,
     Excluder,
@@ -74,6 +74,7 @@ class Project:
         self.modules = ModuleMap(settings.root, self.paths)
         self.files: dict[Path, SourceFile] = {}
         self.read_errors: dict[Path, InputError] = {}
+        self._corpus: tuple[list[SourceFile], Corpus] | None = None
         if settings.cache:
             folder = (
                 Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(settings.root)
@@ -85,7 +86,8 @@ class Project:
 
     def _build_index(self) -> ProjectIndex:
         files = [file for file in map(self.source, self.paths) if file is not None]
-        index = ProjectIndex.build(files, self.settings, self.cache)
+        self._corpus = (files, Corpus([f.data for f in files]))
+        index = ProjectIndex.build(files, self.settings, self.cache, self._corpus[1])
         if os.environ.get("KEEPREF_LINT_DEBUG"):
             print(
                 f"keepref-lint: built the index of {self.settings.root} ({len(files)} files)",
@@ -107,6 +109,20 @@ class Project:
             return None
         self.files[path] = file
         return file
+
+    def candidates(self, paths: list[Path]) -> set[Path]:
+        """The paths whose text may hold a finding (a word scan over all of them at once)."""
+        files = [file for file in map(self.source, paths) if file is not None]
+        if self._corpus is not None and set(map(id, files)) <= {id(f) for f in self._corpus[0]}:
+            known, corpus = (
+                self._corpus
+            )  # the index was just built over these texts: reuse its scans
+        else:
+            known, corpus = files, Corpus([file.data for file in files])
+        wanted = {id(f) for f in files}
+        return {
+            known[i].path for i in self.index.prefilter.candidates(corpus) if id(known[i]) in wanted
+        }
 
     def source_for_flake8(self, path: Path | None, display: str, lines: list[str]) -> SourceFile:
         """The file flake8 is checking: from disk when it is one (its own encoding), else flake8's lines."""
@@ -166,6 +182,7 @@ def run(
     targets = target_paths(list(paths), excluder, result.errors)
     project = Project(settings, targets)
     fixes_applied = 0
+    candidates = project.candidates(targets)
     for done, path in enumerate(targets, start=1):
         if progress is not None:
             progress(done - 1, len(targets), fixes_applied)
@@ -177,6 +194,8 @@ def run(
             result.skipped_generated += 1
             continue
         result.files_checked += 1
+        if path not in candidates:
+            continue
         try:
             findings = project.check_file(file)
         except InputError as error:

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from keepref_lint.catalog import CATALOG
 from keepref_lint.config import Settings
 from keepref_lint.project import InputError, SourceFile
-from keepref_lint.resolve import decorator_name, dotted_name, import_bindings
+from keepref_lint.resolve import decorator_name, dotted_name, import_bindings, resolve_relative
 
 _MAX_DEPTH = 30
 _MAX_STEPS = 500  # qualified names one lookup may visit
+_STAR_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\*", re.MULTILINE)
+_CATALOG_ROOTS = frozenset(q.partition(".")[0] for entry in CATALOG for q in entry.qualnames)
 
 
 @dataclass(frozen=True)
@@ -105,19 +108,23 @@ class Prefilter:
     """Can a file's text contain a call of something must-retain? (A file that says no is never parsed.)
 
     A file must mention, as a whole word, the last name of a project or configured must-retain callable or
-    an alias of one; for catalog entries it must also mention the entry's top-level module
-    (``grpc`` ... ``server``), since their last names (``server``, ``ref``, ``Pool``) are common words.
+    an alias of one. For catalog entries, whose last names are common words (``server``, ``ref``,
+    ``Pool``), it must also mention a guard: the entry's top-level module (``grpc``), or for a project
+    module that re-exports one, that module's own name. With ``reexports_only`` (the index's closure) a
+    guarded name must appear in a ``from ... import`` or a ``name = module.attr`` alias, the only ways a
+    module can pass it on.
     """
 
-    def __init__(self, plain: set[str], guarded: dict[str, set[str]]) -> None:
+    def __init__(
+        self, plain: set[str], guarded: dict[str, set[str]], reexports_only: bool = False
+    ) -> None:
         self.plain = frozenset(plain)
         self.guarded = {guard: frozenset(names) for guard, names in guarded.items()}
         self._plain_pattern = word_pattern(self.plain) if self.plain else None
-        self._guarded_patterns = {g: word_pattern(n) for g, n in self.guarded.items()}
-
-    @property
-    def empty(self) -> bool:
-        return not self.plain and not self.guarded
+        self._guarded_patterns = {
+            guard: reexport_pattern(names) if reexports_only else statement_pattern(names)
+            for guard, names in self.guarded.items()
+        }
 
     def __call__(self, data: bytes) -> bool:
         if self._plain_pattern is not None and mentions(data, self.plain, self._plain_pattern):
@@ -129,6 +136,68 @@ class Prefilter:
 
     def key(self) -> tuple:
         return (self.plain, tuple(sorted((g, tuple(sorted(n))) for g, n in self.guarded.items())))
+
+    def candidates(self, corpus: Corpus) -> set[int]:
+        """Indices of the corpus's files that contain the words (before the exact test of __call__)."""
+        found: set[int] = set()
+        for word in self.plain:
+            found |= corpus.files_with(word)
+        for guard, names in self.guarded.items():
+            needles = [name.encode() for name in names]
+            for index in corpus.files_with(guard):
+                if index not in found and any(n in corpus.texts[index] for n in needles):
+                    found.add(index)
+        return found
+
+
+class Corpus:
+    """Many files' texts as one, so that finding the files that contain a word is one C-speed scan."""
+
+    def __init__(self, texts: list[bytes]) -> None:
+        self.texts = texts
+        self.blob = b"\0".join(texts)
+        self.starts: list[int] = []
+        offset = 0
+        for text in texts:
+            self.starts.append(offset)
+            offset += len(text) + 1
+        self._memo: dict[str, set[int]] = {}
+
+    def files_with(self, word: str) -> set[int]:
+        found = self._memo.get(word)
+        if found is not None:
+            return found
+        found = set()
+        needle, blob, starts = word.encode(), self.blob, self.starts
+        at = blob.find(needle)
+        while at != -1:
+            index = bisect_right(starts, at) - 1
+            found.add(index)
+            at = blob.find(needle, starts[index + 1]) if index + 1 < len(starts) else -1
+        self._memo[word] = found
+        return found
+
+
+def statement_pattern(names: Iterable[str]) -> re.Pattern[bytes]:
+    """A call of one of ``names`` where a drop can stand: starting a statement (after an opening
+    parenthesis or plain-name assignment targets: an attribute or subscript target retains) or after
+    ``else`` in a conditional expression. Used for catalog names only, which are never async, so an
+    awaited call (which consumes the result) cannot be a drop."""
+    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
+    return re.compile(
+        rb"(?:^[ \t]*(?:\w+[ \t]*(?::[^=\n]*)?=[ \t]*)*\(?|\belse[ \t]+)"
+        rb"[\w.]*?(?<![\w])(?:" + alternatives + rb")[ \t]*\(",
+        re.MULTILINE,
+    )
+
+
+def reexport_pattern(names: Iterable[str]) -> re.Pattern[bytes]:
+    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
+    return re.compile(
+        rb"from\s+[\w.]+\s+import\s*\(?[\s\w,]*?(?<![\w])(?:" + alternatives + rb")(?![\w])"
+        rb"|^[ \t]*\w+[ \t]*=[ \t]*[\w.]+\.(?:" + alternatives + rb")[ \t]*(?:#[^\n]*)?$",
+        re.MULTILINE,
+    )
 
 
 def word_pattern(tokens: Iterable[str]) -> re.Pattern[bytes]:
@@ -165,13 +234,19 @@ class ProjectIndex:
 
     # -- building --------------------------------------------------------------------------------
     @classmethod
-    def build(cls, files: list[SourceFile], settings: Settings, cache: ParseCache) -> ProjectIndex:
+    def build(
+        cls,
+        files: list[SourceFile],
+        settings: Settings,
+        cache: ParseCache,
+        corpus: Corpus | None = None,
+    ) -> ProjectIndex:
         index = cls(settings)
         decorators = [d.encode() for d in settings.decorators]
         for file in files:
             if any(d in file.data for d in decorators):
                 index._summarize(file, cache)
-        index._close_over_aliases(files, cache)
+        index._close_over_aliases(files, cache, corpus or Corpus([f.data for f in files]))
         index._canonicalize_config_marks()
         index.prefilter = index._prefilter()
         return index
@@ -187,22 +262,41 @@ class ProjectIndex:
         for mark in summary.marks:
             self.marks.setdefault(mark.qualname, mark)
 
-    def _close_over_aliases(self, files: list[SourceFile], cache: ParseCache) -> None:
-        """Parse every file that mentions a must-retain name or an alias of one, until nothing is new."""
+    def _close_over_aliases(
+        self, files: list[SourceFile], cache: ParseCache, corpus: Corpus
+    ) -> None:
+        """Parse every file that mentions a must-retain name or an alias of one, until nothing is new.
+
+        Each round asks the same question of every file with more words; which files contain a word is
+        computed once per word (a substring scan), so a round costs set operations plus a regex
+        confirmation on the few candidate files.
+        """
         seen: tuple | None = None
-        star_files_done = False
+        stars = corpus.files_with("import *")
         while True:
-            prefilter = self._prefilter(with_classes=True)
+            prefilter = self._prefilter(with_classes=True, reexports_only=True)
             if prefilter.key() == seen:
                 break
             seen = prefilter.key()
-            for file in files:
-                if file.module in self.summaries:
-                    continue
-                if prefilter(file.data) or (not star_files_done and b"import *" in file.data):
+            for i in sorted(prefilter.candidates(corpus)):
+                if files[i].module not in self.summaries and prefilter(files[i].data):
+                    self._summarize(files[i], cache)
+            for i in sorted(stars):
+                file = files[i]
+                if file.module not in self.summaries and self._star_source_matters(file):
                     self._summarize(file, cache)
-            star_files_done = True
             self._lookup_cache.clear()
+
+    def _star_source_matters(self, file: SourceFile) -> bool:
+        """Does the file star-import a module the index knows (so it may re-export a mark)?"""
+        for match in _STAR_IMPORT.finditer(file.data):
+            dots, name = match.group(1).decode(), match.group(2).decode()
+            source = resolve_relative(file.module, file.is_package, len(dots), name or None)
+            if source is not None and (
+                source in self.summaries or source.partition(".")[0] in _CATALOG_ROOTS
+            ):
+                return True
+        return False
 
     def _canonicalize_config_marks(self) -> None:
         """A config entry may name a re-export (``pkg.start``); mark the definition it leads to as well."""
@@ -212,7 +306,7 @@ class ProjectIndex:
                 self.marks[target] = mark
         self._lookup_cache.clear()
 
-    def _prefilter(self, with_classes: bool = False) -> Prefilter:
+    def _prefilter(self, with_classes: bool = False, reexports_only: bool = False) -> Prefilter:
         """What a file must mention to call something must-retain (see Prefilter)."""
         plain: set[str] = set()
         guarded: dict[str, set[str]] = {}
@@ -224,11 +318,17 @@ class ProjectIndex:
             plain.add(parts[-1])
             if with_classes and mark.kind == "method" and len(parts) > 1:
                 plain.add(parts[-2])
-        for summary in self.summaries.values():
+        for module, summary in self.summaries.items():
             for local, targets in summary.bindings.items():
-                if any(self.lookup(t) is not None for t in targets):
+                marks = [m for m in map(self.lookup, targets) if m is not None]
+                if not marks:
+                    continue
+                if all(m.source == "catalog" for m in marks):
+                    # Importers of a re-exported catalog name name this module (its last part).
+                    guarded.setdefault(module.rpartition(".")[2], set()).add(local)
+                else:
                     plain.add(local)
-        return Prefilter(plain, guarded)
+        return Prefilter(plain, guarded, reexports_only)
 
     # -- lookup ----------------------------------------------------------------------------------
     def lookup(self, qualname: str) -> Mark | None:

@@ -14,12 +14,15 @@ import builtins
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from keepref_lint.catalog import RETURN_TYPES, TYPE_ALIASES
+
 # Binding kinds.
 IMPORT = "import"  # payload: qualified name
 DEF = "def"  # payload: qualified name
 CLASS = "class"  # payload: qualified name
 ASSIGN = "assign"  # payload: the assigned expression (an alias if it names something)
 SELF = "self"  # first parameter of a method; payload: the class Scope
+ANNOTATED = "annotated"  # payload: (annotation, assigned value or None)
 OPAQUE = "opaque"  # parameters, loop targets, ...: nothing known
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
@@ -108,6 +111,8 @@ class Scope:
     # Classes: base expressions and the attributes that methods assign through self.
     bases: list[ast.expr] = field(default_factory=list)
     assigned_attrs: set[str] = field(default_factory=set)
+    # Classes: what ``self.<attr>`` is assigned or annotated with, and in which scope (receiver types).
+    attr_values: dict[str, list[tuple[str, object, Scope]]] = field(default_factory=dict)
 
     def bind(self, name: str, kind: str, payload: object = None) -> None:
         self.bindings.setdefault(name, []).append((kind, payload))
@@ -216,8 +221,30 @@ class FileScopes:
 
     def _bind_params(self, scope: Scope, args: ast.arguments) -> None:
         for arg in (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg):
-            if arg is not None:
+            if arg is None:
+                continue
+            if arg.annotation is not None and arg not in (args.vararg, args.kwarg):
+                scope.bind(arg.arg, ANNOTATED, (arg.annotation, None))
+            else:
                 scope.bind(arg.arg, OPAQUE)
+
+    def _self_attribute(self, target: ast.expr) -> str | None:
+        """``x`` when ``target`` is ``self.x`` inside a method (or a function nested in one)."""
+        if (
+            self._method is not None
+            and isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id == self._method.self_name
+            and self._method.enclosing_class() is not None
+        ):
+            return target.attr
+        return None
+
+    def _record_attr(self, target: ast.expr, kind: str, payload: object) -> None:
+        attr = self._self_attribute(target)
+        if attr is not None:
+            cls = self._method.enclosing_class()  # type: ignore[union-attr]
+            cls.attr_values.setdefault(attr, []).append((kind, payload, self.scope))
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self._visit_all(node.decorator_list)
@@ -311,6 +338,7 @@ class FileScopes:
             if isinstance(target, ast.Name) and len(node.targets) == 1:
                 self.scope.bind(target.id, ASSIGN, node.value)
             else:
+                self._record_attr(target, ASSIGN, node.value)
                 self.visit(target)
         self.statements.append(Statement(node, self.scope, self.loop_depth > 0))
 
@@ -319,11 +347,11 @@ class FileScopes:
         if node.value is not None:
             self.visit(node.value)
         if isinstance(node.target, ast.Name):
-            if node.value is not None:
-                self.scope.bind(node.target.id, ASSIGN, node.value)
-            elif self.scope.kind == "function":
-                self.scope.bind(node.target.id, OPAQUE)  # a bare annotation makes the name local
+            if node.value is not None or self.scope.kind in ("function", "class"):
+                # A bare annotation makes a function's name local, and types a class's attribute.
+                self.scope.bind(node.target.id, ANNOTATED, (node.annotation, node.value))
         else:
+            self._record_attr(node.target, ANNOTATED, (node.annotation, node.value))
             self.visit(node.target)
         if node.value is not None:
             self.statements.append(Statement(node, self.scope, self.loop_depth > 0))
@@ -438,7 +466,48 @@ class FileScopes:
                         assert isinstance(cls, Scope)
                         return self._class_member(cls, expr.attr, known, depth)
             return [f"{q}.{expr.attr}" for q in self.qualify(base, scope, known, depth + 1)]
+        if isinstance(
+            expr, ast.Call
+        ):  # a call whose result type is known: asyncio.get_event_loop()
+            return [
+                RETURN_TYPES[q]
+                for q in self.qualify(expr.func, scope, known, depth + 1)
+                if q in RETURN_TYPES
+            ]
         return []
+
+    def _annotation_type(
+        self, annotation: ast.expr, scope: Scope, known: Callable[[str], bool], depth: int
+    ) -> list[str]:
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            try:
+                annotation = ast.parse(annotation.value, mode="eval").body
+            except SyntaxError:
+                return []
+        names = self.qualify(annotation, scope, known, depth + 1)
+        return [TYPE_ALIASES[q] for q in names if q in TYPE_ALIASES]
+
+    def _values(
+        self, kind: str, payload: object, scope: Scope, known: Callable[[str], bool], depth: int
+    ) -> list[str] | None:
+        """Qualified names a binding may denote; None when opaque, [] when it cannot be what is called."""
+        if kind in (IMPORT, DEF, CLASS):
+            assert isinstance(payload, str)
+            return [payload]
+        if kind == ANNOTATED:
+            annotation, value = payload  # type: ignore[misc]
+            typed = self._annotation_type(annotation, scope, known, depth)
+            if typed:
+                return typed
+            if value is None:
+                return None
+            kind, payload = ASSIGN, value
+        if kind == ASSIGN:
+            assert isinstance(payload, ast.expr)
+            if isinstance(payload, ast.Constant) and payload.value is None:
+                return []  # ``x = None`` placeholders cannot be what gets called
+            return self.qualify(payload, scope, known, depth + 1) or None
+        return None
 
     def _class_member(
         self, cls: Scope, attr: str, known: Callable[[str], bool], depth: int
@@ -462,17 +531,8 @@ class FileScopes:
             return [f"builtins.{name}"] if name in _BUILTIN_NAMES else []
         found: list[str] = []
         for kind, payload in owner.bindings[name]:
-            if kind in (IMPORT, DEF, CLASS):
-                assert isinstance(payload, str)
-                candidates = [payload]
-            elif kind == ASSIGN:
-                assert isinstance(payload, ast.expr)
-                if isinstance(payload, ast.Constant) and payload.value is None:
-                    continue  # ``x = None`` placeholders cannot be what gets called
-                candidates = self.qualify(payload, owner, known, depth + 1)
-            else:
-                return []
-            if not candidates:
+            candidates = self._values(kind, payload, owner, known, depth)
+            if candidates is None:
                 return []
             for candidate in candidates:
                 if candidate not in found:
