@@ -36,7 +36,18 @@ KR002 = Rule(
     fix_safety="safe",
 )
 
-RULES: dict[str, Rule] = {rule.code: rule for rule in (KR001, KR002)}
+KR003 = Rule(
+    code="KR003",
+    name="dropped-inferred-must-retain-result",
+    summary=(
+        "The result of a project function that returns a must-retain result (a wrapper, found by "
+        "inference) is dropped or kept only in a dead local."
+    ),
+    fix_title="Store the result in an attribute (or module-private name) with a keep-alive comment",
+    fix_safety="safe",
+)
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in (KR001, KR002, KR003)}
 
 
 def is_selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:

@@ -11,13 +11,21 @@ from __future__ import annotations
 import ast
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from keepref_lint.catalog import CATALOG
+from keepref_lint.catalog import CATALOG, ENTRIES
 from keepref_lint.config import Settings
 from keepref_lint.project import InputError, SourceFile
-from keepref_lint.resolve import decorator_name, dotted_name, import_bindings, resolve_relative
+from keepref_lint.resolve import (
+    ASSIGN,
+    FileScopes,
+    Scope,
+    decorator_name,
+    dotted_name,
+    import_bindings,
+    resolve_relative,
+)
 
 _MAX_DEPTH = 30
 _MAX_STEPS = 500  # qualified names one lookup may visit
@@ -37,6 +45,16 @@ class Mark:
     is_async: bool = False
     location: str | None = None  # "path:line" of the marked definition
     entry: str | None = None  # the catalog entry, for source == "catalog"
+    returns: Mark | None = None  # for source == "inferred": the must-retain call it returns
+
+    @property
+    def chain(self) -> list[Mark]:
+        """This mark, then what it returns, down to the marked, configured or catalogued callable."""
+        marks, mark = [self], self
+        while mark.returns is not None:
+            mark = mark.returns
+            marks.append(mark)
+        return marks
 
     @property
     def short_name(self) -> str:
@@ -178,6 +196,29 @@ class Corpus:
         return found
 
 
+def _loads(node: ast.AST | None, name: str) -> int:
+    return (
+        sum(1 for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name)
+        - sum(
+            1
+            for n in ast.walk(node)
+            if isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
+        )
+        if node is not None
+        else 0
+    )
+
+
+def _wrapper_pattern(names: Iterable[str]) -> re.Pattern[bytes]:
+    """``return <call of a name>`` or ``<local> = <call of a name>``: where a wrapper can return one."""
+    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
+    return re.compile(
+        rb"(?:\breturn[ \t]+(?:await[ \t]+)?|^[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*(?:await[ \t]+)?)"
+        rb"[\w.]*?(?<![\w])(?:" + alternatives + rb")[ \t]*\(",
+        re.MULTILINE,
+    )
+
+
 def statement_pattern(names: Iterable[str]) -> re.Pattern[bytes]:
     """A call of one of ``names`` where a drop can stand: starting a statement (after an opening
     parenthesis or plain-name assignment targets: an attribute or subscript target retains) or after
@@ -219,6 +260,7 @@ class ProjectIndex:
         self.summaries: dict[str, ModuleSummary] = {}
         self.prefilter = Prefilter(set(), {})
         self._lookup_cache: dict[str, Mark | None] = {}
+        self._scopes: dict[int, FileScopes] = {}  # wrapper inference, reused across rounds
         if settings.catalog:
             for entry in CATALOG:
                 if entry.id in settings.catalog_disable:
@@ -246,9 +288,14 @@ class ProjectIndex:
         for file in files:
             if any(d in file.data for d in decorators):
                 index._summarize(file, cache)
-        index._close_over_aliases(files, cache, corpus or Corpus([f.data for f in files]))
+        corpus = corpus or Corpus([f.data for f in files])
+        while True:
+            index._close_over_aliases(files, cache, corpus)
+            if not index._infer_wrappers(files, cache, corpus):
+                break
         index._canonicalize_config_marks()
         index.prefilter = index._prefilter()
+        index._scopes.clear()
         return index
 
     def _summarize(self, file: SourceFile, cache: ParseCache) -> None:
@@ -286,6 +333,77 @@ class ProjectIndex:
                 if file.module not in self.summaries and self._star_source_matters(file):
                     self._summarize(file, cache)
             self._lookup_cache.clear()
+
+    def _infer_wrappers(self, files: list[SourceFile], cache: ParseCache, corpus: Corpus) -> bool:
+        """Mark project functions that return a must-retain result (directly or through a local).
+
+        Returns whether anything new was marked; the caller repeats until nothing is, so wrappers of
+        wrappers are found, across modules.
+        """
+        names = {qualname.rpartition(".")[2] for qualname in self.marks}
+        pattern = _wrapper_pattern(names)
+        candidates = self._prefilter().candidates(corpus)
+        known = lambda q: self.lookup(q) is not None  # noqa: E731
+        added = False
+        for i in sorted(candidates):
+            file = files[i]
+            scopes = self._scopes.get(i)
+            if scopes is None:
+                if b"return" not in file.data or not pattern.search(file.data):
+                    continue
+                tree = cache.parse(file)
+                if tree is None:
+                    continue
+                scopes = self._scopes[i] = FileScopes(tree, file.module, file.is_package)
+            for node, scope in scopes.returns:
+                if scope.kind != "function" or scope.qualname in self.marks:
+                    continue
+                inner = self._returned_mark(scopes, node.value, scope, known)
+                if inner is None:
+                    continue
+                function = scope.node
+                assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+                self.marks[scope.qualname] = Mark(
+                    scope.qualname,
+                    "method" if scope.enclosing_class() is not None else "function",
+                    "inferred",
+                    attr=inner.attr,
+                    reason=inner.reason,
+                    is_async=isinstance(function, ast.AsyncFunctionDef),
+                    location=f"{file.display}:{function.lineno}",
+                    entry=inner.entry,
+                    returns=inner,
+                )
+                added = True
+        if added:
+            self._lookup_cache.clear()
+        return added
+
+    def _returned_mark(
+        self, scopes: FileScopes, value: ast.expr | None, scope: Scope, known: Callable[[str], bool]
+    ) -> Mark | None:
+        if isinstance(value, ast.Name):  # return a local assigned from a must-retain call
+            if _loads(scope.node, value.id) > 1:
+                return None  # the function also uses it (stores it in a set, ...): it keeps its own reference
+            for kind, payload in scope.bindings.get(value.id, ()):
+                if kind == ASSIGN and isinstance(payload, ast.expr):
+                    mark = self._returned_mark(scopes, payload, scope, known)
+                    if mark is not None:
+                        return mark
+            return None
+        awaited = isinstance(value, ast.Await)
+        if awaited:
+            value = value.value  # type: ignore[union-attr]
+        if not isinstance(value, ast.Call):
+            return None
+        for qualname in scopes.qualify(value.func, scope, known):
+            mark = self.lookup(qualname)
+            if mark is not None and awaited == mark.is_async:
+                entry = ENTRIES.get(mark.entry) if mark.entry else None
+                if entry is not None and entry.condition is not None and not entry.condition(value):
+                    return None
+                return mark
+        return None
 
     def _star_source_matters(self, file: SourceFile) -> bool:
         """Does the file star-import a module the index knows (so it may re-export a mark)?"""

@@ -154,6 +154,7 @@ class FileScopes:
         self.scope = self.module
         self.loop_depth = 0
         self.statements: list[Statement] = []
+        self.returns: list[tuple[ast.Return, Scope]] = []
         self._method: Scope | None = None  # innermost method whose self name is in reach
         self._dispatch: dict[type, Callable[[ast.AST], None]] = {
             ast.FunctionDef: self._function,
@@ -170,6 +171,7 @@ class FileScopes:
             ast.AnnAssign: self._ann_assign,
             ast.AugAssign: self._aug_assign,
             ast.Expr: self._expr,
+            ast.Return: self._return,
             ast.For: self._for,
             ast.AsyncFor: self._for,
             ast.While: self._while,
@@ -364,6 +366,11 @@ class FileScopes:
         else:
             self.visit(node.target)
 
+    def _return(self, node: ast.Return) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+            self.returns.append((node, self.scope))
+
     def _expr(self, node: ast.Expr) -> None:
         self.visit(node.value)
         self.statements.append(Statement(node, self.scope, self.loop_depth > 0))
@@ -512,8 +519,17 @@ class FileScopes:
     def _class_member(
         self, cls: Scope, attr: str, known: Callable[[str], bool], depth: int
     ) -> list[str]:
-        """``self.attr``: the class's own member, else what the bases provide."""
-        found = [f"{cls.qualname}.{attr}"]
+        """``self.attr``: its known type, the class's own member, else what the bases provide."""
+        found: list[str] = []
+        assigned = [(k, p, cls) for k, p in cls.bindings.get(attr, ()) if k == ANNOTATED]
+        assigned += cls.attr_values.get(attr, [])
+        for kind, payload, where in assigned:
+            values = self._values(kind, payload, where, known, depth)
+            if values is None:
+                found = []
+                break
+            found.extend(v for v in values if v not in found)
+        found.append(f"{cls.qualname}.{attr}")
         if attr not in cls.bindings:
             parent = cls.parent or self.module
             for base in cls.bases:

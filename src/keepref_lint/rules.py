@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from keepref_lint.catalog import ENTRIES
-from keepref_lint.codes import KR001, KR002
+from keepref_lint.codes import KR001, KR002, KR003
 from keepref_lint.finding import Finding
 from keepref_lint.fix import NamePlanner, NoFix, derive_attr, plan_fix, suggestion
 from keepref_lint.index import Mark, ProjectIndex
@@ -96,31 +96,51 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
             mark = must_retain(call, stmt)
             if mark is None or awaited != mark.is_async:
                 continue
+            inferred = mark.source == "inferred"
             if isinstance(node, ast.Expr):
-                drops.append(Drop(KR001.code, stmt, call, mark, conditional))
+                drops.append(
+                    Drop(KR003.code if inferred else KR001.code, stmt, call, mark, conditional)
+                )
             elif not conditional:
                 dead = _dead_locals(stmt)
                 if dead:
+                    local = dead[0] if len(dead) == 1 else None
                     drops.append(
-                        Drop(
-                            KR002.code, stmt, call, mark, local=dead[0] if len(dead) == 1 else None
-                        )
+                        Drop(KR003.code if inferred else KR002.code, stmt, call, mark, local=local)
                     )
     return drops
+
+
+def _origin(mark: Mark) -> str:
+    if mark.source == "decorator":
+        return f"marked in {mark.qualname.rpartition('.')[0]}"
+    if mark.source == "config":
+        return "configured as must-retain"
+    return "in the built-in catalog"
+
+
+def _provenance(mark: Mark) -> str:
+    """``; it returns start_disagg_service() (marked in sglang.srt.managers.disagg_service)``."""
+    chain = mark.chain
+    if len(chain) == 1:
+        return ""
+    steps = " which returns ".join(f"{m.short_name}()" for m in chain[1:])
+    return f"; it returns {steps} ({_origin(chain[-1])})"
 
 
 def _message(drop: Drop, advice: str, fix_reason: str | None) -> str:
     written = dotted_name(drop.call.func) or drop.mark.short_name
     reason = f" ({drop.mark.reason})" if drop.mark.reason else ""
-    if drop.code == KR001.code:
-        text = f"result of {written}() is dropped{reason}; {advice}"
+    provenance = _provenance(drop.mark)
+    if isinstance(drop.stmt.node, ast.Expr):
+        text = f"result of {written}() is dropped{reason}{provenance}; {advice}"
     else:
         node = drop.stmt.node
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[union-attr]
         names = ", ".join(repr(t.id) for t in targets if isinstance(t, ast.Name))
         text = (
             f"result of {written}() is kept only in local {names}, which dies when the function "
-            f"returns{reason}; {advice}"
+            f"returns{reason}{provenance}; {advice}"
         )
     if fix_reason:
         text += f" (no automatic fix: {fix_reason})"
@@ -140,14 +160,14 @@ def check_tree(file: SourceFile, tree: ast.Module, index: ProjectIndex) -> list[
         node = drop.stmt.node
         local = drop.local
         base = drop.mark.attr or (
-            local.id if local is not None and local.id != "_" else derive_attr(drop.mark)
+            local.id if local is not None and local.id != "_" else derive_attr(drop.mark.chain[-1])
         )
         fix = None
         reason = None
         try:
             if drop.in_conditional:
                 raise NoFix("the call is one branch of a conditional expression")
-            if drop.code == KR002.code and local is None:
+            if not isinstance(node, ast.Expr) and local is None:
                 raise NoFix("the result is assigned to several names")
             entry = ENTRIES.get(drop.mark.entry) if drop.mark.entry else None
             if entry is not None and entry.repeats:
