@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import keepref, unpacked  # noqa: E402
+from common import keepref, unpacked
 
 TREES = [("sglang", "0.5.23", "sglang"), ("distributed", "2026.8.0", "distributed")]
 

@@ -239,6 +239,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
         return EXIT_ERROR
+    if result.interrupted:
+        changed = [
+            r.file.display for r in result.results if r.new_data is not None and not args.diff
+        ]
+        print(
+            f"keepref-lint: interrupted after {result.files_checked} files; "
+            f"{len(changed)} file(s) rewritten{': ' + ', '.join(changed) if changed else ''}; "
+            "every other file is unchanged",
+            file=sys.stderr,
+        )
+        return 130
     if args.command == "fix":
         return _fix(args, result)
     return _check(args, result)

@@ -51,6 +51,7 @@ class RunResult:
     files_checked: int = 0
     skipped_generated: int = 0
     root: Path = field(default_factory=Path.cwd)
+    interrupted: bool = False
 
     @property
     def findings(self) -> list[Finding]:
@@ -183,32 +184,37 @@ def run(
     project = Project(settings, targets)
     fixes_applied = 0
     candidates = project.candidates(targets)
-    for done, path in enumerate(targets, start=1):
-        if progress is not None:
-            progress(done - 1, len(targets), fixes_applied)
-        file = project.source(path)
-        if file is None:
-            result.errors.append(project.read_errors[path])
-            continue
-        if settings.skip_generated and GENERATED_MARKER in file.data:
-            result.skipped_generated += 1
-            continue
-        result.files_checked += 1
-        if path not in candidates:
-            continue
-        try:
-            findings = project.check_file(file)
-        except InputError as error:
-            result.errors.append(error)
-            continue
-        file_result = FileResult(file, findings)
-        result.results.append(file_result)
-        if fix and any(f.fixable for f in findings):
+    try:
+        for done, path in enumerate(targets, start=1):
+            if progress is not None:
+                progress(done - 1, len(targets), fixes_applied)
+            file = project.source(path)
+            if file is None:
+                result.errors.append(project.read_errors[path])
+                continue
+            if settings.skip_generated and GENERATED_MARKER in file.data:
+                result.skipped_generated += 1
+                continue
+            result.files_checked += 1
+            if path not in candidates:
+                continue
             try:
-                _fix_file(project, file_result, write)
-                fixes_applied += sum(f.fixable for f in findings)
+                findings = project.check_file(file)
             except InputError as error:
                 result.errors.append(error)
+                continue
+            file_result = FileResult(file, findings)
+            result.results.append(file_result)
+            if fix and any(f.fixable for f in findings):
+                try:
+                    _fix_file(project, file_result, write)
+                    fixes_applied += sum(f.fixable for f in findings)
+                except InputError as error:
+                    result.errors.append(error)
+    except KeyboardInterrupt:
+        # Each file is written whole or not at all, so stopping between files is safe: report what was done.
+        result.interrupted = True
+        return result
     if progress is not None:
         progress(len(targets), len(targets), fixes_applied)
     return result

@@ -1,0 +1,155 @@
+"""Speed and memory on a real tree, against ruff (and flake8 without the plugin), in one run.
+
+    python bench/performance.py [--runs 5] [--work DIR] [--skip-scale]
+
+Uses the sglang 0.5.23 wheel (downloaded into the bench cache). Every scenario alternates the two
+commands (A, B, A, B, ...) so both see the same machine state, and reports min/median/max wall seconds,
+the ratio of medians, and each side's peak RSS. Prints a Markdown table for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CACHE, unpacked
+
+PY = sys.executable
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MB) of one command."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, _, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - started, usage.ru_maxrss // 1024
+
+
+def compare(label: str, a: list[str], b: list[str], cwd: Path, runs: int, *, before_a=None, before_b=None,
+            env_b: dict[str, str] | None = None) -> dict:  # fmt: skip
+    times: dict[str, list[float]] = {"a": [], "b": []}
+    peaks = {"a": 0, "b": 0}
+    for _ in range(runs):
+        for side, cmd, before, env in (("a", a, before_a, None), ("b", b, before_b, env_b)):
+            if before:
+                before()
+            seconds, peak = timed(cmd, cwd, env)
+            times[side].append(seconds)
+            peaks[side] = max(peaks[side], peak)
+    row = {
+        "label": label,
+        "a": times["a"],
+        "b": times["b"],
+        "peak_a": peaks["a"],
+        "peak_b": peaks["b"],
+    }
+    row["ratio"] = statistics.median(times["a"]) / statistics.median(times["b"])
+    return row
+
+
+def fmt(times: list[float]) -> str:
+    return f"{min(times):.2f} / {statistics.median(times):.2f} / {max(times):.2f}"
+
+
+def flake8_only_venv() -> Path:
+    """A venv with the same flake8 and no keepref-lint, for the without-plugin baseline."""
+    import flake8
+
+    folder = CACHE / f"venv-flake8-{flake8.__version__}"
+    python = folder / "bin" / "python"
+    if not python.exists():
+        venv.create(folder, with_pip=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", f"flake8=={flake8.__version__}"],
+            check=True,
+        )
+    return python
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--skip-scale", action="store_true")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="keepref-perf-"))
+    tree = unpacked("sglang", "0.5.23", work / "sglang")
+    (tree / "pyproject.toml").write_text("[project]\nname = 'bench'\nversion = '0'\n")
+    keepref = [PY, "-m", "keepref_lint", "check", "-q", "python"]
+    ruff = [PY, "-m", "ruff", "check", "--isolated", "--select", "RUF006", "--quiet", "python"]
+    rows = []
+
+    def clear_caches() -> None:
+        shutil.rmtree(tree / ".keepref-cache", ignore_errors=True)
+
+    rows.append(compare("cold check (`--no-cache`) vs ruff `--no-cache --select RUF006`",
+                        [*keepref, "--no-cache"], [*ruff, "--no-cache"], tree, args.runs))  # fmt: skip
+    subprocess.run(keepref, cwd=tree, capture_output=True, check=False)
+    subprocess.run(ruff, cwd=tree, capture_output=True, check=False)
+    rows.append(
+        compare("warm check (nothing changed) vs ruff warm cache", keepref, ruff, tree, args.runs)
+    )
+
+    srt = tree / "python" / "sglang" / "srt"
+    dirs = [str(srt / d) for d in ("managers", "entrypoints", "disaggregation")]
+    plain_flake8 = flake8_only_venv()
+    rows.append(compare("flake8 -j2 on srt/{managers,entrypoints,disaggregation}: with plugin vs without",
+                        [PY, "-m", "flake8", "-j", "2", *dirs], [str(plain_flake8), "-m", "flake8", "-j", "2", *dirs],
+                        tree, args.runs))  # fmt: skip
+
+    # fix with builtins.print marked: thousands of rewrites, on a fresh copy every run.
+    fix_tree = work / "fix"
+
+    def fresh_copy() -> None:
+        shutil.rmtree(fix_tree, ignore_errors=True)
+        shutil.copytree(
+            tree, fix_tree, ignore=shutil.ignore_patterns(".keepref-cache", ".ruff_cache")
+        )
+
+    fresh_copy()
+    marked = ["--must-retain", "builtins.print", "--no-cache"]
+    rows.append(compare("fix with builtins.print marked vs cold check with it marked",
+                        [PY, "-m", "keepref_lint", "fix", "-q", "python", *marked],
+                        [PY, "-m", "keepref_lint", "check", "-q", "python", *marked],
+                        fix_tree, max(2, args.runs // 2), before_a=fresh_copy))  # fmt: skip
+
+    scale = []
+    if not args.skip_scale:
+        for copies in (1, 2, 4):
+            root = work / f"scale{copies}"
+            shutil.rmtree(root, ignore_errors=True)
+            for i in range(copies):
+                shutil.copytree(tree / "python" / "sglang", root / "python" / f"sglang{i}")
+            (root / "pyproject.toml").write_text("[project]\nname = 'bench'\nversion = '0'\n")
+            seconds = [timed([*keepref, "--no-cache"], root)[0] for _ in range(3)]
+            scale.append((copies, statistics.median(seconds)))
+
+    print(
+        "| scenario | keepref-lint s (min / median / max) | baseline s (min / median / max) | ratio | peak RSS MB (ours / baseline) |"
+    )
+    print("|---|---|---|---:|---|")
+    for row in rows:
+        print(
+            f"| {row['label']} | {fmt(row['a'])} | {fmt(row['b'])} | {row['ratio']:.2f}x | {row['peak_a']} / {row['peak_b']} |"
+        )
+    if scale:
+        print("\n| tree copies | files | cold check median s | s per copy |")
+        print("|---:|---:|---:|---:|")
+        for copies, seconds in scale:
+            print(f"| {copies}x | {4719 * copies} | {seconds:.2f} | {seconds / copies:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
