@@ -106,7 +106,9 @@ class ParseCache:
 
 def parse_source(file: SourceFile) -> ast.Module:
     if b"\0" in file.data:
-        raise InputError(file.display, "cannot parse: contains NUL bytes (not a Python source file?)")
+        raise InputError(
+            file.display, "cannot parse: contains NUL bytes (not a Python source file?)"
+        )
     try:
         return ast.parse(file.data, filename=file.display)
     except SyntaxError as exc:
