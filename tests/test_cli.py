@@ -367,3 +367,22 @@ def test_fix_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     assert proc.stdout.decode().strip() == "Fixed 1 finding in 1 file."
     root2 = project(tmp_path / "again", {"server.py": MARKED, "app.py": USER})
     assert "files," not in run_cli("fix", cwd=root2).stderr
+
+
+def test_cached_results_follow_every_change(tmp_path: Path) -> None:
+    root = project(tmp_path, {"server.py": MARKED, "app.py": USER})
+    assert run_cli("check", cwd=root).returncode == 1
+    assert list((root / ".keepref-cache").glob("results-*.pickle"))
+    assert run_cli("check", cwd=root).stdout.startswith("app.py:6:9: KR001")  # replayed
+    # A change in another file changes the index: the cached result for app.py must not be reused.
+    (root / "server.py").write_text(
+        MARKED.replace("@must_retain(", "@other(") + "\n\ndef other(**k):\n    return lambda f: f\n"
+    )
+    assert run_cli("check", cwd=root).returncode == 0
+    (root / "server.py").write_text(MARKED)
+    assert run_cli("check", cwd=root).returncode == 1
+    assert (
+        run_cli("check", "--ignore", "KR001", cwd=root).returncode == 0
+    )  # settings are part of the key
+    (root / "app.py").write_text(USER.replace("start_server()", "self.s = start_server()"))
+    assert run_cli("check", cwd=root).returncode == 0

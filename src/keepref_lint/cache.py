@@ -45,13 +45,13 @@ def manifest_of(paths: list[Path]) -> Manifest:
 
 
 class DiskCache:
-    def __init__(self, folder: Path, root: Path, fingerprint: str) -> None:
+    def __init__(self, folder: Path, root: Path, fingerprint: str, name: str = "index") -> None:
         self.folder = folder
         key = hashlib.sha256(
             f"{_FORMAT}\0{__version__}\0{root}\0{fingerprint}".encode()
         ).hexdigest()[:20]
-        self.entry = folder / f"index-{key}.pickle"
-        self.lock_path = folder / f"index-{key}.lock"
+        self.entry = folder / f"{name}-{key}.pickle"
+        self.lock_path = folder / f"{name}-{key}.lock"
 
     def _ensure_folder(self) -> bool:
         try:

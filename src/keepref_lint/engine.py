@@ -65,13 +65,13 @@ class Project:
     read only when the index must be rebuilt or a file is checked.
     """
 
-    def __init__(self, settings: Settings, extra_files: Iterable[Path] = ()) -> None:
+    def __init__(
+        self, settings: Settings, extra_files: Iterable[Path] = (), paths: list[Path] | None = None
+    ) -> None:
         self.settings = settings
         self.excluder = Excluder(settings.root, settings.exclude)
         self.cache = ParseCache()
-        self.paths = list(
-            dict.fromkeys([*walk_python_files(settings.root, self.excluder), *extra_files])
-        )
+        self.paths = paths if paths is not None else project_paths(settings, extra_files)
         self.modules = ModuleMap(settings.root, self.paths)
         self.files: dict[Path, SourceFile] = {}
         self.read_errors: dict[Path, InputError] = {}
@@ -81,7 +81,8 @@ class Project:
                 Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(settings.root)
             )
             disk = DiskCache(folder, settings.root, settings.fingerprint())
-            self.index = disk.get_or_build(manifest_of(self.paths), self._build_index)
+            self.manifest = manifest_of(self.paths)
+            self.index = disk.get_or_build(self.manifest, self._build_index)
         else:
             self.index = self._build_index()
 
@@ -169,6 +170,37 @@ class Project:
 Progress = Callable[[int, int, int], None]  # (files done, files in all, fixes applied)
 
 
+def project_paths(settings: Settings, extra_files: Iterable[Path] = ()) -> list[Path]:
+    excluder = Excluder(settings.root, settings.exclude)
+    return list(dict.fromkeys([*walk_python_files(settings.root, excluder), *extra_files]))
+
+
+def _results_cache(settings: Settings) -> DiskCache:
+    folder = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(settings.root)
+    return DiskCache(folder, settings.root, settings.fingerprint(), name="results")
+
+
+def _replay(result: RunResult, targets: list[Path], stored: dict[str, tuple]) -> bool:
+    """Fill ``result`` from stored outcomes when every target has one (nothing changed since)."""
+    if not all(str(path) in stored for path in targets):
+        return False
+    for path in targets:
+        outcome = stored[str(path)]
+        display = display_path(path)
+        if outcome[0] == "generated":
+            result.skipped_generated += 1
+        elif outcome[0] == "error":
+            result.errors.append(InputError(display, outcome[1]))
+        else:
+            result.files_checked += 1
+            findings = outcome[1]
+            for finding in findings:
+                finding.path = display
+            if findings:
+                result.results.append(FileResult(SourceFile(path, display), findings))
+    return True
+
+
 def run(
     paths: Iterable[str],
     settings: Settings,
@@ -181,7 +213,16 @@ def run(
     result = RunResult(root=settings.root)
     excluder = Excluder(settings.root, settings.exclude)
     targets = target_paths(list(paths), excluder, result.errors)
-    project = Project(settings, targets)
+    all_paths = project_paths(settings, targets)
+    results_cache = _results_cache(settings) if settings.cache and not fix else None
+    manifest = manifest_of(all_paths) if results_cache is not None else {}
+    stored: dict[str, tuple] = {}
+    if results_cache is not None:
+        stored = results_cache.load(manifest) or {}
+        if _replay(result, targets, stored):
+            return result
+    outcomes: dict[str, tuple] = {}
+    project = Project(settings, targets, all_paths)
     fixes_applied = 0
     candidates = project.candidates(targets)
     try:
@@ -191,18 +232,23 @@ def run(
             file = project.source(path)
             if file is None:
                 result.errors.append(project.read_errors[path])
+                outcomes[str(path)] = ("error", project.read_errors[path].cause)
                 continue
             if settings.skip_generated and GENERATED_MARKER in file.data:
                 result.skipped_generated += 1
+                outcomes[str(path)] = ("generated",)
                 continue
             result.files_checked += 1
             if path not in candidates:
+                outcomes[str(path)] = ("checked", [])
                 continue
             try:
                 findings = project.check_file(file)
             except InputError as error:
                 result.errors.append(error)
+                outcomes[str(path)] = ("error", error.cause)
                 continue
+            outcomes[str(path)] = ("checked", findings)
             file_result = FileResult(file, findings)
             result.results.append(file_result)
             if fix and any(f.fixable for f in findings):
@@ -217,6 +263,9 @@ def run(
         return result
     if progress is not None:
         progress(len(targets), len(targets), fixes_applied)
+    if results_cache is not None:
+        # Outcomes depend on every project file (the index), so they are valid for this manifest only.
+        results_cache.store(manifest, {**stored, **outcomes})
     return result
 
 
