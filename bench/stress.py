@@ -45,9 +45,13 @@ def intended(tree: ast.Module, keepers: dict[tuple[int, int], str]) -> str:
                 if isinstance(stmt, ast.Expr):
                     body[i] = ast.Assign(targets=[target], value=stmt.value, type_comment=None)
                 elif isinstance(stmt, ast.Assign):
-                    body[i] = ast.Assign(targets=[target], value=stmt.value, type_comment=stmt.type_comment)
+                    body[i] = ast.Assign(
+                        targets=[target], value=stmt.value, type_comment=stmt.type_comment
+                    )
                 elif isinstance(stmt, ast.AnnAssign):
-                    body[i] = ast.AnnAssign(target, stmt.annotation, stmt.value, int(isinstance(target, ast.Name)))
+                    body[i] = ast.AnnAssign(
+                        target, stmt.annotation, stmt.value, int(isinstance(target, ast.Name))
+                    )
     return ast.dump(tree)
 
 
@@ -66,7 +70,9 @@ def main() -> int:
     keepers: dict[str, dict[tuple[int, int], str]] = {}
     for finding in findings:
         if finding["fixable"]:
-            keepers.setdefault(finding["path"], {})[(finding["line"], finding["column"] - 1)] = finding["fix"]["keeper"]
+            keepers.setdefault(finding["path"], {})[(finding["line"], finding["column"] - 1)] = (
+                finding["fix"]["keeper"]
+            )
 
     started = time.perf_counter()
     fix = keepref("fix", "python", "-q", *MARK, cwd=tree)
@@ -112,7 +118,9 @@ def main() -> int:
     print(f"| files changed without a fix | {untouched_changed} |")
     print(f"| files changed by a second fix | {second_changes} |")
     print(f"| fix wall time (s) | {seconds:.1f} |")
-    print(f"| fix exit status / errors on stderr | {fix.returncode} / {len(fix.stderr.splitlines())} |")
+    print(
+        f"| fix exit status / errors on stderr | {fix.returncode} / {len(fix.stderr.splitlines())} |"
+    )
     broken = unparsable + different + untouched_changed + second_changes
     print("PASS" if broken == 0 else "FAIL")
     return 0 if broken == 0 else 1

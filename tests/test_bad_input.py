@@ -158,23 +158,23 @@ def test_unreadable_file(tmp_path: Path) -> None:
 def test_interrupt_leaves_every_file_old_or_new(tmp_path: Path, monkeypatch, capsys) -> None:
     from keepref_lint import cli, engine
 
-    root = make(tmp_path, **{f"user{i}.py": USER for i in range(6)})
-    real_fix = engine._fix_file
+    root = make(tmp_path, **{f"user{i}.py": USER for i in range(12)})
+    real_write = engine.atomic_write
     calls = []
 
-    def fix_then_interrupt(project, file_result, write):
-        calls.append(file_result.file.display)
+    def write_then_interrupt(*args):
+        calls.append(args[0])
         if len(calls) == 4:
-            raise KeyboardInterrupt
-        real_fix(project, file_result, write)
+            raise KeyboardInterrupt  # Ctrl-C arrives between two files
+        real_write(*args)
 
-    monkeypatch.setattr(engine, "_fix_file", fix_then_interrupt)
+    monkeypatch.setattr(engine, "atomic_write", write_then_interrupt)
     monkeypatch.chdir(root)
-    assert cli.main(["fix", "."]) == 130
+    assert cli.main(["fix", "-j", "2", "."]) == 130
     err = capsys.readouterr().err
     assert "keepref-lint: interrupted after" in err and "3 file(s) rewritten" in err
     states = [
-        (root / name).read_bytes() for name in ["good.py", *(f"user{i}.py" for i in range(6))]
+        (root / name).read_bytes() for name in ["good.py", *(f"user{i}.py" for i in range(12))]
     ]
     assert all(state in (USER, FIXED) for state in states)
     assert states.count(FIXED) == 3

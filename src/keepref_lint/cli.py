@@ -62,6 +62,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="exclude paths (glob, repeatable)",
     )
     parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes to use (default: all cores)",
+    )
+    parser.add_argument(
         "--no-catalog", action="store_true", help="leave out the built-in catalog of APIs"
     )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
@@ -223,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fix=fixing,
             write=fixing and not args.diff,
             progress=_Progress() if show_progress else None,
+            jobs=args.jobs,
         )
     except ConfigError as error:
         print(f"keepref-lint: error: {error}", file=sys.stderr)
@@ -240,9 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         return EXIT_ERROR
     if result.interrupted:
-        changed = [
-            r.file.display for r in result.results if r.new_data is not None and not args.diff
-        ]
+        changed = [r.file.display for r in result.results if r.written]
         print(
             f"keepref-lint: interrupted after {result.files_checked} files; "
             f"{len(changed)} file(s) rewritten{': ' + ', '.join(changed) if changed else ''}; "

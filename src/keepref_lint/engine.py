@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ast
 import difflib
+import multiprocessing
 import os
+import signal
 import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
@@ -41,6 +43,7 @@ class FileResult:
     file: SourceFile
     findings: list[Finding] = field(default_factory=list)
     new_data: bytes | None = None  # set by fix when the file changes
+    written: bool = False  # the new data is on disk
     diff: str = ""
 
 
@@ -208,6 +211,7 @@ def run(
     fix: bool = False,
     write: bool = True,
     progress: Progress | None = None,
+    jobs: int | None = None,
 ) -> RunResult:
     """Check (and optionally fix) ``paths``; with ``write=False`` fixes are computed and diffed only."""
     result = RunResult(root=settings.root)
@@ -225,38 +229,49 @@ def run(
     project = Project(settings, targets, all_paths)
     fixes_applied = 0
     candidates = project.candidates(targets)
-    try:
-        for done, path in enumerate(targets, start=1):
-            if progress is not None:
-                progress(done - 1, len(targets), fixes_applied)
-            file = project.source(path)
-            if file is None:
-                result.errors.append(project.read_errors[path])
-                outcomes[str(path)] = ("error", project.read_errors[path].cause)
-                continue
-            if settings.skip_generated and GENERATED_MARKER in file.data:
-                result.skipped_generated += 1
-                outcomes[str(path)] = ("generated",)
-                continue
+    work: list[Path] = []
+    for path in targets:
+        file = project.source(path)
+        if file is None:
+            result.errors.append(project.read_errors[path])
+            outcomes[str(path)] = ("error", project.read_errors[path].cause)
+        elif settings.skip_generated and GENERATED_MARKER in file.data:
+            result.skipped_generated += 1
+            outcomes[str(path)] = ("generated",)
+        else:
             result.files_checked += 1
-            if path not in candidates:
+            if path in candidates:
+                work.append(path)
+            else:
                 outcomes[str(path)] = ("checked", [])
-                continue
-            try:
-                findings = project.check_file(file)
-            except InputError as error:
+    done = len(targets) - len(work)
+    try:
+        for path, error, file_result in _analyse_all(project, work, fix, jobs):
+            done += 1
+            if error is not None:
                 result.errors.append(error)
-                outcomes[str(path)] = ("error", error.cause)
+            if file_result is None:
+                outcomes[str(path)] = ("error", error.cause if error else "")
                 continue
-            outcomes[str(path)] = ("checked", findings)
-            file_result = FileResult(file, findings)
+            outcomes[str(path)] = ("checked", file_result.findings)
             result.results.append(file_result)
-            if fix and any(f.fixable for f in findings):
-                try:
-                    _fix_file(project, file_result, write)
-                    fixes_applied += sum(f.fixable for f in findings)
-                except InputError as error:
-                    result.errors.append(error)
+            if file_result.new_data is not None:
+                if write:
+                    try:
+                        atomic_write(
+                            path,
+                            file_result.file.data,
+                            file_result.new_data,
+                            file_result.file.display,
+                        )
+                        file_result.written = True
+                    except InputError as write_error:
+                        result.errors.append(write_error)
+                        file_result.new_data = None
+                        continue
+                fixes_applied += sum(f.fixable for f in file_result.findings)
+            if progress is not None:
+                progress(done, len(targets), fixes_applied)
     except KeyboardInterrupt:
         # Each file is written whole or not at all, so stopping between files is safe: report what was done.
         result.interrupted = True
@@ -269,7 +284,60 @@ def run(
     return result
 
 
-def _fix_file(project: Project, file_result: FileResult, write: bool) -> None:
+_worker_project: Project | None = None
+PARALLEL_MIN_FILES = 8  # below this, starting processes costs more than it saves
+
+
+def _analyse(
+    project: Project, path: Path, fix: bool
+) -> tuple[Path, InputError | None, FileResult | None]:
+    """Check one file and, for ``fix``, compute and verify its new text (written by the caller)."""
+    file = project.source(path)
+    assert file is not None
+    try:
+        findings = project.check_file(file)
+    except InputError as error:
+        return path, error, None
+    file_result = FileResult(file, findings)
+    if fix and any(f.fixable for f in findings):
+        try:
+            _fix_file(project, file_result)
+        except InputError as error:
+            return path, error, file_result
+    return path, None, file_result
+
+
+def _analyse_in_worker(job: tuple[Path, bool]) -> tuple[Path, InputError | None, FileResult | None]:
+    assert _worker_project is not None
+    return _analyse(_worker_project, *job)
+
+
+def _analyse_all(project: Project, work: list[Path], fix: bool, jobs: int | None):
+    """Results in input order; in forked worker processes (which inherit the index) for large inputs."""
+    jobs = jobs or os.cpu_count() or 1
+    if (
+        jobs <= 1
+        or len(work) < PARALLEL_MIN_FILES
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        for path in work:
+            yield _analyse(project, path, fix)
+        return
+    global _worker_project
+    _worker_project = project
+    context = multiprocessing.get_context("fork")
+    # Workers ignore Ctrl-C: the parent stops them, and only the parent writes files.
+    with context.Pool(
+        min(jobs, len(work)), initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+    ) as pool:
+        try:
+            yield from pool.imap(_analyse_in_worker, [(path, fix) for path in work], chunksize=2)
+        finally:
+            _worker_project = None
+
+
+def _fix_file(project: Project, file_result: FileResult) -> None:
+    """Compute and verify the fixed text of one file (the caller writes it)."""
     file = file_result.file
     source = SourceText(file.data, file.display)
     fixable = [f for f in file_result.findings if f.fix is not None]
@@ -283,8 +351,6 @@ def _fix_file(project: Project, file_result: FileResult, write: bool) -> None:
     tree = project.cache.trees.pop(str(file.path))  # verification consumes the cached tree
     verify(file.display, tree, new_data, fixable)
     file_result.diff = unified_diff(file.display, source.text, new_text)
-    if write:
-        atomic_write(file.path, file.data, new_data, file.display)
     file_result.new_data = new_data
     # Each fix adds one comment line above its statement: move what is left to where it now stands.
     fixed_lines = sorted(f.line for f in fixable)

@@ -28,6 +28,9 @@ class InputError(Exception):
         self.path = path
         self.cause = cause
 
+    def __reduce__(self) -> tuple:
+        return (InputError, (self.path, self.cause))  # picklable across worker processes
+
 
 @dataclass
 class SourceFile:
