@@ -17,9 +17,9 @@ from pathlib import Path
 import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile, VisitorBasedCodemodCommand
 
+from keepref_lint.analysis import Project
 from keepref_lint.apply import fixed_text, verify
 from keepref_lint.config import ConfigError, load_settings, with_overrides
-from keepref_lint.engine import Project
 from keepref_lint.project import InputError, SourceFile
 from keepref_lint.sourcetext import SourceText
 

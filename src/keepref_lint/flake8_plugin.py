@@ -87,7 +87,7 @@ def _settings(paths: list[str]) -> Settings:
 
 
 def project_for(paths: list[str]) -> Any:
-    from keepref_lint.engine import Project
+    from keepref_lint.analysis import Project
 
     settings = _settings(paths)
     key = (str(settings.root), settings.fingerprint())

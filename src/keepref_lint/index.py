@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from keepref_lint.catalog import CATALOG, ENTRIES
@@ -84,11 +84,28 @@ class ModuleSummary:
 
 
 class ParseCache:
-    """``ast`` trees by path, parsed once per run; parse failures become InputErrors."""
+    """``ast`` trees (and their scope analyses) by path, made once per run; parse failures become
+    InputErrors."""
 
     def __init__(self) -> None:
         self.trees: dict[str, ast.Module] = {}
         self.errors: dict[str, InputError] = {}
+        self._scopes: dict[str, FileScopes] = {}
+
+    def scopes(self, file: SourceFile) -> FileScopes | None:
+        key = str(file.path)
+        scopes = self._scopes.get(key)
+        if scopes is None:
+            tree = self.parse(file)
+            if tree is None:
+                return None
+            scopes = self._scopes[key] = FileScopes(tree, file.module, file.is_package)
+        return scopes
+
+    def forget(self, file: SourceFile) -> ast.Module:
+        """Hand over the file's tree (the fixer mutates it while verifying) and drop what depends on it."""
+        self._scopes.pop(str(file.path), None)
+        return self.trees.pop(str(file.path))
 
     def parse(self, file: SourceFile) -> ast.Module | None:
         key = str(file.path)
@@ -132,9 +149,10 @@ class Prefilter:
     A file must mention, as a whole word, the last name of a project or configured must-retain callable or
     an alias of one. For catalog entries, whose last names are common words (``server``, ``ref``,
     ``Pool``), it must also mention a guard: the entry's top-level module (``grpc``), or for a project
-    module that re-exports one, that module's own name. With ``reexports_only`` (the index's closure) a
-    guarded name must appear in a ``from ... import`` or a ``name = module.attr`` alias, the only ways a
-    module can pass it on.
+    module that re-exports one, that module's own name; and the name must stand where a drop can
+    (a call starting a statement or a plain-name assignment). With ``reexports_only`` (the index's
+    closure) a guarded name must instead stand in a ``from ... import`` or a ``name = module.attr`` alias,
+    the only ways a module can pass it on. The tests look at the line around each occurrence only.
     """
 
     def __init__(
@@ -142,18 +160,17 @@ class Prefilter:
     ) -> None:
         self.plain = frozenset(plain)
         self.guarded = {guard: frozenset(names) for guard, names in guarded.items()}
-        self._plain_pattern = word_pattern(self.plain) if self.plain else None
-        self._guarded_patterns = {
-            guard: reexport_pattern(names) if reexports_only else statement_pattern(names)
-            for guard, names in self.guarded.items()
-        }
+        self.reexports_only = reexports_only
 
     def __call__(self, data: bytes) -> bool:
-        if self._plain_pattern is not None and mentions(data, self.plain, self._plain_pattern):
+        if any(True for name in self.plain for _ in occurrences(data, name)):
             return True
+        shaped = reexport_shaped if self.reexports_only else drop_shaped
         for guard, names in self.guarded.items():
-            if guard.encode() in data and mentions(data, names, self._guarded_patterns[guard]):
-                return True
+            if guard.encode() in data:
+                for name in names:
+                    if any(shaped(data, at, name) for at in occurrences(data, name)):
+                        return True
         return False
 
     def key(self) -> tuple:
@@ -213,48 +230,77 @@ def _loads(node: ast.AST | None, name: str) -> int:
     )
 
 
-def _wrapper_pattern(names: Iterable[str]) -> re.Pattern[bytes]:
-    """``return <call of a name>`` or ``<local> = <call of a name>``: where a wrapper can return one."""
-    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
-    return re.compile(
-        rb"(?:\breturn[ \t]+(?:await[ \t]+)?|^[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*(?:await[ \t]+)?)"
-        rb"[\w.]*?(?<![\w])(?:" + alternatives + rb")[ \t]*\(",
-        re.MULTILINE,
-    )
+def _is_word_byte(byte: int) -> bool:
+    return byte == 95 or byte >= 128 or 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122
 
 
-def statement_pattern(names: Iterable[str]) -> re.Pattern[bytes]:
-    """A call of one of ``names`` where a drop can stand: starting a statement (after an opening
-    parenthesis or plain-name assignment targets: an attribute or subscript target retains) or after
-    ``else`` in a conditional expression. Used for catalog names only, which are never async, so an
-    awaited call (which consumes the result) cannot be a drop."""
-    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
-    return re.compile(
-        rb"(?:^[ \t]*(?:\w+[ \t]*(?::[^=\n]*)?=[ \t]*)*\(?|\belse[ \t]+)"
-        rb"[\w.]*?(?<![\w])(?:" + alternatives + rb")[ \t]*\(",
-        re.MULTILINE,
-    )
+def occurrences(data: bytes, name: str) -> Iterator[int]:
+    """Offsets where ``name`` stands as a whole word."""
+    needle, size = name.encode(), len(name)
+    at = data.find(needle)
+    while at != -1:
+        end = at + size
+        if (at == 0 or not _is_word_byte(data[at - 1])) and (
+            end == len(data) or not _is_word_byte(data[end])
+        ):
+            yield at
+        at = data.find(needle, end)
 
 
-def reexport_pattern(names: Iterable[str]) -> re.Pattern[bytes]:
-    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
-    return re.compile(
-        rb"from\s+[\w.]+\s+import\s*\(?[\s\w,]*?(?<![\w])(?:" + alternatives + rb")(?![\w])"
-        rb"|^[ \t]*\w+[ \t]*=[ \t]*[\w.]+\.(?:" + alternatives + rb")[ \t]*(?:#[^\n]*)?$",
-        re.MULTILINE,
-    )
+def _line_before(data: bytes, at: int) -> bytes:
+    return data[data.rfind(b"\n", 0, at) + 1 : at]
 
 
-def word_pattern(tokens: Iterable[str]) -> re.Pattern[bytes]:
-    alternatives = b"|".join(re.escape(t.encode()) for t in sorted(tokens, key=len, reverse=True))
-    return re.compile(rb"(?<![\w])(?:" + alternatives + rb")(?![\w])")
+_DROP_PREFIX = re.compile(
+    rb"[ \t]*(?:\w+[ \t]*(?::[^=]*)?=[ \t]*)*\(?[\w.]*\Z|.*\belse[ \t]+[\w.]*\Z"
+)
+_RETURN_PREFIX = re.compile(rb".*\breturn[ \t]+(?:await[ \t]+)?[\w.]*\Z")
+_LOCAL_PREFIX = re.compile(rb"[ \t]*(\w+)[ \t]*(?::[^=]*)?=[ \t]*(?:await[ \t]+)?[\w.]*\Z")
+_IMPORT_PREFIX = re.compile(
+    rb"[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]+.*\Z|[ \t]*\w+[ \t]*=[ \t]*[\w.]+\.\Z"
+)
+_CALL_AFTER = re.compile(rb"[ \t]*\(")
 
 
-def mentions(data: bytes, tokens: Iterable[str], pattern: re.Pattern[bytes] | None = None) -> bool:
-    """Does the text contain one of the identifiers? A fast substring test, confirmed on word boundaries."""
-    if not any(t.encode() in data for t in tokens):
-        return False
-    return (pattern or word_pattern(tokens)).search(data) is not None
+def _called(data: bytes, at: int, name: str) -> bool:
+    return _CALL_AFTER.match(data, at + len(name)) is not None
+
+
+def drop_shaped(data: bytes, at: int, name: str) -> bool:
+    """Is the occurrence a call where a drop can stand (statement start, plain-name assignment, else)?
+
+    Catalog names are never async, so an awaited call (which consumes the result) is not one.
+    """
+    return _called(data, at, name) and _DROP_PREFIX.match(_line_before(data, at)) is not None
+
+
+def reexport_shaped(data: bytes, at: int, name: str) -> bool:
+    """Is the occurrence in a ``from ... import`` (one line or a parenthesized block) or an alias?"""
+    line = _line_before(data, at)
+    if _IMPORT_PREFIX.match(line):
+        return True
+    if line.strip(b" \t,") == b"" or line.rstrip().endswith(
+        b","
+    ):  # inside ``from x import (\n a,\n b)``?
+        opening = data.rfind(b"(", 0, at)
+        if opening != -1 and b")" not in data[opening:at]:
+            return _IMPORT_PREFIX.match(_line_before(data, opening)) is not None
+    return False
+
+
+def may_return_one(data: bytes, names: Iterable[str]) -> bool:
+    """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names."""
+    for name in names:
+        for at in occurrences(data, name):
+            if not _called(data, at, name):
+                continue
+            line = _line_before(data, at)
+            if _RETURN_PREFIX.match(line):
+                return True
+            local = _LOCAL_PREFIX.match(line)
+            if local and re.search(rb"\breturn[ \t]+" + re.escape(local.group(1)) + rb"\b", data):
+                return True
+    return False
 
 
 class ProjectIndex:
@@ -264,7 +310,6 @@ class ProjectIndex:
         self.summaries: dict[str, ModuleSummary] = {}
         self.prefilter = Prefilter(set(), {})
         self._lookup_cache: dict[str, Mark | None] = {}
-        self._scopes: dict[int, FileScopes] = {}  # wrapper inference, reused across rounds
         if settings.catalog:
             for entry in CATALOG:
                 if entry.id in settings.catalog_disable:
@@ -299,7 +344,6 @@ class ProjectIndex:
                 break
         index._canonicalize_config_marks()
         index.prefilter = index._prefilter()
-        index._scopes.clear()
         return index
 
     def _summarize(self, file: SourceFile, cache: ParseCache) -> None:
@@ -345,20 +389,16 @@ class ProjectIndex:
         wrappers are found, across modules.
         """
         names = {qualname.rpartition(".")[2] for qualname in self.marks}
-        pattern = _wrapper_pattern(names)
         candidates = self._prefilter().candidates(corpus)
         known = lambda q: self.lookup(q) is not None  # noqa: E731
         added = False
         for i in sorted(candidates):
             file = files[i]
-            scopes = self._scopes.get(i)
+            if b"return" not in file.data or not may_return_one(file.data, names):
+                continue
+            scopes = cache.scopes(file)
             if scopes is None:
-                if b"return" not in file.data or not pattern.search(file.data):
-                    continue
-                tree = cache.parse(file)
-                if tree is None:
-                    continue
-                scopes = self._scopes[i] = FileScopes(tree, file.module, file.is_package)
+                continue
             for node, scope in scopes.returns:
                 if scope.kind != "function" or scope.qualname in self.marks:
                     continue

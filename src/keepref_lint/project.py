@@ -90,15 +90,28 @@ def walk_python_files(folder: Path, excluder: Excluder) -> Iterator[Path]:
             continue
 
 
-def target_paths(paths: Iterable[str], excluder: Excluder, errors: list[InputError]) -> list[Path]:
-    """The files a run reports on: named files as given, folders walked. Missing paths are errors."""
+def target_paths(
+    paths: Iterable[str],
+    excluder: Excluder,
+    errors: list[InputError],
+    walked: list[Path] | None = None,
+) -> list[Path]:
+    """The files a run reports on: named files as given, folders walked. Missing paths are errors.
+
+    ``walked`` is the walk of the project root, reused for folders inside it.
+    """
     found: dict[Path, None] = {}
     for raw in paths:
         path = Path(os.path.abspath(raw))
         if path.is_dir():
             if path.is_symlink():
                 path = path.resolve()
-            for file in walk_python_files(path, excluder):
+            if walked is not None and _plainly_inside(path, excluder):
+                prefix = str(path) if path == excluder.root else str(path) + os.sep
+                files = [f for f in walked if path == excluder.root or str(f).startswith(prefix)]
+            else:
+                files = list(walk_python_files(path, excluder))
+            for file in files:
                 found.setdefault(file, None)
         elif path.is_file():
             if not excluder.excluded(path, False):
@@ -108,6 +121,20 @@ def target_paths(paths: Iterable[str], excluder: Excluder, errors: list[InputErr
         else:
             errors.append(InputError(raw, "no such file or directory"))
     return list(found)
+
+
+def _plainly_inside(path: Path, excluder: Excluder) -> bool:
+    """Is ``path`` the root, or a folder below it that no exclusion touches (so the root walk covers it)?"""
+    if path == excluder.root:
+        return True
+    if excluder.root not in path.parents:
+        return False
+    folder = path
+    while folder != excluder.root:
+        if excluder.excluded(folder, True):
+            return False
+        folder = folder.parent
+    return True
 
 
 class ModuleMap:

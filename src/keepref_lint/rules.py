@@ -147,9 +147,11 @@ def _message(drop: Drop, advice: str, fix_reason: str | None) -> str:
     return text
 
 
-def check_tree(file: SourceFile, tree: ast.Module, index: ProjectIndex) -> list[Finding]:
+def check_tree(
+    file: SourceFile, tree: ast.Module, index: ProjectIndex, scopes: FileScopes | None = None
+) -> list[Finding]:
     """All findings of one parsed file (before suppression and code selection)."""
-    scopes = FileScopes(tree, file.module, file.is_package)
+    scopes = scopes or FileScopes(tree, file.module, file.is_package)
     drops = find_drops(scopes, index)
     if not drops:
         return []

@@ -1,0 +1,235 @@
+"""Analysis of files that can hold findings: the project and its index, parsing, checking, fixing.
+
+Imported only when a run cannot be answered from the results cache, so a warm run stays cheap.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import signal
+import sys
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from keepref_lint.apply import fixed_text, verify
+from keepref_lint.cache import DiskCache, default_cache_dir, manifest_of
+from keepref_lint.codes import is_selected
+from keepref_lint.config import Settings
+from keepref_lint.engine import FileResult, project_paths
+from keepref_lint.finding import Finding
+from keepref_lint.index import Corpus, ParseCache, ProjectIndex
+from keepref_lint.project import (
+    Excluder,
+    InputError,
+    ModuleMap,
+    SourceFile,
+    display_path,
+    read_source,
+)
+from keepref_lint.rules import check_tree
+from keepref_lint.sourcetext import SourceText
+from keepref_lint.suppress import file_is_silenced, is_suppressed, logical_lines, physical_lines
+
+
+class Project:
+    """The files of a project and its index, built once and shared by every check in the run.
+
+    The index comes from the on-disk cache when no project file changed since it was written; files are
+    read only when the index must be rebuilt or a file is checked.
+    """
+
+    def __init__(
+        self, settings: Settings, extra_files: Iterable[Path] = (), paths: list[Path] | None = None
+    ) -> None:
+        self.settings = settings
+        self.excluder = Excluder(settings.root, settings.exclude)
+        self.cache = ParseCache()
+        self.paths = paths if paths is not None else project_paths(settings, extra_files)
+        self.modules = ModuleMap(settings.root, self.paths)
+        self.files: dict[Path, SourceFile] = {}
+        self.read_errors: dict[Path, InputError] = {}
+        self._corpus: tuple[list[SourceFile], Corpus] | None = None
+        if settings.cache:
+            folder = (
+                Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(settings.root)
+            )
+            disk = DiskCache(folder, settings.root, settings.fingerprint())
+            self.manifest = manifest_of(self.paths)
+            self.index = disk.get_or_build(self.manifest, self._build_index)
+        else:
+            self.index = self._build_index()
+
+    def _build_index(self) -> ProjectIndex:
+        files = [file for file in map(self.source, self.paths) if file is not None]
+        self._corpus = (files, Corpus([f.data for f in files]))
+        index = ProjectIndex.build(files, self.settings, self.cache, self._corpus[1])
+        if os.environ.get("KEEPREF_LINT_DEBUG"):
+            print(
+                f"keepref-lint: built the index of {self.settings.root} ({len(files)} files)",
+                file=sys.stderr,
+            )
+        return index
+
+    def source(self, path: Path) -> SourceFile | None:
+        """The file at ``path``, read once; None (and an entry in read_errors) if it cannot be read."""
+        file = self.files.get(path)
+        if file is not None or path in self.read_errors:
+            return file
+        module, is_package = self.modules.module_for(path)
+        file = SourceFile(path, display_path(path), module, is_package)
+        try:
+            read_source(file)
+        except InputError as error:
+            self.read_errors[path] = error
+            return None
+        self.files[path] = file
+        return file
+
+    def candidates(self, paths: list[Path]) -> set[Path]:
+        """The paths whose text may hold a finding (a word scan over all of them at once)."""
+        files = [file for file in map(self.source, paths) if file is not None]
+        if self._corpus is not None and set(map(id, files)) <= {id(f) for f in self._corpus[0]}:
+            known, corpus = (
+                self._corpus
+            )  # the index was just built over these texts: reuse its scans
+        else:
+            known, corpus = files, Corpus([file.data for file in files])
+        wanted = {id(f) for f in files}
+        return {
+            known[i].path for i in self.index.prefilter.candidates(corpus) if id(known[i]) in wanted
+        }
+
+    def source_for_flake8(self, path: Path | None, display: str, lines: list[str]) -> SourceFile:
+        """The file flake8 is checking: from disk when it is one (its own encoding), else flake8's lines."""
+        if path is not None:
+            file = self.source(path)
+            if file is not None:
+                file.display = display
+                return file
+        module, is_package = self.modules.module_for(path) if path else ("stdin", False)
+        return SourceFile(
+            path or Path(display), display, module, is_package, "".join(lines).encode("utf-8")
+        )
+
+    def check_tree_unfiltered(self, file: SourceFile, tree: ast.Module) -> list[Finding]:
+        """Findings for an already parsed file, before noqa and code selection (flake8 does both)."""
+        if not self.index.prefilter(file.data):
+            return []
+        return check_tree(file, tree, self.index)
+
+    def check_file(self, file: SourceFile) -> list[Finding]:
+        """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
+        if not self.index.prefilter(file.data):
+            return []
+        tree = self.cache.parse(file)
+        if tree is None:
+            raise self.cache.errors[str(file.path)]
+        findings = check_tree(file, tree, self.index, self.cache.scopes(file))
+        return self.filter_findings(file, findings)
+
+    def filter_findings(self, file: SourceFile, findings: list[Finding]) -> list[Finding]:
+        """Apply select/ignore and ``# noqa`` the way flake8 would."""
+        settings = self.settings
+        findings = [f for f in findings if is_selected(f.code, settings.select, settings.ignore)]
+        if not findings:
+            return findings
+        text = SourceText(file.data, file.display).text
+        if file_is_silenced(physical_lines(text)):
+            return []
+        lines = logical_lines(text)
+        return [f for f in findings if not is_suppressed(f.code, lines.get(f.line, ""))]
+
+
+_worker_project: Project | None = None
+PARALLEL_MIN_FILES = 8  # below this, starting processes costs more than it saves
+
+
+def _analyse(
+    project: Project, path: Path, fix: bool
+) -> tuple[Path, InputError | None, FileResult | None]:
+    """Check one file and, for ``fix``, compute and verify its new text (written by the caller)."""
+    file = project.source(path)
+    assert file is not None
+    try:
+        findings = project.check_file(file)
+    except InputError as error:
+        return path, error, None
+    file_result = FileResult(file, findings)
+    if fix and any(f.fixable for f in findings):
+        try:
+            _fix_file(project, file_result)
+        except InputError as error:
+            return path, error, file_result
+    return path, None, file_result
+
+
+def _analyse_in_worker(job: tuple[Path, bool]) -> tuple[Path, InputError | None, FileResult | None]:
+    assert _worker_project is not None
+    return _analyse(_worker_project, *job)
+
+
+def analyse_all(
+    project: Project, work: list[Path], fix: bool, jobs: int | None
+) -> Iterator[tuple[Path, InputError | None, FileResult | None]]:
+    """Results in input order; in forked worker processes (which inherit the index) for large inputs."""
+    import multiprocessing
+
+    jobs = jobs or os.cpu_count() or 1
+    if (
+        jobs <= 1
+        or len(work) < PARALLEL_MIN_FILES
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        for path in work:
+            yield _analyse(project, path, fix)
+        return
+    global _worker_project
+    _worker_project = project
+    context = multiprocessing.get_context("fork")
+    # Workers ignore Ctrl-C: the parent stops them, and only the parent writes files.
+    with context.Pool(
+        min(jobs, len(work)), initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+    ) as pool:
+        try:
+            yield from pool.imap(_analyse_in_worker, [(path, fix) for path in work], chunksize=2)
+        finally:
+            _worker_project = None
+
+
+def _fix_file(project: Project, file_result: FileResult) -> None:
+    """Compute and verify the fixed text of one file (the caller writes it)."""
+    file = file_result.file
+    source = SourceText(file.data, file.display)
+    fixable = [f for f in file_result.findings if f.fix is not None]
+    new_text = fixed_text(source, fixable)
+    try:
+        new_data = source.encode(new_text)
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            file.display, f"fix not written: cannot encode as {source.encoding}: {exc}"
+        ) from None
+    tree = project.cache.forget(file)  # verification consumes the cached tree
+    verify(file.display, tree, new_data, fixable)
+    file_result.diff = unified_diff(file.display, source.text, new_text)
+    file_result.new_data = new_data
+    # Each fix adds one comment line above its statement: move what is left to where it now stands.
+    fixed_lines = sorted(f.line for f in fixable)
+    for finding in file_result.findings:
+        if finding.fix is None:
+            shift = bisect_right(fixed_lines, finding.line)
+            finding.line += shift
+            finding.end_line += shift
+
+
+def unified_diff(display: str, old: str, new: str) -> str:
+    import difflib
+
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{display}",
+        tofile=f"b/{display}",
+    )
+    return "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
