@@ -19,6 +19,7 @@ from keepref_lint.project import (
     InputError,
     SourceFile,
     display_path,
+    scan_tree,
     target_paths,
     walk_python_files,
 )
@@ -60,12 +61,13 @@ def _results_cache(settings: Settings) -> DiskCache:
     return DiskCache(folder, settings.root, settings.fingerprint(), name="results")
 
 
-def _replay(result: RunResult, targets: list[Path], stored: dict[str, tuple]) -> bool:
+def _replay(result: RunResult, targets: list[str], stored: dict[str, tuple]) -> bool:
     """Fill ``result`` from stored outcomes when every target has one (nothing changed since)."""
-    if not all(str(path) in stored for path in targets):
+    if not all(path in stored for path in targets):
         return False
-    for path in targets:
-        outcome = stored[str(path)]
+    for name in targets:
+        outcome = stored[name]
+        path = Path(name)
         if outcome[0] == "generated":
             result.skipped_generated += 1
         elif outcome[0] == "error":
@@ -93,16 +95,18 @@ def run(
     """Check (and optionally fix) ``paths``; with ``write=False`` fixes are computed and diffed only."""
     result = RunResult(root=settings.root)
     excluder = Excluder(settings.root, settings.exclude)
-    walked = list(walk_python_files(settings.root, excluder))
-    targets = target_paths(list(paths), excluder, result.errors, walked)
-    all_paths = list(dict.fromkeys([*walked, *targets]))
+    manifest = scan_tree(str(settings.root), excluder)
+    target_names = target_paths(list(paths), excluder, result.errors, manifest)
+    extra = [Path(t) for t in target_names if t not in manifest]
+    manifest.update(manifest_of(extra))
     results_cache = _results_cache(settings) if settings.cache and not fix else None
-    manifest = manifest_of(all_paths) if results_cache is not None else {}
     stored: dict[str, tuple] = {}
     if results_cache is not None:
         stored = results_cache.load(manifest) or {}
-        if _replay(result, targets, stored):
+        if _replay(result, target_names, stored):
             return result
+    targets = [Path(t) for t in target_names]
+    all_paths = [Path(p) for p in dict.fromkeys([*manifest, *target_names])]
     from keepref_lint.analysis import Project, analyse_all  # the cold path: parsers and the index
 
     outcomes: dict[str, tuple] = {}

@@ -56,66 +56,88 @@ class Excluder:
         self.patterns = tuple(p.rstrip("/") for p in patterns if p.strip())
 
     def excluded(self, path: Path, is_dir: bool) -> bool:
-        if is_dir and path.name in DEFAULT_EXCLUDED_DIRS:
+        return self.excluded_name(str(path), path.name, is_dir)
+
+    def excluded_name(self, path: str, name: str, is_dir: bool) -> bool:
+        if is_dir and name in DEFAULT_EXCLUDED_DIRS:
             return True
         if not self.patterns:
             return False
-        try:
-            rel = path.relative_to(self.root).as_posix()
-        except ValueError:
-            rel = path.as_posix()
+        root = str(self.root) + os.sep
+        rel = (path[len(root) :] if path.startswith(root) else path).replace(os.sep, "/")
         for pattern in self.patterns:
-            if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(path.name, pattern):
+            if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern):
                 return True
             if rel.startswith(pattern + "/"):
                 return True
         return False
 
 
-def walk_python_files(folder: Path, excluder: Excluder) -> Iterator[Path]:
-    """Every ``*.py`` file below ``folder``, sorted, without following symlinked folders."""
+Stat = tuple[int, int]  # (mtime_ns, size): what the caches compare
+
+
+def scan_tree(
+    folder: str, excluder: Excluder, found: dict[str, Stat] | None = None
+) -> dict[str, Stat]:
+    """Every ``*.py`` file below ``folder`` with its stat, sorted, without following symlinked folders.
+
+    Paths stay strings here: this runs on every invocation, warm ones included, over thousands of files.
+    """
+    found = {} if found is None else found
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
-        return
+        return found
     for entry in entries:
-        path = Path(entry.path)
         try:
             if entry.is_dir(follow_symlinks=False):
-                if not excluder.excluded(path, True):
-                    yield from walk_python_files(path, excluder)
-            elif entry.name.endswith(".py") and not excluder.excluded(path, False):
-                yield path
+                if not excluder.excluded_name(entry.path, entry.name, True):
+                    scan_tree(entry.path, excluder, found)
+            elif entry.name.endswith(".py") and not excluder.excluded_name(
+                entry.path, entry.name, False
+            ):
+                info = entry.stat()
+                found[entry.path] = (info.st_mtime_ns, info.st_size)
         except OSError:
             continue
+    return found
+
+
+def walk_python_files(folder: Path, excluder: Excluder) -> Iterator[Path]:
+    """Every ``*.py`` file below ``folder``, sorted, without following symlinked folders."""
+    for path in scan_tree(str(folder), excluder):
+        yield Path(path)
 
 
 def target_paths(
     paths: Iterable[str],
     excluder: Excluder,
     errors: list[InputError],
-    walked: list[Path] | None = None,
-) -> list[Path]:
+    scanned: dict[str, Stat] | None = None,
+) -> list[str]:
     """The files a run reports on: named files as given, folders walked. Missing paths are errors.
 
-    ``walked`` is the walk of the project root, reused for folders inside it.
+    ``scanned`` is the scan of the project root, reused for folders inside it.
     """
-    found: dict[Path, None] = {}
+    found: dict[str, None] = {}
     for raw in paths:
         path = Path(os.path.abspath(raw))
         if path.is_dir():
             if path.is_symlink():
                 path = path.resolve()
-            if walked is not None and _plainly_inside(path, excluder):
-                prefix = str(path) if path == excluder.root else str(path) + os.sep
-                files = [f for f in walked if path == excluder.root or str(f).startswith(prefix)]
+            if scanned is not None and _plainly_inside(path, excluder):
+                prefix = str(path) + os.sep
+                files = (
+                    [f for f in scanned if f.startswith(prefix)]
+                    if path != excluder.root
+                    else list(scanned)
+                )
             else:
-                files = list(walk_python_files(path, excluder))
-            for file in files:
-                found.setdefault(file, None)
+                files = list(scan_tree(str(path), excluder))
+            found.update(dict.fromkeys(files))
         elif path.is_file():
             if not excluder.excluded(path, False):
-                found.setdefault(path, None)
+                found.setdefault(str(path), None)
         elif path.is_symlink():
             errors.append(InputError(raw, "cannot read: dangling symbolic link"))
         else:
