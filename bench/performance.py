@@ -84,6 +84,13 @@ def main() -> int:
     parser.add_argument("--skip-scale", action="store_true")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="keepref-perf-"))
+    import keepref_lint
+
+    subprocess.run(
+        [PY, "-m", "compileall", "-q", str(Path(keepref_lint.__file__).parent)],
+        env=ENV,
+        check=False,
+    )
     tree = unpacked("sglang", "0.5.23", work / "sglang")
     (tree / "pyproject.toml").write_text("[project]\nname = 'bench'\nversion = '0'\n")
     keepref = [PY, "-m", "keepref_lint", "check", "-q", "python"]

@@ -86,10 +86,19 @@ def _settings(paths: list[str]) -> Settings:
         raise SystemExit(f"keepref-lint: error: {error}") from None
 
 
+_settings_by_folder: dict[str, Settings] = {}
+
+
 def project_for(paths: list[str]) -> Any:
     from keepref_lint.analysis import Project
 
-    settings = _settings(paths)
+    if len(paths) == 1:  # one call per checked file: the folder decides the settings
+        folder = os.path.dirname(paths[0]) if not os.path.isdir(paths[0]) else paths[0]
+        settings = _settings_by_folder.get(folder)
+        if settings is None:
+            settings = _settings_by_folder[folder] = _settings(paths)
+    else:
+        settings = _settings(paths)
     key = (str(settings.root), settings.fingerprint())
     project = _projects.get(key)
     if project is None:
