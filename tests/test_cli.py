@@ -386,3 +386,39 @@ def test_cached_results_follow_every_change(tmp_path: Path) -> None:
     )  # settings are part of the key
     (root / "app.py").write_text(USER.replace("start_server()", "self.s = start_server()"))
     assert run_cli("check", cwd=root).returncode == 0
+
+
+def test_suggest_lists_and_marks_inferred_wrappers(tmp_path: Path) -> None:
+    root = tmp_path / "w"
+    subprocess.run(["cp", "-r", str(FIXTURES / "projects" / "wrappers"), str(root)], check=True)
+    for fixed in root.rglob("*.fixed"):
+        fixed.unlink()
+    listed = run_cli("suggest", cwd=root)
+    assert listed.returncode == 1
+    assert (
+        "pkg/middle.py:4: add @must_retain to launch() (it returns pkg.deep.service."
+        in listed.stdout
+    )
+    assert "spawn_and_keep" not in listed.stdout
+    before = {
+        f["line"]: f["code"]
+        for f in json.loads(run_cli("check", "--format", "json", cwd=root).stdout)
+    }
+    assert set(before.values()) == {"KR003"}
+    applied = run_cli("suggest", "--apply", "pkg", cwd=root)
+    assert applied.returncode == 0, applied.stderr
+    middle = (root / "pkg" / "middle.py").read_text()
+    assert (
+        "from keepref_lint import must_retain\n" in middle
+        and "@must_retain\ndef launch():" in middle
+    )
+    after = json.loads(run_cli("check", "--format", "json", cwd=root).stdout)
+    assert {f["line"]: f["code"] for f in after} == {
+        7: "KR001",
+        10: "KR002",
+        13: "KR001",
+        14: "KR001",
+    }
+    task = next(f for f in after if f["line"] == 13)
+    assert not task["fixable"] and "only the last task" in task["no_fix_reason"]
+    assert run_cli("suggest", cwd=root).stdout == ""

@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     fix = commands.add_parser("fix", help="rewrite drops to keep a reference")
     _common(fix)
     fix.add_argument("--diff", action="store_true", help="print a unified diff and write nothing")
+    suggest = commands.add_parser(
+        "suggest", help="list functions inferred must-retain that are not marked"
+    )
+    _common(suggest)
+    suggest.add_argument(
+        "--apply", action="store_true", help="add @must_retain (and its import) to them"
+    )
     explain = commands.add_parser("explain", help="print the documentation of a rule")
     explain.add_argument("code", help="a rule code such as KR001")
     return parser
@@ -216,11 +223,38 @@ def _fix(args: argparse.Namespace, result: RunResult) -> int:
     return EXIT_FINDINGS if remaining else EXIT_CLEAN
 
 
+def _suggest(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from keepref_lint.analysis import Project
+    from keepref_lint.suggest import apply_suggestions, suggestions
+
+    try:
+        settings = _settings(args)
+    except ConfigError as error:
+        print(f"keepref-lint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    within = [Path(p).resolve() for p in args.paths]
+    items = suggestions(Project(settings).index.marks, within)
+    for item in items:
+        print(item.line())
+    if args.apply and items:
+        errors = apply_suggestions(items)
+        for error in errors:
+            print(str(error), file=sys.stderr)
+        if not args.quiet:
+            print(f"Marked {_plural(len(items) - len(errors), 'function')}.")
+        return EXIT_ERROR if errors else EXIT_CLEAN
+    return EXIT_FINDINGS if items else EXIT_CLEAN
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "explain":
         return _explain(args.code)
+    if args.command == "suggest":
+        return _suggest(args)
     try:
         settings = _settings(args)
         fixing = args.command == "fix"

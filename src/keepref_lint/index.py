@@ -12,7 +12,7 @@ import ast
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from keepref_lint.catalog import CATALOG, ENTRIES
 from keepref_lint.config import Settings
@@ -46,6 +46,8 @@ class Mark:
     location: str | None = None  # "path:line" of the marked definition
     entry: str | None = None  # the catalog entry, for source == "catalog"
     returns: Mark | None = None  # for source == "inferred": the must-retain call it returns
+    path: str | None = None  # absolute path of the definition (decorator and inferred marks)
+    line: int = 0  # line of its ``def``
 
     @property
     def chain(self) -> list[Mark]:
@@ -400,10 +402,23 @@ class ProjectIndex:
             if scopes is None:
                 continue
             for node, scope in scopes.returns:
-                if scope.kind != "function" or scope.qualname in self.marks:
+                if scope.kind != "function":
+                    continue
+                marked = self.marks.get(scope.qualname)
+                if marked is not None and (
+                    marked.source != "decorator" or marked.entry is not None
+                ):
                     continue
                 inner = self._returned_mark(scopes, node.value, scope, known)
                 if inner is None:
+                    continue
+                if marked is not None:
+                    # A marked wrapper of a catalog entry keeps the entry's nature (a task repeats).
+                    if inner.entry is not None:
+                        self.marks[scope.qualname] = replace(
+                            marked, entry=inner.entry, reason=marked.reason or inner.reason
+                        )
+                        added = True
                     continue
                 function = scope.node
                 assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -417,6 +432,8 @@ class ProjectIndex:
                     location=f"{file.display}:{function.lineno}",
                     entry=inner.entry,
                     returns=inner,
+                    path=str(file.path),
+                    line=function.lineno,
                 )
                 added = True
         if added:
