@@ -47,3 +47,11 @@ def test_project_passes_ruff() -> None:
             check=False,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_catalog_entry_is_on_the_rule_page() -> None:
+    from keepref_lint.catalog import CATALOG
+
+    page = (ROOT / "docs" / "rules" / "KR001.md").read_text(encoding="utf-8")
+    for entry in CATALOG:
+        assert f"| `{entry.id}` |" in page and entry.source in page and entry.reason in page
