@@ -101,6 +101,18 @@ class Project:
             known[i].path for i in self.index.prefilter.candidates(corpus) if id(known[i]) in wanted
         }
 
+    def release(self, file: SourceFile) -> None:
+        """Forget a checked file's tree and scopes (a whole-tree run must not hold them all)."""
+        self.cache.discard(file)
+
+    def release_texts(self, keep: set[Path]) -> None:
+        """Drop the texts of files that will not be checked, and the word-scan corpus, once the index
+        and the candidates are known."""
+        self._corpus = None
+        for path, file in self.files.items():
+            if path not in keep:
+                file.data = b""
+
     def source_for_flake8(self, path: Path | None, display: str, lines: list[str]) -> SourceFile:
         """The file flake8 is checking: from disk when it is one (its own encoding), else flake8's lines."""
         if path is not None:
@@ -153,16 +165,19 @@ def _analyse(
     file = project.source(path)
     assert file is not None
     try:
-        findings = project.check_file(file)
-    except InputError as error:
-        return path, error, None
-    file_result = FileResult(file, findings)
-    if fix and any(f.fixable for f in findings):
         try:
-            _fix_file(project, file_result)
+            findings = project.check_file(file)
         except InputError as error:
-            return path, error, file_result
-    return path, None, file_result
+            return path, error, None
+        file_result = FileResult(file, findings)
+        if fix and any(f.fixable for f in findings):
+            try:
+                _fix_file(project, file_result)
+            except InputError as error:
+                return path, error, file_result
+        return path, None, file_result
+    finally:
+        project.release(file)
 
 
 def _analyse_in_worker(job: tuple[Path, bool]) -> tuple[Path, InputError | None, FileResult | None]:

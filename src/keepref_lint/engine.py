@@ -128,6 +128,7 @@ def run(
                 work.append(path)
             else:
                 outcomes[str(path)] = ("checked", [])
+    project.release_texts(set(work))
     done = len(targets) - len(work)
     try:
         for path, error, file_result in analyse_all(project, work, fix, jobs):
@@ -138,7 +139,8 @@ def run(
                 outcomes[str(path)] = ("error", error.cause if error else "")
                 continue
             outcomes[str(path)] = ("checked", file_result.findings)
-            result.results.append(file_result)
+            if file_result.findings:
+                result.results.append(file_result)
             if file_result.new_data is not None:
                 if write:
                     try:

@@ -104,6 +104,10 @@ class ParseCache:
             scopes = self._scopes[key] = FileScopes(tree, file.module, file.is_package)
         return scopes
 
+    def discard(self, file: SourceFile) -> None:
+        self._scopes.pop(str(file.path), None)
+        self.trees.pop(str(file.path), None)
+
     def forget(self, file: SourceFile) -> ast.Module:
         """Hand over the file's tree (the fixer mutates it while verifying) and drop what depends on it."""
         self._scopes.pop(str(file.path), None)
