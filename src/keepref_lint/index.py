@@ -236,6 +236,38 @@ def _loads(node: ast.AST | None, name: str) -> int:
     )
 
 
+_TOP_LEVEL = re.compile(rb"(?:from|import)[ \t]|class[ \t]|[A-Za-z_]\w*[ \t]*(?::[^=\n]*)?=(?!=)")
+
+
+def module_skeleton(data: bytes) -> bytes:
+    """The module's top-level imports, assignments and class headers (bodies become ``...``).
+
+    A re-export is a top-level statement, so this is all the alias closure needs from a file that only a
+    catalog name brought in, at a fraction of the cost of parsing the whole file. Lines of a statement
+    continue while brackets are open (strings and backslash continuations are not tracked: a skeleton that
+    does not parse falls back to the whole file).
+    """
+    kept: list[bytes] = []
+    depth = 0
+    keeping = False
+    encoding_lines = data.split(b"\n", 2)[:2]
+    for line in encoding_lines:
+        if line.startswith(b"#") and b"coding" in line:
+            kept.append(line)
+    for line in data.split(b"\n"):
+        if depth == 0:
+            keeping = bool(_TOP_LEVEL.match(line))
+            is_class = line.startswith(b"class")
+        if keeping:
+            kept.append(line)
+            depth += sum(line.count(c) for c in b"([{") - sum(line.count(c) for c in b")]}")
+            depth = max(depth, 0)
+            if depth == 0 and is_class:
+                kept.append(b"    ...")
+                keeping = False
+    return b"\n".join(kept) + b"\n"
+
+
 def _is_word_byte(byte: int) -> bool:
     return byte == 95 or byte >= 128 or 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122
 
@@ -352,10 +384,19 @@ class ProjectIndex:
         index.prefilter = index._prefilter()
         return index
 
-    def _summarize(self, file: SourceFile, cache: ParseCache) -> None:
+    def _summarize(self, file: SourceFile, cache: ParseCache, skeleton: bool = False) -> None:
+        """Record the module's bindings; ``skeleton`` parses only its top-level imports, assignments
+        and class headers (enough to see a re-export), falling back to the whole file."""
         if file.module in self.summaries:
             return
-        tree = cache.parse(file)
+        tree = None
+        if skeleton and b"\0" not in file.data:
+            try:
+                tree = ast.parse(module_skeleton(file.data))
+            except (SyntaxError, ValueError):
+                tree = None
+        if tree is None:
+            tree = cache.parse(file)
         if tree is None:
             return
         summary = summarize_module(tree, file, set(self.settings.decorators))
@@ -379,9 +420,11 @@ class ProjectIndex:
             if prefilter.key() == seen:
                 break
             seen = prefilter.key()
+            plain_only = Prefilter(set(prefilter.plain), {})
             for i in sorted(prefilter.candidates(corpus)):
                 if files[i].module not in self.summaries and prefilter(files[i].data):
-                    self._summarize(files[i], cache)
+                    # Only a catalog re-export brought this file here: its imports are all that matter.
+                    self._summarize(files[i], cache, skeleton=not plain_only(files[i].data))
             for i in sorted(stars):
                 file = files[i]
                 if file.module not in self.summaries and self._star_source_matters(file):
