@@ -61,3 +61,16 @@ def test_fixed_file_only_reports_what_was_declined(scenario: Scenario, tmp_path:
     remaining = {(f["path"], f["line"], f["code"]) for f in json.loads(proc.stdout)}
     assert all(not f["fixable"] and f["no_fix_reason"] for f in json.loads(proc.stdout))
     assert reported(root, scenario.cli_args()) == remaining
+
+
+def test_every_catalog_entry_has_a_positive_and_a_negative_fixture() -> None:
+    from helpers import FIXTURES
+
+    from keepref_lint.catalog import CATALOG
+
+    lines = (FIXTURES / "catalog_entries.py").read_text(encoding="utf-8").splitlines()
+    for entry in CATALOG:
+        names = {q.rpartition(".")[2] for q in entry.qualnames}
+        calls = [ln for ln in lines if any(f"{n}(" in ln for n in names)]
+        assert any("# error:" in ln for ln in calls), f"no positive fixture for {entry.id}"
+        assert any("# error:" not in ln for ln in calls), f"no negative fixture for {entry.id}"
