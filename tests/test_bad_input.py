@@ -156,10 +156,10 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_interrupt_leaves_every_file_old_or_new(tmp_path: Path, monkeypatch, capsys) -> None:
-    from keepref_lint import cli, engine
+    from keepref_lint import apply, cli
 
     root = make(tmp_path, **{f"user{i}.py": USER for i in range(12)})
-    real_write = engine.atomic_write
+    real_write = apply.atomic_write
     calls = []
 
     def write_then_interrupt(*args):
@@ -168,7 +168,7 @@ def test_interrupt_leaves_every_file_old_or_new(tmp_path: Path, monkeypatch, cap
             raise KeyboardInterrupt  # Ctrl-C arrives between two files
         real_write(*args)
 
-    monkeypatch.setattr(engine, "atomic_write", write_then_interrupt)
+    monkeypatch.setattr(apply, "atomic_write", write_then_interrupt)
     monkeypatch.chdir(root)
     assert cli.main(["fix", "-j", "2", "."]) == 130
     err = capsys.readouterr().err

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keepref_lint.apply import atomic_write
 from keepref_lint.cache import DiskCache, default_cache_dir, manifest_of
 from keepref_lint.config import Settings
 from keepref_lint.finding import Finding
@@ -143,6 +142,8 @@ def run(
                 result.results.append(file_result)
             if file_result.new_data is not None:
                 if write:
+                    from keepref_lint.apply import atomic_write
+
                     try:
                         atomic_write(
                             path,

@@ -93,6 +93,7 @@ class ParseCache:
         self.trees: dict[str, ast.Module] = {}
         self.errors: dict[str, InputError] = {}
         self._scopes: dict[str, FileScopes] = {}
+        self._kept = 0
 
     def scopes(self, file: SourceFile) -> FileScopes | None:
         key = str(file.path)
@@ -101,17 +102,25 @@ class ParseCache:
             tree = self.parse(file)
             if tree is None:
                 return None
-            scopes = self._scopes[key] = FileScopes(tree, file.module, file.is_package)
+            scopes = FileScopes(tree, file.module, file.is_package)
+            if key in self.trees:  # kept with its tree, within the same budget
+                self._scopes[key] = scopes
         return scopes
 
     def discard(self, file: SourceFile) -> None:
         self._scopes.pop(str(file.path), None)
-        self.trees.pop(str(file.path), None)
+        if self.trees.pop(str(file.path), None) is not None:
+            self._kept -= len(file.data)
 
     def forget(self, file: SourceFile) -> ast.Module:
         """Hand over the file's tree (the fixer mutates it while verifying) and drop what depends on it."""
         self._scopes.pop(str(file.path), None)
-        return self.trees.pop(str(file.path))
+        tree = self.trees.pop(str(file.path), None)
+        return tree if tree is not None else parse_source(file)
+
+    # Trees take ~20 times the memory of their source: keep them for reuse only up to this much source,
+    # so that marking something common (builtins.print) does not hold thousands of trees at once.
+    KEEP_SOURCE_BYTES = 12_000_000
 
     def parse(self, file: SourceFile) -> ast.Module | None:
         key = str(file.path)
@@ -123,7 +132,9 @@ class ParseCache:
         except InputError as error:
             self.errors[key] = error
             return None
-        self.trees[key] = tree
+        if self._kept + len(file.data) <= self.KEEP_SOURCE_BYTES:
+            self.trees[key] = tree
+            self._kept += len(file.data)
         return tree
 
 
