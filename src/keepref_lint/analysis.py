@@ -135,10 +135,12 @@ class Project:
         """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
         if not self.index.prefilter(file.data):
             return []
-        tree = self.cache.parse(file)
-        if tree is None:
+        scopes = self.cache.scopes(file)
+        if scopes is None:
             raise self.cache.errors[str(file.path)]
-        findings = check_tree(file, tree, self.index, self.cache.scopes(file))
+        tree = scopes.module.node
+        assert isinstance(tree, ast.Module)
+        findings = check_tree(file, tree, self.index, scopes)
         return self.filter_findings(file, findings)
 
     def filter_findings(self, file: SourceFile, findings: list[Finding]) -> list[Finding]:
