@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,6 @@ class Finding:
     no_fix_reason: str | None = None
     end_line: int = 0
     end_column: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def fixable(self) -> bool:

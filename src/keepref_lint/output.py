@@ -81,7 +81,12 @@ def format_sarif(findings: Sequence[Finding], root: str) -> str:
                 "help": {"text": page, "markdown": page},
                 "helpUri": rule_doc_url(code),
                 "defaultConfiguration": {"level": "error"},
-                "properties": {"tags": ["correctness", "lifetime"], "precision": "high"},
+                "properties": {
+                    "tags": ["correctness", "lifetime"],
+                    "precision": "high",
+                    "fix": rule.fix_title,
+                    "fixSafety": rule.fix_safety,
+                },
             }
         )
     results = []

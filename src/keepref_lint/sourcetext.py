@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from bisect import bisect_right
 
 from keepref_lint.project import InputError
 
@@ -35,9 +34,6 @@ class SourceText:
         line = self.line(lineno)
         prefix = line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore")
         return self.line_starts[lineno - 1] + len(prefix)
-
-    def lineno_of(self, offset: int) -> int:
-        return bisect_right(self.line_starts, offset)
 
     def newline_of(self, lineno: int) -> str:
         """The line ending of line ``lineno``, else the file's first one, else ``\\n``."""
