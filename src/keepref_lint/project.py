@@ -41,11 +41,18 @@ class SourceFile:
     data: bytes = field(default=b"", repr=False)
 
 
-def display_path(path: Path) -> str:
+def display_path(path: Path | str) -> str:
+    """The path relative to the current folder when it lies below it (a string operation: this runs for
+    every file of a tree), else as ``os.path.relpath`` gives it."""
+    text = str(path)
+    cwd = os.getcwd()
+    prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
+    if text.startswith(prefix):
+        return text[len(prefix) :]
     try:
-        return os.path.relpath(path)
+        return os.path.relpath(text)
     except ValueError:  # another drive on Windows
-        return str(path)
+        return text
 
 
 class Excluder:
@@ -174,11 +181,15 @@ class ModuleMap:
             if not any(parent in package_dirs for parent in folder.parents):
                 roots.add(folder.parent)
         self.roots = sorted(roots, key=lambda p: len(p.parts), reverse=True)
+        self._prefixes = [str(root).rstrip(os.sep) + os.sep for root in self.roots]
 
     def module_for(self, path: Path) -> tuple[str, bool]:
-        for root in self.roots:
-            if root in path.parents:
-                parts = list(path.relative_to(root).with_suffix("").parts)
+        text = str(path)
+        for prefix in self._prefixes:
+            if text.startswith(prefix):
+                stem = text[len(prefix) :]
+                stem = stem[:-3] if stem.endswith(".py") else stem.rpartition(".")[0] or stem
+                parts = stem.split(os.sep)
                 is_package = parts[-1] == "__init__"
                 if is_package:
                     parts.pop()
@@ -189,7 +200,8 @@ class ModuleMap:
 def read_source(file: SourceFile) -> None:
     """Fill ``file.data``; raise InputError with a one-line cause."""
     try:
-        file.data = file.path.read_bytes()
+        with open(file.path, "rb") as handle:
+            file.data = handle.read()
     except IsADirectoryError:
         raise InputError(file.display, "is a directory, not a file") from None
     except FileNotFoundError:
