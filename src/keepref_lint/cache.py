@@ -9,10 +9,9 @@ the first builds and writes, the others wait for the lock and then read.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pickle
-import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ except ImportError:  # pragma: no cover - Windows: no lock, atomic replace still
     fcntl = None  # type: ignore[assignment]
 
 Manifest = dict[str, tuple[int, int]]
-_FORMAT = 1
+_FORMAT = 2
 
 
 def default_cache_dir(root: Path) -> Path:
@@ -47,11 +46,12 @@ def manifest_of(paths: list[Path]) -> Manifest:
 class DiskCache:
     def __init__(self, folder: Path, root: Path, fingerprint: str, name: str = "index") -> None:
         self.folder = folder
-        key = hashlib.sha256(
-            f"{_FORMAT}\0{__version__}\0{root}\0{fingerprint}".encode()
-        ).hexdigest()[:20]
-        self.entry = folder / f"{name}-{key}.pickle"
-        self.lock_path = folder / f"{name}-{key}.lock"
+        # The file name is a short checksum of the key; the full key is stored in the entry and compared,
+        # so two settings whose checksums collide only evict each other's entries.
+        self.key = f"{_FORMAT}\0{__version__}\0{root}\0{fingerprint}"
+        short = f"{zlib.crc32(self.key.encode()):08x}"
+        self.entry = folder / f"{name}-{short}.pickle"
+        self.lock_path = folder / f"{name}-{short}.lock"
 
     def _ensure_folder(self) -> bool:
         try:
@@ -66,7 +66,7 @@ class DiskCache:
     def load(self, manifest: Manifest) -> Any | None:
         try:
             with self.entry.open("rb") as handle:
-                stored_manifest, payload = pickle.load(handle)
+                stored_key, stored_manifest, payload = pickle.load(handle)
         except (
             OSError,
             EOFError,
@@ -77,18 +77,20 @@ class DiskCache:
             ImportError,
         ):
             return None
-        return payload if stored_manifest == manifest else None
+        return payload if stored_key == self.key and stored_manifest == manifest else None
 
     def store(self, manifest: Manifest, payload: Any) -> None:
         if not self._ensure_folder():
             return
+        import tempfile
+
         try:
             fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".index-", suffix=".tmp")
         except OSError:
             return
         try:
             with os.fdopen(fd, "wb") as handle:
-                pickle.dump((manifest, payload), handle, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump((self.key, manifest, payload), handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temp, self.entry)
         except OSError:
             with contextlib.suppress(OSError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import traceback
 from collections import Counter
 from collections.abc import Sequence
 
@@ -275,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as error:  # an internal error: one line unless --debug
         if args.debug:
+            import traceback
+
             traceback.print_exc()
         else:
             print(
