@@ -214,3 +214,24 @@ def test_pre_commit_hooks_on_a_staged_file(
             "        # Keep a reference so the service is not garbage-collected.\n"
             "        self.service = start_service()",
         )
+
+
+def test_flake8_reuses_per_file_results_until_something_changes(tmp_path: Path) -> None:
+    root = copy_project(CROSS, tmp_path / "p")
+    first = flake8_findings(root, "-j", "2", ".")
+    entries = list((root / ".keepref-cache" / "flake8").glob("*.pickle"))
+    assert entries, "the plugin stores per-file results"
+    assert flake8_findings(root, "-j", "2", ".") == first
+    forms = root / "app" / "users" / "forms.py"
+    forms.write_text(
+        forms.read_text().replace("        start_service()  # error: KR001\n", "        pass\n")
+    )
+    after = flake8_findings(root, "-j", "2", ".")
+    assert len(after) == len(first) - 1
+    service = root / "app" / "service.py"
+    service.write_text(
+        service.read_text().replace("@must_retain\ndef start_service", "def start_service")
+    )
+    assert len(flake8_findings(root, "-j", "2", ".")) < len(
+        after
+    )  # a change elsewhere invalidates too

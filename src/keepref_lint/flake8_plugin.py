@@ -69,9 +69,82 @@ class KeeprefChecker:
     def run(self) -> Iterator[tuple[int, int, str, type]]:
         path = Path(os.path.abspath(self.filename)) if self.filename not in ("-", "stdin") else None
         project = project_for([str(path) if path else "."])
-        file = project.source_for_flake8(path, self.filename, self.lines)
-        for finding in project.check_tree_unfiltered(file, self.tree):
+        cache = _FileCache.for_project(project, path)
+        findings = cache.load() if cache else None
+        if findings is None:
+            file = project.source_for_flake8(path, self.filename, self.lines)
+            findings = project.check_tree_unfiltered(file, self.tree)
+            if cache:
+                cache.store(findings)
+        for finding in findings:
             yield finding.line, finding.column - 1, f"{finding.code} {finding.message}", type(self)
+
+
+class _FileCache:
+    """One file's findings, reused while neither it nor any project file changed (flake8 runs again and
+    again over the same tree in CI and pre-commit; the analysis of a large candidate file is the cost)."""
+
+    def __init__(self, entry: Path, key: tuple) -> None:
+        self.entry = entry
+        self.key = key
+
+    @classmethod
+    def for_project(cls, project: Any, path: Path | None) -> _FileCache | None:
+        import zlib
+
+        manifest = getattr(project, "manifest", None)
+        if path is None or manifest is None or not project.settings.cache:
+            return None
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        digest = getattr(project, "_flake8_digest", None)
+        if digest is None:
+            digest = project._flake8_digest = zlib.crc32(repr(sorted(manifest.items())).encode())
+        folder = (
+            Path(project.settings.cache_dir or project.settings.root / ".keepref-cache") / "flake8"
+        )
+        key = (
+            __version__,
+            project.settings.fingerprint(),
+            digest,
+            str(path),
+            info.st_mtime_ns,
+            info.st_size,
+        )
+        return cls(folder / f"{zlib.crc32(str(path).encode()):08x}.pickle", key)
+
+    def load(self) -> list | None:
+        import pickle
+
+        try:
+            with self.entry.open("rb") as handle:
+                key, findings = pickle.load(handle)
+        except (
+            OSError,
+            EOFError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            ImportError,
+            pickle.UnpicklingError,
+        ):
+            return None
+        return findings if key == self.key else None
+
+    def store(self, findings: list) -> None:
+        import pickle
+        import tempfile
+
+        try:
+            self.entry.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=self.entry.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump((self.key, findings), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temp, self.entry)
+        except OSError:
+            pass
 
 
 def _settings(paths: list[str]) -> Settings:
