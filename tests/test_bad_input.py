@@ -179,3 +179,11 @@ def test_interrupt_leaves_every_file_old_or_new(tmp_path: Path, monkeypatch, cap
     assert all(state in (USER, FIXED) for state in states)
     assert states.count(FIXED) == 3
     assert not list(root.glob(".*keepref-tmp"))
+
+
+def test_compiler_warnings_about_user_code_stay_off_stderr(tmp_path: Path) -> None:
+    source = USER + b'\n\nPATTERN = "\\d+"\n'  # an invalid escape: SyntaxWarning when compiled
+    root = make(tmp_path, **{"warn.py": source})
+    proc = run_cli("fix", cwd=root)
+    assert proc.stderr == ""
+    assert (root / "warn.py").read_bytes() == FIXED + b'\n\nPATTERN = "\\d+"\n'

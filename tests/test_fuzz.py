@@ -21,6 +21,8 @@ from keepref_lint.config import Settings, with_overrides  # noqa: E402
 from keepref_lint.engine import run  # noqa: E402
 
 EXAMPLES = int(os.environ.get("KEEPREF_FUZZ_EXAMPLES", "40"))
+# hypothesmith compiles what it generates; the compiler's warnings about that code are not findings.
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
 # A method that drops a marked result, so that every generated program also exercises the fixer.
 SUFFIX = "\n\nclass _Fuzz:\n    def go(self):\n        print()\n"
 

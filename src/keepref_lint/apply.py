@@ -16,7 +16,7 @@ from pathlib import Path
 
 from keepref_lint.finding import Finding
 from keepref_lint.project import InputError
-from keepref_lint.sourcetext import SourceText, apply_edits
+from keepref_lint.sourcetext import SourceText, apply_edits, parse_quietly
 
 
 def _keeper_target(keeper: str) -> ast.expr:
@@ -62,7 +62,7 @@ def fixed_text(source: SourceText, findings: list[Finding]) -> str:
 def verify(display: str, old_tree: ast.Module, new_data: bytes, findings: list[Finding]) -> None:
     """Raise InputError unless ``new_data`` is exactly the intended rewrite of ``old_tree``."""
     try:
-        new_tree = ast.parse(new_data)
+        new_tree = parse_quietly(new_data)
     except (SyntaxError, ValueError) as exc:
         raise InputError(
             display, f"fix not written: the rewritten file does not parse ({exc})"

@@ -10,7 +10,6 @@ automatic fix is reported with ``warn`` and left alone.
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from keepref_lint.analysis import Project
 from keepref_lint.apply import fixed_text, verify
 from keepref_lint.config import ConfigError, load_settings, with_overrides
 from keepref_lint.project import InputError, SourceFile
-from keepref_lint.sourcetext import SourceText
+from keepref_lint.sourcetext import SourceText, parse_quietly
 
 _projects: dict[tuple[str, str], Project] = {}
 
@@ -64,7 +63,7 @@ class KeepReferences(VisitorBasedCodemodCommand):
         module, is_package = project.modules.module_for(path)
         file = SourceFile(path, filename, module, is_package, tree.bytes)
         try:
-            old_tree = ast.parse(file.data)
+            old_tree = parse_quietly(file.data)
         except (SyntaxError, ValueError) as exc:
             raise SkipFile(f"cannot parse: {exc}") from None
         findings = project.filter_findings(file, project.check_tree_unfiltered(file, old_tree))

@@ -25,6 +25,7 @@ from keepref_lint.resolve import (
     import_bindings,
     resolve_relative,
 )
+from keepref_lint.sourcetext import parse_quietly
 
 _MAX_DEPTH = 30
 _MAX_STEPS = 500  # qualified names one lookup may visit
@@ -143,7 +144,7 @@ def parse_source(file: SourceFile) -> ast.Module:
             file.display, "cannot parse: contains NUL bytes (not a Python source file?)"
         )
     try:
-        return ast.parse(file.data, filename=file.display)
+        return parse_quietly(file.data, file.display)
     except SyntaxError as exc:
         message = exc.msg or "invalid syntax"
         if "unicode error" in message or "decode" in message or "utf-8" in message.lower():
@@ -393,7 +394,7 @@ class ProjectIndex:
         tree = None
         if skeleton and b"\0" not in file.data:
             try:
-                tree = ast.parse(module_skeleton(file.data))
+                tree = parse_quietly(module_skeleton(file.data))
             except (SyntaxError, ValueError):
                 tree = None
         if tree is None:

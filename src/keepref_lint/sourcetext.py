@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
+import warnings
 
 from keepref_lint.project import InputError
 
@@ -55,3 +57,11 @@ def apply_edits(text: str, edits: list) -> str:
         last = edit.start
     pieces.append(text[:last])
     return "".join(reversed(pieces))
+
+
+def parse_quietly(data: bytes | str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse`` without printing the compiler's warnings about the user's code (invalid escapes,
+    ``{x}()``): they are not ours to report, and our stderr carries one line per bad file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(data, filename=filename)

@@ -9,7 +9,6 @@ module's imports. Each rewritten file is checked to parse and written atomically
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from keepref_lint.apply import atomic_write
 from keepref_lint.finding import Edit
 from keepref_lint.index import Mark
 from keepref_lint.project import InputError, display_path
-from keepref_lint.sourcetext import SourceText, apply_edits
+from keepref_lint.sourcetext import SourceText, apply_edits, parse_quietly
 
 
 @dataclass
@@ -75,7 +74,7 @@ def apply_suggestions(items: list[Suggestion]) -> list[InputError]:
             AddImportsVisitor.add_needed_import(context, "keepref_lint", "must_retain")
             module = AddImportsVisitor(context).transform_module(cst.parse_module(decorated))
             new_data = module.bytes
-            ast.parse(new_data)
+            parse_quietly(new_data)
             atomic_write(path, original, new_data, display)
         except InputError as error:
             errors.append(error)
