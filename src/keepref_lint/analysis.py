@@ -12,9 +12,10 @@ import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 from keepref_lint.apply import fixed_text, verify
-from keepref_lint.cache import DiskCache, default_cache_dir, manifest_of
+from keepref_lint.cache import DiskCache, Manifest, cache_folder, manifest_of
 from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
 from keepref_lint.engine import FileResult, project_paths
@@ -40,9 +41,26 @@ class Project:
     read only when the index must be rebuilt or a file is checked.
     """
 
+    _shared: ClassVar[dict[tuple[str, str], Project]] = {}
+
+    @classmethod
+    def shared(cls, settings: Settings) -> Project:
+        """One project per root and settings in this process (the flake8 plugin and the codemod see one
+        file at a time; forked workers inherit what the parent built)."""
+        key = (str(settings.root), settings.fingerprint())
+        project = cls._shared.get(key)
+        if project is None:
+            project = cls._shared[key] = cls(settings)
+        return project
+
     def __init__(
-        self, settings: Settings, extra_files: Iterable[Path] = (), paths: list[Path] | None = None
+        self,
+        settings: Settings,
+        extra_files: Iterable[Path] = (),
+        paths: list[Path] | None = None,
+        manifest: Manifest | None = None,
     ) -> None:
+        """``paths`` and their ``manifest`` may come from a scan the caller already made."""
         self.settings = settings
         self.excluder = Excluder(settings.root, settings.exclude)
         self.cache = ParseCache()
@@ -52,11 +70,8 @@ class Project:
         self.read_errors: dict[Path, InputError] = {}
         self._corpus: tuple[list[SourceFile], Corpus] | None = None
         if settings.cache:
-            folder = (
-                Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(settings.root)
-            )
-            disk = DiskCache(folder, settings.root, settings.fingerprint())
-            self.manifest = manifest_of(self.paths)
+            disk = DiskCache(cache_folder(settings), settings.root, settings.fingerprint())
+            self.manifest = manifest if manifest is not None else manifest_of(self.paths)
             self.index = disk.get_or_build(self.manifest, self._build_index)
         else:
             self.index = self._build_index()

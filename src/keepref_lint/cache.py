@@ -32,6 +32,47 @@ def default_cache_dir(root: Path) -> Path:
     return Path(override) if override else root / ".keepref-cache"
 
 
+def cache_folder(settings: Any) -> Path:
+    """The configured cache folder (``cache-dir``), else the default for the project root."""
+    return Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(settings.root)
+
+
+def read_pickle(path: Path) -> Any | None:
+    """The object stored at ``path``, or None when it is missing, unreadable or not ours."""
+    try:
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+    except (
+        OSError,
+        EOFError,
+        pickle.UnpicklingError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+    ):
+        return None
+
+
+def write_pickle(path: Path, obj: Any) -> None:
+    """Store ``obj`` at ``path`` whole or not at all (temporary file, then rename); a cache that cannot
+    be written is skipped, never an error."""
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+
+
 def manifest_of(paths: list[Path]) -> Manifest:
     manifest: Manifest = {}
     for path in paths:
@@ -64,37 +105,15 @@ class DiskCache:
             return False
 
     def load(self, manifest: Manifest) -> Any | None:
-        try:
-            with self.entry.open("rb") as handle:
-                stored_key, stored_manifest, payload = pickle.load(handle)
-        except (
-            OSError,
-            EOFError,
-            pickle.UnpicklingError,
-            ValueError,
-            TypeError,
-            AttributeError,
-            ImportError,
-        ):
+        stored = read_pickle(self.entry)
+        if not isinstance(stored, tuple) or len(stored) != 3:
             return None
+        stored_key, stored_manifest, payload = stored
         return payload if stored_key == self.key and stored_manifest == manifest else None
 
     def store(self, manifest: Manifest, payload: Any) -> None:
-        if not self._ensure_folder():
-            return
-        import tempfile
-
-        try:
-            fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".index-", suffix=".tmp")
-        except OSError:
-            return
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump((self.key, manifest, payload), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temp, self.entry)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+        if self._ensure_folder():
+            write_pickle(self.entry, (self.key, manifest, payload))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

@@ -22,8 +22,6 @@ from keepref_lint.config import ConfigError, load_settings, with_overrides
 from keepref_lint.project import InputError, SourceFile
 from keepref_lint.sourcetext import SourceText, parse_quietly
 
-_projects: dict[tuple[str, str], Project] = {}
-
 
 class KeepReferences(VisitorBasedCodemodCommand):
     DESCRIPTION = "Keep references to must-retain results (the fixes of keepref-lint KR001/KR002)."
@@ -48,11 +46,7 @@ class KeepReferences(VisitorBasedCodemodCommand):
             settings = with_overrides(load_settings([str(path)]), must_retain=self.must_retain)
         except ConfigError as error:
             raise SkipFile(str(error)) from None
-        key = (str(settings.root), settings.fingerprint())
-        project = _projects.get(key)
-        if project is None:
-            project = _projects[key] = Project(settings)
-        return project
+        return Project.shared(settings)
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         filename = self.context.filename

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keepref_lint.cache import DiskCache, default_cache_dir, manifest_of
+from keepref_lint.cache import DiskCache, cache_folder, manifest_of
 from keepref_lint.config import Settings
 from keepref_lint.finding import Finding
 from keepref_lint.project import (
@@ -56,8 +56,7 @@ def project_paths(settings: Settings, extra_files: Iterable[Path] = ()) -> list[
 
 
 def _results_cache(settings: Settings) -> DiskCache:
-    folder = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(settings.root)
-    return DiskCache(folder, settings.root, settings.fingerprint(), name="results")
+    return DiskCache(cache_folder(settings), settings.root, settings.fingerprint(), name="results")
 
 
 def _replay(result: RunResult, targets: list[str], stored: dict[str, tuple]) -> bool:
@@ -109,7 +108,7 @@ def run(
     from keepref_lint.analysis import Project, analyse_all  # the cold path: parsers and the index
 
     outcomes: dict[str, tuple] = {}
-    project = Project(settings, targets, all_paths)
+    project = Project(settings, targets, all_paths, manifest)
     fixes_applied = 0
     candidates = project.candidates(targets)
     work: list[Path] = []

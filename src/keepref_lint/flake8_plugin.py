@@ -18,8 +18,6 @@ from typing import Any
 from keepref_lint import __version__
 from keepref_lint.config import ConfigError, Settings, load_settings, with_overrides
 
-_projects: dict[tuple[str, str], Any] = {}
-
 
 class KeeprefChecker:
     name = "keepref-lint"
@@ -116,35 +114,17 @@ class _FileCache:
         return cls(folder / f"{zlib.crc32(str(path).encode()):08x}.pickle", key)
 
     def load(self) -> list | None:
-        import pickle
+        from keepref_lint.cache import read_pickle
 
-        try:
-            with self.entry.open("rb") as handle:
-                key, findings = pickle.load(handle)
-        except (
-            OSError,
-            EOFError,
-            ValueError,
-            TypeError,
-            AttributeError,
-            ImportError,
-            pickle.UnpicklingError,
-        ):
+        stored = read_pickle(self.entry)
+        if not isinstance(stored, tuple) or len(stored) != 2 or stored[0] != self.key:
             return None
-        return findings if key == self.key else None
+        return stored[1]
 
     def store(self, findings: list) -> None:
-        import pickle
-        import tempfile
+        from keepref_lint.cache import write_pickle
 
-        try:
-            self.entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=self.entry.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump((self.key, findings), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temp, self.entry)
-        except OSError:
-            pass
+        write_pickle(self.entry, (self.key, findings))
 
 
 def _settings(paths: list[str]) -> Settings:
@@ -172,8 +152,4 @@ def project_for(paths: list[str]) -> Any:
             settings = _settings_by_folder[folder] = _settings(paths)
     else:
         settings = _settings(paths)
-    key = (str(settings.root), settings.fingerprint())
-    project = _projects.get(key)
-    if project is None:
-        project = _projects[key] = Project(settings)
-    return project
+    return Project.shared(settings)

@@ -226,15 +226,13 @@ class Corpus:
 
 
 def _loads(node: ast.AST | None, name: str) -> int:
-    return (
-        sum(1 for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name)
-        - sum(
-            1
-            for n in ast.walk(node)
-            if isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
-        )
-        if node is not None
-        else 0
+    """How many times ``name`` is read in ``node``."""
+    if node is None:
+        return 0
+    return sum(
+        1
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
     )
 
 
