@@ -6,6 +6,7 @@ Imported only when a run cannot be answered from the results cache, so a warm ru
 from __future__ import annotations
 
 import ast
+import gc
 import os
 import signal
 import sys
@@ -195,6 +196,10 @@ def _analyse(
         return path, None, file_result
     finally:
         project.release(file)
+        if (
+            not gc.isenabled()
+        ):  # the run manages collection (engine.run): free this file's scopes now
+            gc.collect(0)
 
 
 def _analyse_in_worker(job: tuple[Path, bool]) -> tuple[Path, InputError | None, FileResult | None]:
@@ -209,6 +214,10 @@ def analyse_all(
     import multiprocessing
 
     jobs = jobs or os.cpu_count() or 1
+    if not gc.isenabled():
+        # What exists now (the index, kept trees) lives to the end of the run: keep it out of the
+        # per-file collections, and out of reach of the collector in forked workers (no copy-on-write).
+        gc.freeze()
     if (
         jobs <= 1
         or len(work) < PARALLEL_MIN_FILES
