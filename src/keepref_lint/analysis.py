@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import gc
 import os
+import re
 import signal
 import sys
 from bisect import bisect_right
@@ -21,6 +22,7 @@ from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
 from keepref_lint.engine import FileResult, project_paths
 from keepref_lint.finding import Finding
+from keepref_lint.fragment import no_drop_possible
 from keepref_lint.index import Corpus, ParseCache, ProjectIndex
 from keepref_lint.project import (
     Excluder,
@@ -70,6 +72,7 @@ class Project:
         self.files: dict[Path, SourceFile] = {}
         self.read_errors: dict[Path, InputError] = {}
         self._corpus: tuple[list[SourceFile], Corpus] | None = None
+        self.manifest: Manifest = manifest or {}  # sizes: a file is read in one call
         if settings.cache:
             disk = DiskCache(cache_folder(settings), settings.root, settings.fingerprint())
             self.manifest = manifest if manifest is not None else manifest_of(self.paths)
@@ -96,7 +99,7 @@ class Project:
         module, is_package = self.modules.module_for(path)
         file = SourceFile(path, display_path(path), module, is_package)
         try:
-            read_source(file)
+            read_source(file, self.manifest.get(str(path), (0, -1))[1])
         except InputError as error:
             self.read_errors[path] = error
             return None
@@ -151,6 +154,10 @@ class Project:
         """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
         if not self.index.prefilter(file.data):
             return []
+        if str(file.path) not in self.cache.trees:  # not parsed yet: try the cheaper proof first
+            places = self.index.prefilter.drop_offsets(file.data)
+            if places is not None and no_drop_possible(file.data, places):
+                return []
         scopes = self.cache.scopes(file)
         if scopes is None:
             raise self.cache.errors[str(file.path)]
@@ -165,6 +172,10 @@ class Project:
         findings = [f for f in findings if is_selected(f.code, settings.select, settings.ignore)]
         if not findings:
             return findings
+        if _NOQA.search(file.data) is None:
+            return (
+                findings  # no comment can suppress anything (and tokenizing a large file is slow)
+            )
         text = SourceText(file.data, file.display).text
         if file_is_silenced(physical_lines(text)):
             return []
@@ -172,6 +183,7 @@ class Project:
         return [f for f in findings if not is_suppressed(f.code, lines.get(f.line, ""))]
 
 
+_NOQA = re.compile(rb"noqa", re.IGNORECASE)
 _worker_project: Project | None = None
 PARALLEL_MIN_FILES = 8  # below this, starting processes costs more than it saves
 

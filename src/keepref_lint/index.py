@@ -96,26 +96,39 @@ class ParseCache:
         self._kept = 0
 
     def scopes(self, file: SourceFile) -> FileScopes | None:
+        """The file's scope analysis; hand it back with ``done`` (or ``discard``) when finished."""
         key = str(file.path)
         scopes = self._scopes.get(key)
         if scopes is None:
             tree = self.parse(file)
             if tree is None:
                 return None
-            scopes = FileScopes(tree, file.module, file.is_package)
-            if key in self.trees:  # kept with its tree, within the same budget
-                self._scopes[key] = scopes
+            scopes = self._scopes[key] = FileScopes(tree, file.module, file.is_package)
         return scopes
 
+    def done(self, file: SourceFile) -> None:
+        """Keep the file's analysis for reuse if its tree is kept (within the budget), else free it."""
+        key = str(file.path)
+        if key not in self.trees:
+            scopes = self._scopes.pop(key, None)
+            if scopes is not None:
+                scopes.close()
+
     def discard(self, file: SourceFile) -> None:
-        self._scopes.pop(str(file.path), None)
+        scopes = self._scopes.pop(str(file.path), None)
+        if scopes is not None:
+            scopes.close()
         if self.trees.pop(str(file.path), None) is not None:
             self._kept -= len(file.data)
 
     def forget(self, file: SourceFile) -> ast.Module:
         """Hand over the file's tree (the fixer mutates it while verifying) and drop what depends on it."""
-        self._scopes.pop(str(file.path), None)
+        scopes = self._scopes.pop(str(file.path), None)
+        if scopes is not None:
+            scopes.close()
         tree = self.trees.pop(str(file.path), None)
+        if tree is not None:
+            self._kept -= len(file.data)
         return tree if tree is not None else parse_source(file)
 
     # Trees take ~20 times the memory of their source: keep them for reuse only up to this much source,
@@ -192,6 +205,21 @@ class Prefilter:
                     if any(shaped(data, at, name) for at in occurrences(data, name)):
                         return True
         return False
+
+    def drop_offsets(self, data: bytes) -> list[tuple[int, str]] | None:
+        """Where a guarded name stands as a possible drop; None when a plain word occurs (its calls can
+        hide behind local aliases, so only a whole-file analysis can tell)."""
+        if any(True for name in self.plain for _ in occurrences(data, name)):
+            return None
+        imports = import_lines(data)
+        return [
+            (at, name)
+            for guard, names in self.guarded.items()
+            if guard.encode() in imports
+            for name in names
+            for at in occurrences(data, name)
+            if drop_shaped(data, at, name)
+        ]
 
     def key(self) -> tuple:
         return (self.plain, tuple(sorted((g, tuple(sorted(n))) for g, n in self.guarded.items())))
@@ -498,41 +526,45 @@ class ProjectIndex:
             scopes = cache.scopes(file)
             if scopes is None:
                 continue
-            for node, scope in scopes.returns:
-                if scope.kind != "function":
-                    continue
-                marked = self.marks.get(scope.qualname)
-                if marked is not None and (
-                    marked.source != "decorator" or marked.entry is not None
-                ):
-                    continue
-                inner = self._returned_mark(scopes, node.value, scope, known)
-                if inner is None:
-                    continue
-                if marked is not None:
-                    # A marked wrapper of a catalog entry keeps the entry's nature (a task repeats).
-                    if inner.entry is not None:
-                        self.marks[scope.qualname] = replace(
-                            marked, entry=inner.entry, reason=marked.reason or inner.reason
-                        )
-                        added = True
-                    continue
-                function = scope.node
-                assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
-                self.marks[scope.qualname] = Mark(
-                    scope.qualname,
-                    "method" if scope.enclosing_class() is not None else "function",
-                    "inferred",
-                    attr=inner.attr,
-                    reason=inner.reason,
-                    is_async=isinstance(function, ast.AsyncFunctionDef),
-                    location=f"{file.display}:{function.lineno}",
-                    entry=inner.entry,
-                    returns=inner,
-                    path=str(file.path),
-                    line=function.lineno,
-                )
-                added = True
+            added |= self._infer_in(file, scopes, known)
+            cache.done(file)
+        return added
+
+    def _infer_in(self, file: SourceFile, scopes: FileScopes, known: Callable[[str], bool]) -> bool:
+        added = False
+        for node, scope in scopes.returns:
+            if scope.kind != "function":
+                continue
+            marked = self.marks.get(scope.qualname)
+            if marked is not None and (marked.source != "decorator" or marked.entry is not None):
+                continue
+            inner = self._returned_mark(scopes, node.value, scope, known)
+            if inner is None:
+                continue
+            if marked is not None:
+                # A marked wrapper of a catalog entry keeps the entry's nature (a task repeats).
+                if inner.entry is not None:
+                    self.marks[scope.qualname] = replace(
+                        marked, entry=inner.entry, reason=marked.reason or inner.reason
+                    )
+                    added = True
+                continue
+            function = scope.node
+            assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+            self.marks[scope.qualname] = Mark(
+                scope.qualname,
+                "method" if scope.enclosing_class() is not None else "function",
+                "inferred",
+                attr=inner.attr,
+                reason=inner.reason,
+                is_async=isinstance(function, ast.AsyncFunctionDef),
+                location=f"{file.display}:{function.lineno}",
+                entry=inner.entry,
+                returns=inner,
+                path=str(file.path),
+                line=function.lineno,
+            )
+            added = True
         if added:
             self._lookup_cache.clear()
         return added

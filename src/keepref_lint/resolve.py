@@ -156,6 +156,7 @@ class FileScopes:
         self.statements: list[Statement] = []
         self.returns: list[tuple[ast.Return, Scope]] = []
         self._method: Scope | None = None  # innermost method whose self name is in reach
+        self.all_scopes: list[Scope] = [self.module]
         self._dispatch: dict[type, Callable[[ast.AST], None]] = {
             ast.FunctionDef: self._function,
             ast.AsyncFunctionDef: self._function,
@@ -188,6 +189,22 @@ class FileScopes:
         }
         for stmt in tree.body:
             self.visit(stmt)
+        self._dispatch.clear()  # its bound methods refer back to self
+
+    def close(self) -> None:
+        """Break the links between scopes (parent and children, methods and their class) so that the
+        analysis and its syntax tree are freed as soon as they are dropped, without the cycle collector
+        (which a run keeps off: see engine.run)."""
+        for scope in self.all_scopes:
+            scope.parent = None
+            scope.children.clear()
+            scope.attr_values.clear()
+            scope.bindings.clear()
+        self.all_scopes.clear()
+        self.statements.clear()
+        self.returns.clear()
+        self.scope = self.module
+        self._method = None
 
     # -- the walk --------------------------------------------------------------------------------
     def visit(self, node: ast.AST) -> None:
@@ -206,6 +223,7 @@ class FileScopes:
     def _push(self, kind: str, name: str, node: ast.AST) -> Scope:
         scope = Scope(kind, f"{self.scope.child_prefix}.{name}" if name else "", self.scope, node)
         self.scope.children.append(scope)
+        self.all_scopes.append(scope)
         self.scope = scope
         return scope
 

@@ -37,11 +37,13 @@ class Drop:
     local: ast.Name | None = None  # KR002: the dead local
 
 
-def _calls(expr: ast.expr, in_conditional: bool = False) -> Iterator[tuple[ast.Call, bool, bool]]:
+def value_calls(
+    expr: ast.expr, in_conditional: bool = False
+) -> Iterator[tuple[ast.Call, bool, bool]]:
     """(call, awaited, inside a conditional expression) for each call whose value is the expression's."""
     if isinstance(expr, ast.IfExp):
-        yield from _calls(expr.body, True)
-        yield from _calls(expr.orelse, True)
+        yield from value_calls(expr.body, True)
+        yield from value_calls(expr.orelse, True)
         return
     awaited = isinstance(expr, ast.Await)
     if awaited:
@@ -50,7 +52,7 @@ def _calls(expr: ast.expr, in_conditional: bool = False) -> Iterator[tuple[ast.C
         yield expr, awaited, in_conditional
 
 
-def _dead_locals(stmt: Statement) -> list[ast.Name] | None:
+def dead_locals(stmt: Statement) -> list[ast.Name] | None:
     """The assignment's targets if every one is a local that is never read; else None."""
     scope = stmt.scope
     if scope.kind != "function":
@@ -90,7 +92,7 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
         value = node.value
         if value is None:
             continue
-        for call, awaited, conditional in _calls(value):
+        for call, awaited, conditional in value_calls(value):
             # An awaited call of a plain function consumes its result (e.g. a task); for an async
             # function the awaited value is the result. A never-awaited coroutine is another bug.
             mark = must_retain(call, stmt)
@@ -102,7 +104,7 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
                     Drop(KR003.code if inferred else KR001.code, stmt, call, mark, conditional)
                 )
             elif not conditional:
-                dead = _dead_locals(stmt)
+                dead = dead_locals(stmt)
                 if dead:
                     local = dead[0] if len(dead) == 1 else None
                     drops.append(

@@ -1,0 +1,128 @@
+"""Rule out candidate lines by parsing only the definition around them, not the whole file.
+
+Most files that reach the analysis through a catalog name do so with lines that cannot be drops once
+parsed: ``task = asyncio.create_task(...)`` whose local is read a few lines later, a ``with`` item, an
+argument of another call, a module-level assignment. Whether such a line is a drop depends only on the
+innermost function (or class, or top-level statement) around it, so that block's text is found by
+indentation, parsed alone with its line numbers kept, and judged with the rules' own tests. Anything
+unexpected (tabs, form feeds, a block that does not parse, a name not found where the text put it) answers
+"cannot tell", and the whole file is analysed as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from keepref_lint.resolve import FileScopes, Statement
+from keepref_lint.rules import dead_locals, value_calls
+from keepref_lint.sourcetext import parse_quietly
+
+_BLOCK = re.compile(rb"(?:async[ \t]+def|def|class)[ \t]")
+# Lines at the left margin that continue the statement above them.
+_CONTINUES = re.compile(rb"(?:else|elif|except|finally)\b|[)\]}]")
+_CLOSES = re.compile(rb"[)\]}]")
+
+
+def _indent(line: bytes) -> int:
+    return len(line) - len(line.lstrip(b" "))
+
+
+def _is_code(line: bytes) -> bool:
+    stripped = line.lstrip(b" ")
+    return bool(stripped) and not stripped.startswith(b"#")
+
+
+def _enclosing_block(lines: list[bytes], number: int) -> tuple[int, int] | None:
+    """(first, end) line indices of the innermost ``def`` or ``class`` around line index ``number``, or of
+    the top-level statement holding it, found by indentation."""
+    level = _indent(lines[number])
+    first = number if level == 0 else None
+    if first is None:
+        for index in range(number - 1, -1, -1):
+            line = lines[index]
+            if not _is_code(line) or _indent(line) >= level or _CLOSES.match(line, _indent(line)):
+                continue  # a closing bracket ends a multi-line header (``) -> int:``): look above it
+            level = _indent(line)
+            if _BLOCK.match(line, level) or level == 0:
+                first = index
+                break
+    if first is None:
+        return None
+    while level == 0 and first > 0 and _CONTINUES.match(lines[first]):
+        first -= 1
+        while first > 0 and not (_is_code(lines[first]) and _indent(lines[first]) == 0):
+            first -= 1
+    end = first + 1
+    while end < len(lines) and not (
+        _is_code(lines[end])
+        and _indent(lines[end]) <= level
+        and not _CONTINUES.match(lines[end], level)
+    ):
+        end += 1
+    return first, end
+
+
+def no_drop_possible(data: bytes, occurrences: list[tuple[int, str]]) -> bool:
+    """Is none of the occurrences (offset of a must-retain name, the name) a call that the rules could
+    report, whatever the name resolves to? False means "not shown", never "is a drop"."""
+    if b"\t" in data or b"\r" in data or b"\f" in data:
+        return False
+    lines = data.split(b"\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    blocks: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for offset, name in occurrences:
+        number = data.count(b"\n", 0, offset)
+        span = _enclosing_block(lines, number)
+        if span is None:
+            return False
+        end_column = offset + len(name) - starts[number]
+        blocks.setdefault(span, []).append((number + 1, end_column))
+    return all(_no_drop_in(lines, span, names) for span, names in blocks.items())
+
+
+def _no_drop_in(lines: list[bytes], span: tuple[int, int], names: list[tuple[int, int]]) -> bool:
+    first, end = span
+    indent = _indent(lines[first])
+    # Line numbers stay those of the file: blank lines stand for what comes before, and an indented block
+    # is put under an ``if`` header on the line just above it.
+    if indent:
+        if first == 0:
+            return False
+        head = [b""] * (first - 1) + [b"if 1:"]
+    else:
+        head = [b""] * first
+    try:
+        tree = parse_quietly(b"\n".join([*head, *lines[first:end]]) + b"\n")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    # Each name must be code where the text put it (not in a string or comment the fragment misread).
+    ends = {
+        (node.end_lineno, node.end_col_offset)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Name, ast.Attribute))
+    }
+    if not all(name in ends for name in names):
+        return False
+    scopes = FileScopes(tree, "<fragment>", False)
+    try:
+        return not any(_maybe_drop(statement, names) for statement in scopes.statements)
+    finally:
+        scopes.close()
+
+
+def _maybe_drop(statement: Statement, names: list[tuple[int, int]]) -> bool:
+    """Could the rules report ``statement`` for a call of one of the names (if it resolves to a mark)?"""
+    node = statement.node
+    if node.value is None:
+        return False
+    for call, _, conditional in value_calls(node.value):
+        if (call.func.end_lineno, call.func.end_col_offset) not in names:
+            continue
+        if isinstance(node, ast.Expr):
+            return True  # KR001
+        if not conditional and dead_locals(statement):
+            return True  # KR002
+    return False
