@@ -82,7 +82,7 @@ class Project:
 
     def _build_index(self) -> ProjectIndex:
         files = [file for file in map(self.source, self.paths) if file is not None]
-        self._corpus = (files, Corpus([f.data for f in files]))
+        self._corpus = (files, Corpus([f.data for f in files], [str(f.path) for f in files]))
         index = ProjectIndex.build(files, self.settings, self.cache, self._corpus[1])
         if os.environ.get("KEEPREF_LINT_DEBUG"):
             print(
@@ -114,7 +114,7 @@ class Project:
                 self._corpus
             )  # the index was just built over these texts: reuse its scans
         else:
-            known, corpus = files, Corpus([file.data for file in files])
+            known, corpus = files, Corpus([f.data for f in files], [str(f.path) for f in files])
         wanted = {id(f) for f in files}
         return {
             known[i].path for i in self.index.prefilter.candidates(corpus) if id(known[i]) in wanted
@@ -146,16 +146,16 @@ class Project:
 
     def check_tree_unfiltered(self, file: SourceFile, tree: ast.Module) -> list[Finding]:
         """Findings for an already parsed file, before noqa and code selection (flake8 does both)."""
-        if not self.index.prefilter(file.data):
+        if not self.index.prefilter(file.data, str(file.path)):
             return []
         return check_tree(file, tree, self.index)
 
     def check_file(self, file: SourceFile) -> list[Finding]:
         """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
-        if not self.index.prefilter(file.data):
+        if not self.index.prefilter(file.data, str(file.path)):
             return []
         if str(file.path) not in self.cache.trees:  # not parsed yet: try the cheaper proof first
-            places = self.index.prefilter.drop_offsets(file.data)
+            places = self.index.prefilter.drop_offsets(file.data, str(file.path))
             if places is not None and no_drop_possible(file.data, places):
                 return []
         scopes = self.cache.scopes(file)

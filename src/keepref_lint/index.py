@@ -182,18 +182,35 @@ class Prefilter:
     module that re-exports one, that module's own name; and the name must stand where a drop can
     (a call starting a statement or a plain-name assignment). With ``reexports_only`` (the index's
     closure) a guarded name must instead stand in a ``from ... import`` or a ``name = module.attr`` alias,
-    the only ways a module can pass it on. The tests look at the line around each occurrence only.
+    the only ways a module can pass it on, and a plain name there or in an alias or a class's bases. The
+    tests look at the line around each occurrence only.
     """
 
     def __init__(
-        self, plain: set[str], guarded: dict[str, set[str]], reexports_only: bool = False
+        self,
+        plain: set[str],
+        guarded: dict[str, set[str]],
+        reexports_only: bool = False,
+        local: dict[str, set[str]] | None = None,
     ) -> None:
         self.plain = frozenset(plain)
         self.guarded = {guard: frozenset(names) for guard, names in guarded.items()}
         self.reexports_only = reexports_only
+        # Functions defined inside functions can be called only from their own file: path -> names.
+        self.local = {path: frozenset(names) for path, names in (local or {}).items()}
 
-    def __call__(self, data: bytes) -> bool:
-        if any(True for name in self.plain for _ in occurrences(data, name)):
+    def _local_word(self, data: bytes, path: str) -> bool:
+        names = self.local.get(path, ())
+        return any(True for name in names for _ in occurrences(data, name))
+
+    def __call__(self, data: bytes, path: str = "") -> bool:
+        if self._local_word(data, path):
+            return True
+        if self.reexports_only:
+            # A module passes a name on by importing or aliasing it, or names a class as a base.
+            if any(passes_on(data, at, n) for n in self.plain for at in occurrences(data, n)):
+                return True
+        elif any(True for name in self.plain for _ in occurrences(data, name)):
             return True
         shaped = reexport_shaped if self.reexports_only else drop_shaped
         imports: bytes | None = None
@@ -206,9 +223,11 @@ class Prefilter:
                         return True
         return False
 
-    def drop_offsets(self, data: bytes) -> list[tuple[int, str]] | None:
+    def drop_offsets(self, data: bytes, path: str = "") -> list[tuple[int, str]] | None:
         """Where a guarded name stands as a possible drop; None when a plain word occurs (its calls can
         hide behind local aliases, so only a whole-file analysis can tell)."""
+        if self._local_word(data, path):
+            return None
         if any(True for name in self.plain for _ in occurrences(data, name)):
             return None
         imports = import_lines(data)
@@ -222,13 +241,21 @@ class Prefilter:
         ]
 
     def key(self) -> tuple:
-        return (self.plain, tuple(sorted((g, tuple(sorted(n))) for g, n in self.guarded.items())))
+        return (
+            self.plain,
+            tuple(sorted((g, tuple(sorted(n))) for g, n in self.guarded.items())),
+            tuple(sorted((p, tuple(sorted(n))) for p, n in self.local.items())),
+        )
 
     def candidates(self, corpus: Corpus) -> set[int]:
         """Indices of the corpus's files that contain the words (before the exact test of __call__)."""
         found: set[int] = set()
         for word in self.plain:
             found |= corpus.files_with(word)
+        for path, names in self.local.items():
+            index = corpus.position.get(path)
+            if index is not None and any(n.encode() in corpus.texts[index] for n in names):
+                found.add(index)
         for guard, names in self.guarded.items():
             within = corpus.files_importing(guard)
             for name in names:
@@ -244,8 +271,9 @@ class Corpus:
     files that import its guard.
     """
 
-    def __init__(self, texts: list[bytes]) -> None:
+    def __init__(self, texts: list[bytes], paths: list[str] | None = None) -> None:
         self.texts = texts
+        self.position = {path: i for i, path in enumerate(paths or ())}
         self._imports: list[bytes] | None = None
         self._memo: dict[str, set[int]] = {}
         self._partial: dict[str, dict[int, bool]] = {}
@@ -371,6 +399,7 @@ _DROP_PREFIX = re.compile(
     rb"[ \t]*(?:\w+[ \t]*(?::[^=]*)?=[ \t]*)*\(?[\w.]*\Z|.*\belse[ \t]+[\w.]*\Z"
 )
 _RETURN_PREFIX = re.compile(rb".*\breturn[ \t]+(?:await[ \t]+)?[\w.]*\Z")
+_RETURNED = re.compile(rb".*\breturn[ \t]+\Z")
 _LOCAL_PREFIX = re.compile(rb"[ \t]*(\w+)[ \t]*(?::[^=]*)?=[ \t]*(?:await[ \t]+)?[\w.]*\Z")
 _IMPORT_PREFIX = re.compile(
     rb"[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]+.*\Z|[ \t]*\w+[ \t]*=[ \t]*[\w.]+\.\Z"
@@ -404,8 +433,30 @@ def reexport_shaped(data: bytes, at: int, name: str) -> bool:
     return False
 
 
+_ALIAS_PREFIX = re.compile(rb"[ \t]*\w+[ \t]*(?::[^=]*)?=[ \t]*[\w.]*\Z")
+_ALIAS_END = re.compile(rb"[ \t]*(?:#[^\n]*)?(?:\r?\n|;|\Z)")
+_CLASS_PREFIX = re.compile(rb"[ \t]*class[ \t]+\w+[ \t]*\(.*\Z")
+_CLASS_OPENING = re.compile(rb"[ \t]*class[ \t]+\w+[ \t]*\Z")
+
+
+def passes_on(data: bytes, at: int, name: str) -> bool:
+    """Is the occurrence a re-export, an alias (``start = start_service``) or in a class's bases?"""
+    if reexport_shaped(data, at, name):
+        return True
+    line = _line_before(data, at)
+    if _CLASS_PREFIX.match(line):
+        return True
+    if _ALIAS_PREFIX.match(line) and _ALIAS_END.match(data, at + len(name)):
+        return True
+    opening = data.rfind(b"(", 0, at)  # bases over several lines
+    if opening != -1 and b")" not in data[opening:at]:
+        return _CLASS_OPENING.match(_line_before(data, opening)) is not None
+    return False
+
+
 def may_return_one(data: bytes, names: Iterable[str]) -> bool:
     """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names."""
+    returned: dict[str, bool] = {}
     for name in names:
         for at in occurrences(data, name):
             if not _called(data, at, name):
@@ -414,8 +465,15 @@ def may_return_one(data: bytes, names: Iterable[str]) -> bool:
             if _RETURN_PREFIX.match(line):
                 return True
             local = _LOCAL_PREFIX.match(line)
-            if local and re.search(rb"\breturn[ \t]+" + re.escape(local.group(1)) + rb"\b", data):
-                return True
+            if local:
+                target = local.group(1).decode()
+                if target not in returned:
+                    returned[target] = any(
+                        _RETURNED.match(_line_before(data, where))
+                        for where in occurrences(data, target)
+                    )
+                if returned[target]:
+                    return True
     return False
 
 
@@ -453,7 +511,7 @@ class ProjectIndex:
         for file in files:
             if any(d in file.data for d in decorators):
                 index._summarize(file, cache)
-        corpus = corpus or Corpus([f.data for f in files])
+        corpus = corpus or Corpus([f.data for f in files], [str(f.path) for f in files])
         while True:
             index._close_over_aliases(files, cache, corpus)
             if not index._infer_wrappers(files, cache, corpus):
@@ -500,7 +558,9 @@ class ProjectIndex:
             seen = prefilter.key()
             plain_only = Prefilter(set(prefilter.plain), {})
             for i in sorted(prefilter.candidates(corpus)):
-                if files[i].module not in self.summaries and prefilter(files[i].data):
+                if files[i].module not in self.summaries and prefilter(
+                    files[i].data, str(files[i].path)
+                ):
                     # Only a catalog re-export brought this file here: its imports are all that matter.
                     self._summarize(files[i], cache, skeleton=not plain_only(files[i].data))
             for i in sorted(stars):
@@ -618,10 +678,15 @@ class ProjectIndex:
         """What a file must mention to call something must-retain (see Prefilter)."""
         plain: set[str] = set()
         guarded: dict[str, set[str]] = {}
+        in_file: dict[str, set[str]] = {}
         for qualname, mark in self.marks.items():
             parts = qualname.split(".")
             if mark.source == "catalog":
                 guarded.setdefault(parts[0], set()).add(parts[-1])
+                continue
+            if "<locals>" in parts and mark.path is not None:
+                if not reexports_only:  # it is reached from its own file only: nothing to re-export
+                    in_file.setdefault(mark.path, set()).add(parts[-1])
                 continue
             plain.add(parts[-1])
             if with_classes and mark.kind == "method" and len(parts) > 1:
@@ -636,7 +701,7 @@ class ProjectIndex:
                     guarded.setdefault(module.rpartition(".")[2], set()).add(local)
                 else:
                     plain.add(local)
-        return Prefilter(plain, guarded, reexports_only)
+        return Prefilter(plain, guarded, reexports_only, in_file)
 
     # -- lookup ----------------------------------------------------------------------------------
     def lookup(self, qualname: str) -> Mark | None:
