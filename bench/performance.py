@@ -30,6 +30,14 @@ PY = sys.executable
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+def command(name: str) -> str:
+    """The installed command beside this interpreter (the venv's bin folder)."""
+    found = shutil.which(name, path=str(Path(PY).parent)) or shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name}: not installed (pip install -e '.[test]')")
+    return found
+
+
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
     """Wall seconds and peak RSS (MB) of one command."""
     started = time.perf_counter()
@@ -97,8 +105,10 @@ def main() -> int:
     )
     tree = unpacked("sglang", "0.5.23", work / "sglang")
     (tree / "pyproject.toml").write_text("[project]\nname = 'bench'\nversion = '0'\n")
-    keepref = [PY, "-m", "keepref_lint", "check", "-q", "python"]
-    ruff = [PY, "-m", "ruff", "check", "--isolated", "--select", "RUF006", "--quiet", "python"]
+    # The commands users run: the installed console script and ruff's own binary (``python -m ruff``
+    # would add a Python start-up to ruff's side).
+    keepref = [command("keepref-lint"), "check", "-q", "python"]
+    ruff = [command("ruff"), "check", "--isolated", "--select", "RUF006", "--quiet", "python"]
     rows = []
 
     def clear_caches() -> None:
@@ -131,8 +141,8 @@ def main() -> int:
     fresh_copy()
     marked = ["--must-retain", "builtins.print", "--no-cache"]
     rows.append(compare("fix with builtins.print marked vs cold check with it marked",
-                        [PY, "-m", "keepref_lint", "fix", "-q", "python", *marked],
-                        [PY, "-m", "keepref_lint", "check", "-q", "python", *marked],
+                        [command("keepref-lint"), "fix", "-q", "python", *marked],
+                        [command("keepref-lint"), "check", "-q", "python", *marked],
                         fix_tree, max(2, args.runs // 2), before_a=fresh_copy))  # fmt: skip
 
     scale = []

@@ -1,8 +1,8 @@
 """The on-disk index cache, shared by every process of a run (flake8 workers, repeated CLI runs).
 
-An entry is valid for one project root, one keepref-lint version and one settings fingerprint, and only
-while every project file has the same path, size and modification time as when it was written (the
-manifest). Writers take a lock and replace the entry atomically, so concurrent processes build it once:
+An entry is valid for one project root, one keepref-lint version (and copy of its code) and one settings
+fingerprint, and only while every project file has the same path, size and modification time as when it
+was written (the manifest). Writers take a lock and replace the entry atomically, so concurrent processes build it once:
 the first builds and writes, the others wait for the lock and then read.
 """
 
@@ -14,9 +14,12 @@ import pickle
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from keepref_lint import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 try:
     import fcntl
@@ -24,7 +27,22 @@ except ImportError:  # pragma: no cover - Windows: no lock, atomic replace still
     fcntl = None  # type: ignore[assignment]
 
 Manifest = dict[str, tuple[int, int]]
-_FORMAT = 2
+_FORMAT = 3
+
+
+def _code_stamp() -> str:
+    """The size and modification time of keepref-lint's own modules: entries pickle its classes, so an
+    edited (or reinstalled) copy must not read what another wrote, whatever the version says."""
+    folder = os.path.dirname(os.path.abspath(__file__))
+    try:
+        stats = sorted(
+            (entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
+            for entry in os.scandir(folder)
+            if entry.name.endswith(".py")
+        )
+    except OSError:
+        return "?"
+    return f"{zlib.crc32(repr(stats).encode()):08x}"
 
 
 def default_cache_dir(root: Path) -> Path:
@@ -89,7 +107,7 @@ class DiskCache:
         self.folder = folder
         # The file name is a short checksum of the key; the full key is stored in the entry and compared,
         # so two settings whose checksums collide only evict each other's entries.
-        self.key = f"{_FORMAT}\0{__version__}\0{root}\0{fingerprint}"
+        self.key = f"{_FORMAT}\0{__version__}\0{_code_stamp()}\0{root}\0{fingerprint}"
         short = f"{zlib.crc32(self.key.encode()):08x}"
         self.entry = folder / f"{name}-{short}.pickle"
         self.lock_path = folder / f"{name}-{short}.lock"

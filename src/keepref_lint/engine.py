@@ -66,19 +66,19 @@ def _replay(result: RunResult, targets: list[str], stored: dict[str, tuple]) -> 
         return False
     for name in targets:
         outcome = stored[name]
-        path = Path(name)
-        if outcome[0] == "generated":
-            result.skipped_generated += 1
-        elif outcome[0] == "error":
-            result.errors.append(InputError(display_path(path), outcome[1]))
-        else:
+        kind = outcome[0]
+        if kind == "checked":
             result.files_checked += 1
             findings = outcome[1]
             if findings:
-                display = display_path(path)
+                display = display_path(name)
                 for finding in findings:
                     finding.path = display
-                result.results.append(FileResult(SourceFile(path, display), findings))
+                result.results.append(FileResult(SourceFile(Path(name), display), findings))
+        elif kind == "generated":
+            result.skipped_generated += 1
+        else:
+            result.errors.append(InputError(display_path(name), outcome[1]))
     return True
 
 

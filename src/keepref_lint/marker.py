@@ -6,21 +6,25 @@ runtime dependency may define its own decorator named ``must_retain`` (any modul
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, overload
+# Type checkers read the overloads; at run time ``typing`` is not imported (it would add a tenth to the
+# start-up of every keepref-lint run, which imports this package).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar, overload
 
-_T = TypeVar("_T")
+    _T = TypeVar("_T")
+
+    @overload
+    def must_retain(target: _T, /) -> _T: ...
+
+    @overload
+    def must_retain(
+        *, attr: str | None = None, reason: str | None = None
+    ) -> Callable[[_T], _T]: ...
 
 
-@overload
-def must_retain(target: _T, /) -> _T: ...
-
-
-@overload
-def must_retain(*, attr: str | None = None, reason: str | None = None) -> Callable[[_T], _T]: ...
-
-
-def must_retain(
+def must_retain(  # type: ignore[misc]
     target: Any = None, /, *, attr: str | None = None, reason: str | None = None
 ) -> Any:
     """Mark a function, method or class whose result (or instance) must stay referenced.

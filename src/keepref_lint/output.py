@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from keepref_lint.finding import Finding
@@ -37,6 +36,8 @@ def finding_dict(finding: Finding) -> dict[str, object]:
 
 
 def format_json(findings: Sequence[Finding]) -> str:
+    import json
+
     return json.dumps([finding_dict(f) for f in findings], indent=2) + "\n"
 
 
@@ -138,4 +139,6 @@ def format_sarif(findings: Sequence[Finding], root: str) -> str:
             }
         ],
     }
+    import json
+
     return json.dumps(sarif, indent=2) + "\n"
