@@ -51,6 +51,12 @@ class Settings:
 
     def fingerprint(self) -> str:
         """A stable text that changes whenever a setting that affects findings changes."""
+        known = self.__dict__.get("_fingerprint")  # computed once: the flake8 plugin asks per file
+        if known is None:
+            known = self.__dict__["_fingerprint"] = self._fingerprint()
+        return known
+
+    def _fingerprint(self) -> str:
         specs = sorted(
             (s.qualname, s.attr or "", s.reason or "") for s in self.must_retain.values()
         )
