@@ -76,7 +76,7 @@ class Project:
         if settings.cache:
             disk = DiskCache(cache_folder(settings), settings.root, settings.fingerprint())
             self.manifest = manifest if manifest is not None else manifest_of(self.paths)
-            self.index = disk.get_or_build(self.manifest, self._build_index)
+            self.index = disk.get_or_build(self.manifest, self._build_index, self._still_valid)
         else:
             self.index = self._build_index()
 
@@ -90,6 +90,28 @@ class Project:
                 file=sys.stderr,
             )
         return index
+
+    def _still_valid(self, index: ProjectIndex, old: Manifest) -> bool:
+        """Can the index built for the ``old`` manifest serve this one? Yes when no file it was built
+        from changed or went away, no package appeared or vanished (module names would move), and no
+        new or edited file would have been read by the build."""
+        new = self.manifest
+        removed = [path for path in old if path not in new]
+        changed = [path for path, stat in new.items() if old.get(path) != stat]
+        if len(changed) + len(removed) > max(50, len(new) // 10):
+            return False  # a checkout or a rebase: building is cheaper than testing each file
+        if any(path in index.used for path in (*changed, *removed)):
+            return False
+        if any(
+            os.path.basename(path) == "__init__.py"
+            for path in (*removed, *(p for p in changed if p not in old))
+        ):
+            return False
+        for path in changed:
+            file = self.source(Path(path))
+            if file is not None and index.affected_by(file):
+                return False
+        return True
 
     def source(self, path: Path) -> SourceFile | None:
         """The file at ``path``, read once; None (and an entry in read_errors) if it cannot be read."""

@@ -123,11 +123,17 @@ class DiskCache:
             return False
 
     def load(self, manifest: Manifest) -> Any | None:
+        """The payload stored for exactly this manifest, else None."""
+        stored_manifest, payload = self.load_any()
+        return payload if stored_manifest == manifest else None
+
+    def load_any(self) -> tuple[Manifest | None, Any | None]:
+        """The stored (manifest, payload) for this key, whatever files changed since; (None, None) if
+        there is none."""
         stored = read_pickle(self.entry)
-        if not isinstance(stored, tuple) or len(stored) != 3:
-            return None
-        stored_key, stored_manifest, payload = stored
-        return payload if stored_key == self.key and stored_manifest == manifest else None
+        if not isinstance(stored, tuple) or len(stored) != 3 or stored[0] != self.key:
+            return None, None
+        return stored[1], stored[2]
 
     def store(self, manifest: Manifest, payload: Any) -> None:
         if self._ensure_folder():
@@ -150,13 +156,27 @@ class DiskCache:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def get_or_build(self, manifest: Manifest, build: Callable[[], Any]) -> Any:
+    def get_or_build(
+        self,
+        manifest: Manifest,
+        build: Callable[[], Any],
+        still_valid: Callable[[Any, Manifest], bool] | None = None,
+    ) -> Any:
+        """The stored payload when the manifest is unchanged, or when ``still_valid(payload, old
+        manifest)`` says the files that changed cannot affect it (it is then stored again under the new
+        manifest); else a new one from ``build``."""
         payload = self.load(manifest)
         if payload is not None:
             return payload
         with self.locked():
-            payload = self.load(manifest)  # another process may have built it while we waited
-            if payload is None:
+            old_manifest, payload = self.load_any()  # another process may have built it meanwhile
+            if payload is not None and old_manifest == manifest:
+                return payload
+            if (
+                payload is None
+                or still_valid is None
+                or not still_valid(payload, old_manifest or {})
+            ):
                 payload = build()
-                self.store(manifest, payload)
+            self.store(manifest, payload)
         return payload

@@ -65,21 +65,24 @@ def _replay(result: RunResult, targets: list[str], stored: dict[str, tuple]) -> 
     if not all(path in stored for path in targets):
         return False
     for name in targets:
-        outcome = stored[name]
-        kind = outcome[0]
-        if kind == "checked":
-            result.files_checked += 1
-            findings = outcome[1]
-            if findings:
-                display = display_path(name)
-                for finding in findings:
-                    finding.path = display
-                result.results.append(FileResult(SourceFile(Path(name), display), findings))
-        elif kind == "generated":
-            result.skipped_generated += 1
-        else:
-            result.errors.append(InputError(display_path(name), outcome[1]))
+        _replay_one(result, name, stored[name])
     return True
+
+
+def _replay_one(result: RunResult, name: str, outcome: tuple) -> None:
+    kind = outcome[0]
+    if kind == "checked":
+        result.files_checked += 1
+        findings = outcome[1]
+        if findings:
+            display = display_path(name)
+            for finding in findings:
+                finding.path = display
+            result.results.append(FileResult(SourceFile(Path(name), display), findings))
+    elif kind == "generated":
+        result.skipped_generated += 1
+    else:
+        result.errors.append(InputError(display_path(name), outcome[1]))
 
 
 def run(
@@ -99,11 +102,23 @@ def run(
     extra = [Path(t) for t in target_names if t not in manifest]
     manifest.update(manifest_of(extra))
     results_cache = _results_cache(settings) if settings.cache and not fix else None
+    # Stored: (the index build they were computed with, {path: outcome}), and the manifest of then.
     stored: dict[str, tuple] = {}
-    if results_cache is not None:
-        stored = results_cache.load(manifest) or {}
-        if _replay(result, target_names, stored):
+    stored_manifest, payload = results_cache.load_any() if results_cache else (None, None)
+    token = None
+    if isinstance(payload, tuple) and len(payload) == 2:
+        token, stored = payload
+        if stored_manifest == manifest and _replay(result, target_names, stored):
             return result
+    if token is not None and stored_manifest is not None:
+        # Valid again if the index turns out unchanged: outcomes of files that did not change.
+        stored = {
+            p: o
+            for p, o in stored.items()
+            if p in manifest and stored_manifest.get(p) == manifest[p]
+        }
+    else:
+        stored = {}
     # The cold path allocates millions of short-lived syntax-tree nodes while it holds large long-lived
     # structures (the index, the trees kept for reuse); automatic collection would re-scan those over and
     # over (it more than doubled the parsing time). The analysis frees each file's cycles itself.
@@ -114,7 +129,7 @@ def run(
             result,
             target_names,
             manifest,
-            stored,
+            (token, stored),
             results_cache,
             settings,
             fix=fix,
@@ -133,7 +148,7 @@ def _run_cold(
     result: RunResult,
     target_names: list[str],
     manifest: dict,
-    stored: dict[str, tuple],
+    previous: tuple[str | None, dict[str, tuple]],
     results_cache: DiskCache | None,
     settings: Settings,
     *,
@@ -149,9 +164,16 @@ def _run_cold(
     outcomes: dict[str, tuple] = {}
     project = Project(settings, targets, all_paths, manifest)
     fixes_applied = 0
-    candidates = project.candidates(targets)
+    token, stored = previous
+    if token != project.index.token:
+        stored = {}  # the index was rebuilt: every outcome may have changed
+    fresh = [path for path in targets if str(path) not in stored]
+    for name in target_names:
+        if name in stored:
+            _replay_one(result, name, stored[name])
+    candidates = project.candidates(fresh)
     work: list[Path] = []
-    for path in targets:
+    for path in fresh:
         file = project.source(path)
         if file is None:
             result.errors.append(project.read_errors[path])
@@ -204,6 +226,6 @@ def _run_cold(
     if progress is not None:
         progress(len(targets), len(targets), fixes_applied)
     if results_cache is not None:
-        # Outcomes depend on every project file (the index), so they are valid for this manifest only.
-        results_cache.store(manifest, {**stored, **outcomes})
+        # An outcome depends on its file and the index: valid while both are unchanged.
+        results_cache.store(manifest, (project.index.token, {**stored, **outcomes}))
     return result

@@ -79,8 +79,8 @@ class KeeprefChecker:
 
 
 class _FileCache:
-    """One file's findings, reused while neither it nor any project file changed (flake8 runs again and
-    again over the same tree in CI and pre-commit; the analysis of a large candidate file is the cost)."""
+    """One file's findings, reused while neither it nor the index changed (flake8 runs again and again
+    over the same tree in CI and pre-commit; the analysis of a large candidate file is the cost)."""
 
     def __init__(self, entry: Path, key: tuple) -> None:
         self.entry = entry
@@ -97,16 +97,13 @@ class _FileCache:
             info = path.stat()
         except OSError:
             return None
-        digest = getattr(project, "_flake8_digest", None)
-        if digest is None:
-            digest = project._flake8_digest = zlib.crc32(repr(sorted(manifest.items())).encode())
         folder = (
             Path(project.settings.cache_dir or project.settings.root / ".keepref-cache") / "flake8"
         )
         key = (
             __version__,
             project.settings.fingerprint(),
-            digest,
+            project.index.token,  # the findings depend on the file and the index build only
             str(path),
             info.st_mtime_ns,
             info.st_size,

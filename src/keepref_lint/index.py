@@ -9,6 +9,7 @@ index keeps module-level imports and aliases (re-exports such as ``from .service
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -239,6 +240,16 @@ class Prefilter:
             for at in occurrences(data, name)
             if drop_shaped(data, at, name)
         ]
+
+    def mentions(self, data: bytes, path: str = "") -> bool:
+        """The word-level test of ``candidates`` for one text."""
+        if self._local_word(data, path) or any(n.encode() in data for n in self.plain):
+            return True
+        imports = import_lines(data)
+        return any(
+            guard.encode() in imports and any(n.encode() in data for n in names)
+            for guard, names in self.guarded.items()
+        )
 
     def key(self) -> tuple:
         return (
@@ -484,6 +495,10 @@ class ProjectIndex:
         self.summaries: dict[str, ModuleSummary] = {}
         self.prefilter = Prefilter(set(), {})
         self._lookup_cache: dict[str, Mark | None] = {}
+        # The files whose text the index was built from: an edit elsewhere cannot change it (see
+        # affected_by), so a cached index survives edits to every other file.
+        self.used: set[str] = set()
+        self.token = os.urandom(8).hex()  # names this build (stored results are valid for it only)
         if settings.catalog:
             for entry in CATALOG:
                 if entry.id in settings.catalog_disable:
@@ -523,6 +538,7 @@ class ProjectIndex:
     def _summarize(self, file: SourceFile, cache: ParseCache, skeleton: bool = False) -> None:
         """Record the module's bindings; ``skeleton`` parses only its top-level imports, assignments
         and class headers (enough to see a re-export), falling back to the whole file."""
+        self.used.add(str(file.path))
         if file.module in self.summaries:
             return
         tree = None
@@ -583,6 +599,7 @@ class ProjectIndex:
             file = files[i]
             if b"return" not in file.data or not may_return_one(file.data, names):
                 continue
+            self.used.add(str(file.path))
             scopes = cache.scopes(file)
             if scopes is None:
                 continue
@@ -628,6 +645,21 @@ class ProjectIndex:
         if added:
             self._lookup_cache.clear()
         return added
+
+    def affected_by(self, file: SourceFile) -> bool:
+        """Would the build have read this text (so an index built without it may be stale)? The same
+        tests as the build's, with its final words: a marker decorator, a re-export or class base of a
+        must-retain name, a star import that matters, a possible wrapper."""
+        data, path = file.data, str(file.path)
+        if any(decorator.encode() in data for decorator in self.settings.decorators):
+            return True
+        if self._prefilter(with_classes=True, reexports_only=True)(data, path):
+            return True
+        if b"import *" in data and self._star_source_matters(file):
+            return True
+        if b"return" in data and self.prefilter.mentions(data, path):
+            return may_return_one(data, {qualname.rpartition(".")[2] for qualname in self.marks})
+        return False
 
     def _returned_mark(
         self, scopes: FileScopes, value: ast.expr | None, scope: Scope, known: Callable[[str], bool]

@@ -1,0 +1,92 @@
+"""The caches after edits: a run that reuses the index and the stored outcomes must report exactly what a
+run without any cache reports, whatever was edited, and must not rebuild the index for an edit that cannot
+change it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from helpers import run_cli
+
+SERVICE = """\
+from keepref_lint import must_retain
+
+
+@must_retain(attr="server")
+def start_service():
+    return object()
+"""
+APP = """\
+from service import start_service
+
+
+class App:
+    def run(self):
+        start_service()
+"""
+
+
+def findings(root: Path, *extra: str) -> list[tuple[str, int, str]]:
+    proc = run_cli("check", ".", "--format", "json", *extra, cwd=root, check=True)
+    return sorted((f["path"], f["line"], f["code"]) for f in json.loads(proc.stdout))
+
+
+def cached_run(root: Path) -> tuple[list[tuple[str, int, str]], bool]:
+    """(findings with the cache, whether the index was built), checked against a run without it."""
+    env_debug = os.environ.get("KEEPREF_LINT_DEBUG")
+    os.environ["KEEPREF_LINT_DEBUG"] = "1"
+    try:
+        proc = run_cli("check", ".", "--format", "json", cwd=root, check=True)
+    finally:
+        if env_debug is None:
+            del os.environ["KEEPREF_LINT_DEBUG"]
+        else:
+            os.environ["KEEPREF_LINT_DEBUG"] = env_debug
+    with_cache = sorted((f["path"], f["line"], f["code"]) for f in json.loads(proc.stdout))
+    assert with_cache == findings(root, "--no-cache")
+    return with_cache, "built the index" in proc.stderr
+
+
+def edit(path: Path, text: str) -> None:
+    """Append ``text`` and move the modification time on, as an editor would."""
+    path.write_text(path.read_text() + text)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def test_edits_reuse_or_rebuild_the_index_and_never_change_the_answer(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (root / "service.py").write_text(SERVICE)
+    (root / "app.py").write_text(APP)
+    (root / "other.py").write_text("def helper():\n    return 1\n")
+    seed = ("app.py", 6, "KR001")
+
+    assert cached_run(root) == ([seed], True)
+    assert cached_run(root) == ([seed], False)  # nothing changed
+
+    edit(root / "other.py", "\n\ndef unrelated():\n    return 2\n")
+    assert cached_run(root) == ([seed], False)  # cannot matter: the index is reused
+
+    edit(root / "other.py", "\n\ndef drop():\n    import service\n\n    service.start_service()\n")
+    assert cached_run(root) == ([seed, ("other.py", 12, "KR001")], False)  # a new call site only
+
+    edit(
+        root / "other.py",
+        "\n\ndef spawn():\n    from service import start_service\n    return start_service()\n",
+    )
+    (root / "user.py").write_text("from other import spawn\n\n\ndef go():\n    spawn()\n")
+    found, built = cached_run(root)  # a new wrapper: the index must learn it
+    assert built
+    assert ("user.py", 5, "KR003") in found
+
+    edit(root / "service.py", "\n")
+    (root / "service.py").write_text(SERVICE.replace('@must_retain(attr="server")\n', ""))
+    assert cached_run(root) == ([], True)  # the marked definition is gone
+
+    (root / "pkg").mkdir()
+    (root / "pkg" / "__init__.py").write_text("")
+    assert cached_run(root)[1]  # a new package can rename modules: rebuilt
