@@ -262,15 +262,22 @@ def analyse_all(
         return
     global _worker_project
     _worker_project = project
-    context = multiprocessing.get_context("fork")
-    # Workers ignore Ctrl-C: the parent stops them, and only the parent writes files.
-    with context.Pool(
-        min(jobs, len(work)), initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
-    ) as pool:
-        try:
-            yield from pool.imap(_analyse_in_worker, [(path, fix) for path in work], chunksize=2)
-        finally:
-            _worker_project = None
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Workers ignore Ctrl-C: the parent stops them, and only the parent writes files. On a stop the
+    # workers finish the file in hand and take no other (killing them mid-answer, as Pool.terminate
+    # does, can leave the result queue locked and the parent waiting forever).
+    executor = ProcessPoolExecutor(
+        min(jobs, len(work)),
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=signal.signal,
+        initargs=(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        yield from executor.map(_analyse_in_worker, [(path, fix) for path in work], chunksize=2)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        _worker_project = None
 
 
 def _fix_file(project: Project, file_result: FileResult) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import Counter
@@ -81,26 +82,58 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter with the terminal width found without ``shutil`` (argparse builds one for
+    every option it adds, and importing ``shutil`` costs more than a warm run's lookups)."""
+
+    def __init__(self, prog: str, **options: int | None) -> None:
+        if options.get("width") is None:
+            try:
+                columns = int(os.environ.get("COLUMNS", "0"))
+            except ValueError:
+                columns = 0
+            if columns <= 0:
+                try:
+                    columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+                except (AttributeError, ValueError, OSError):
+                    columns = 80
+            options["width"] = columns - 2
+        super().__init__(prog, **options)  # type: ignore[arg-type]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keepref-lint",
+        formatter_class=_Formatter,
         description="Find and fix dropped lifetime-critical return values.",
     )
     parser.add_argument("--version", action="version", version=f"keepref-lint {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    check = commands.add_parser("check", help="report dropped must-retain results")
+    commands = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+    )
+    check = commands.add_parser(
+        "check", help="report dropped must-retain results", formatter_class=_Formatter
+    )
     _common(check)
-    fix = commands.add_parser("fix", help="rewrite drops to keep a reference")
+    fix = commands.add_parser(
+        "fix", help="rewrite drops to keep a reference", formatter_class=_Formatter
+    )
     _common(fix)
     fix.add_argument("--diff", action="store_true", help="print a unified diff and write nothing")
     suggest = commands.add_parser(
-        "suggest", help="list functions inferred must-retain that are not marked"
+        "suggest",
+        help="list functions inferred must-retain that are not marked",
+        formatter_class=_Formatter,
     )
     _common(suggest)
     suggest.add_argument(
         "--apply", action="store_true", help="add @must_retain (and its import) to them"
     )
-    explain = commands.add_parser("explain", help="print the documentation of a rule")
+    explain = commands.add_parser(
+        "explain", help="print the documentation of a rule", formatter_class=_Formatter
+    )
     explain.add_argument("code", help="a rule code such as KR001")
     return parser
 

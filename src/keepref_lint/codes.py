@@ -6,11 +6,11 @@ that each code has its page under ``docs/rules/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(namedtuple("Rule", "code name summary fix_title fix_safety")):
+    __slots__ = ()
     code: str
     name: str
     summary: str

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections import namedtuple
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 TYPE_CHECKING = False
@@ -25,38 +25,80 @@ class ConfigError(Exception):
     """A configuration problem; the message is one line that names the file and the cause."""
 
 
-@dataclass(frozen=True)
-class RetainSpec:
+class RetainSpec(namedtuple("RetainSpec", "qualname attr reason", defaults=(None, None))):
     """A qualified name whose call result must be kept, with optional fix attribute and reason."""
 
+    __slots__ = ()
     qualname: str
-    attr: str | None = None
-    reason: str | None = None
+    attr: str | None
+    reason: str | None
 
 
-@dataclass(frozen=True)
 class Settings:
-    root: Path
-    config_path: Path | None = None
-    must_retain: Mapping[str, RetainSpec] = field(default_factory=dict)
-    decorators: tuple[str, ...] = (DEFAULT_DECORATOR,)
-    exclude: tuple[str, ...] = ()
-    select: tuple[str, ...] = ("KR",)
-    ignore: tuple[str, ...] = ()
-    skip_generated: bool = True
-    cache: bool = True
-    cache_dir: str | None = None
-    catalog: bool = True
-    catalog_disable: tuple[str, ...] = ()
+    """One run's settings (read-only by convention: ``replace`` makes a changed copy).
+
+    A plain class, not a dataclass: it is loaded on every run, warm ones included (see finding.py).
+    """
+
+    __slots__ = (
+        "_fingerprint",
+        "cache",
+        "cache_dir",
+        "catalog",
+        "catalog_disable",
+        "config_path",
+        "decorators",
+        "exclude",
+        "ignore",
+        "must_retain",
+        "root",
+        "select",
+        "skip_generated",
+    )
+
+    def __init__(
+        self,
+        root: Path,
+        config_path: Path | None = None,
+        must_retain: Mapping[str, RetainSpec] | None = None,
+        decorators: tuple[str, ...] = (DEFAULT_DECORATOR,),
+        exclude: tuple[str, ...] = (),
+        select: tuple[str, ...] = ("KR",),
+        ignore: tuple[str, ...] = (),
+        skip_generated: bool = True,
+        cache: bool = True,
+        cache_dir: str | None = None,
+        catalog: bool = True,
+        catalog_disable: tuple[str, ...] = (),
+    ) -> None:
+        self.root = root
+        self.config_path = config_path
+        self.must_retain: Mapping[str, RetainSpec] = must_retain if must_retain is not None else {}
+        self.decorators = decorators
+        self.exclude = exclude
+        self.select = select
+        self.ignore = ignore
+        self.skip_generated = skip_generated
+        self.cache = cache
+        self.cache_dir = cache_dir
+        self.catalog = catalog
+        self.catalog_disable = catalog_disable
+        self._fingerprint: str | None = None
+
+    def replace(self, **changes: Any) -> Settings:
+        fields = {name: getattr(self, name) for name in self.__slots__ if name != "_fingerprint"}
+        return Settings(**{**fields, **changes})
+
+    def __repr__(self) -> str:
+        return f"Settings(root={self.root!r}, fingerprint={self.fingerprint()!r})"
 
     def fingerprint(self) -> str:
         """A stable text that changes whenever a setting that affects findings changes."""
-        known = self.__dict__.get("_fingerprint")  # computed once: the flake8 plugin asks per file
-        if known is None:
-            known = self.__dict__["_fingerprint"] = self._fingerprint()
-        return known
+        if self._fingerprint is None:  # computed once: the flake8 plugin asks per file
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
 
-    def _fingerprint(self) -> str:
+    def _compute_fingerprint(self) -> str:
         specs = sorted(
             (s.qualname, s.attr or "", s.reason or "") for s in self.must_retain.values()
         )
@@ -301,4 +343,4 @@ def with_overrides(
         changes["catalog"] = False
     if cache_dir:
         changes["cache_dir"] = str(Path(cache_dir).resolve())
-    return replace(settings, **changes)
+    return settings.replace(**changes)

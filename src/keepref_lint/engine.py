@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from keepref_lint.cache import DiskCache, cache_folder, manifest_of
@@ -25,23 +24,25 @@ from keepref_lint.project import (
 )
 
 
-@dataclass
 class FileResult:
-    file: SourceFile
-    findings: list[Finding] = field(default_factory=list)
-    new_data: bytes | None = None  # set by fix when the file changes
-    written: bool = False  # the new data is on disk
-    diff: str = ""
+    __slots__ = ("diff", "file", "findings", "new_data", "written")
+
+    def __init__(self, file: SourceFile, findings: list[Finding] | None = None) -> None:
+        self.file = file
+        self.findings = findings if findings is not None else []
+        self.new_data: bytes | None = None  # set by fix when the file changes
+        self.written = False  # the new data is on disk
+        self.diff = ""
 
 
-@dataclass
 class RunResult:
-    results: list[FileResult] = field(default_factory=list)
-    errors: list[InputError] = field(default_factory=list)
-    files_checked: int = 0
-    skipped_generated: int = 0
-    root: Path = field(default_factory=Path.cwd)
-    interrupted: bool = False
+    def __init__(self, root: Path | None = None) -> None:
+        self.results: list[FileResult] = []
+        self.errors: list[InputError] = []
+        self.files_checked = 0
+        self.skipped_generated = 0
+        self.root = root if root is not None else Path.cwd()
+        self.interrupted = False
 
     @property
     def findings(self) -> list[Finding]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 # ruff's default exclusions, so a tree looks the same to both tools.
@@ -32,13 +31,25 @@ class InputError(Exception):
         return (InputError, (self.path, self.cause))  # picklable across worker processes
 
 
-@dataclass
 class SourceFile:
-    path: Path  # absolute
-    display: str  # as shown to the user
-    module: str = ""
-    is_package: bool = False
-    data: bytes = field(default=b"", repr=False)
+    __slots__ = ("data", "display", "is_package", "module", "path")
+
+    def __init__(
+        self,
+        path: Path,  # absolute
+        display: str,  # as shown to the user
+        module: str = "",
+        is_package: bool = False,
+        data: bytes = b"",
+    ) -> None:
+        self.path = path
+        self.display = display
+        self.module = module
+        self.is_package = is_package
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"SourceFile({self.display!r}, module={self.module!r})"
 
 
 def display_path(path: Path | str) -> str:
