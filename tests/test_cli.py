@@ -372,7 +372,7 @@ def test_fix_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
 def test_cached_results_follow_every_change(tmp_path: Path) -> None:
     root = project(tmp_path, {"server.py": MARKED, "app.py": USER})
     assert run_cli("check", cwd=root).returncode == 1
-    assert list((root / ".keepref-cache").glob("results-*.pickle"))
+    assert list((root / ".keepref-cache").glob("results-*.marshal"))
     assert run_cli("check", cwd=root).stdout.startswith("app.py:6:9: KR001")  # replayed
     # A change in another file changes the index: the cached result for app.py must not be reused.
     (root / "server.py").write_text(

@@ -20,7 +20,7 @@ from keepref_lint.apply import fixed_text, verify
 from keepref_lint.cache import DiskCache, Manifest, cache_folder, manifest_of
 from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
-from keepref_lint.engine import FileResult, project_paths
+from keepref_lint.engine import FileResult
 from keepref_lint.finding import Finding
 from keepref_lint.fragment import no_drop_possible
 from keepref_lint.index import Corpus, ParseCache, ProjectIndex
@@ -31,6 +31,7 @@ from keepref_lint.project import (
     SourceFile,
     display_path,
     read_source,
+    scan_tree,
 )
 from keepref_lint.rules import check_tree
 from keepref_lint.sourcetext import SourceText
@@ -60,28 +61,28 @@ class Project:
         self,
         settings: Settings,
         extra_files: Iterable[Path] = (),
-        paths: list[Path] | None = None,
         manifest: Manifest | None = None,
     ) -> None:
-        """``paths`` and their ``manifest`` may come from a scan the caller already made."""
+        """``manifest`` (every project file's path and stat) may come from a scan the caller made."""
         self.settings = settings
         self.excluder = Excluder(settings.root, settings.exclude)
         self.cache = ParseCache()
-        self.paths = paths if paths is not None else project_paths(settings, extra_files)
-        self.modules = ModuleMap(settings.root, self.paths)
+        if manifest is None:
+            manifest = scan_tree(str(settings.root), self.excluder)
+            manifest.update(manifest_of([p for p in extra_files if str(p) not in manifest]))
+        self.manifest = manifest  # also the sizes: a file is read in one call
+        self.modules = ModuleMap(settings.root, manifest)
         self.files: dict[Path, SourceFile] = {}
         self.read_errors: dict[Path, InputError] = {}
         self._corpus: tuple[list[SourceFile], Corpus] | None = None
-        self.manifest: Manifest = manifest or {}  # sizes: a file is read in one call
         if settings.cache:
             disk = DiskCache(cache_folder(settings), settings.root, settings.fingerprint())
-            self.manifest = manifest if manifest is not None else manifest_of(self.paths)
             self.index = disk.get_or_build(self.manifest, self._build_index, self._still_valid)
         else:
             self.index = self._build_index()
 
     def _build_index(self) -> ProjectIndex:
-        files = [file for file in map(self.source, self.paths) if file is not None]
+        files = [file for file in map(self.source, map(Path, self.manifest)) if file is not None]
         self._corpus = (files, Corpus([f.data for f in files], [str(f.path) for f in files]))
         index = ProjectIndex.build(files, self.settings, self.cache, self._corpus[1])
         if os.environ.get("KEEPREF_LINT_DEBUG"):

@@ -20,7 +20,6 @@ from keepref_lint.project import (
     display_path,
     scan_tree,
     target_paths,
-    walk_python_files,
 )
 
 
@@ -52,13 +51,10 @@ class RunResult:
 Progress = Callable[[int, int, int], None]  # (files done, files in all, fixes applied)
 
 
-def project_paths(settings: Settings, extra_files: Iterable[Path] = ()) -> list[Path]:
-    excluder = Excluder(settings.root, settings.exclude)
-    return list(dict.fromkeys([*walk_python_files(settings.root, excluder), *extra_files]))
-
-
 def _results_cache(settings: Settings) -> DiskCache:
-    return DiskCache(cache_folder(settings), settings.root, settings.fingerprint(), name="results")
+    return DiskCache(
+        cache_folder(settings), settings.root, settings.fingerprint(), name="results", plain=True
+    )
 
 
 def _replay(result: RunResult, targets: list[str], stored: dict[str, tuple]) -> bool:
@@ -70,13 +66,20 @@ def _replay(result: RunResult, targets: list[str], stored: dict[str, tuple]) -> 
     return True
 
 
+def _plain(outcome: tuple) -> tuple:
+    """An outcome in built-in types only, as the results cache stores it."""
+    if outcome[0] == "checked":
+        return ("checked", [finding.to_plain() for finding in outcome[1]])
+    return outcome
+
+
 def _replay_one(result: RunResult, name: str, outcome: tuple) -> None:
     kind = outcome[0]
     if kind == "checked":
         result.files_checked += 1
-        findings = outcome[1]
-        if findings:
+        if outcome[1]:
             display = display_path(name)
+            findings = [Finding.from_plain(plain) for plain in outcome[1]]
             for finding in findings:
                 finding.path = display
             result.results.append(FileResult(SourceFile(Path(name), display), findings))
@@ -159,11 +162,10 @@ def _run_cold(
     jobs: int | None,
 ) -> RunResult:
     targets = [Path(t) for t in target_names]
-    all_paths = [Path(p) for p in dict.fromkeys([*manifest, *target_names])]
     from keepref_lint.analysis import Project, analyse_all  # the cold path: parsers and the index
 
     outcomes: dict[str, tuple] = {}
-    project = Project(settings, targets, all_paths, manifest)
+    project = Project(settings, manifest=manifest)
     fixes_applied = 0
     token, stored = previous
     if token != project.index.token:
@@ -228,5 +230,6 @@ def _run_cold(
         progress(len(targets), len(targets), fixes_applied)
     if results_cache is not None:
         # An outcome depends on its file and the index: valid while both are unchanged.
-        results_cache.store(manifest, (project.index.token, {**stored, **outcomes}))
+        computed = {path: _plain(outcome) for path, outcome in outcomes.items()}
+        results_cache.store(manifest, (project.index.token, {**stored, **computed}))
     return result

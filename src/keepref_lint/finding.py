@@ -78,6 +78,27 @@ class Finding:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
         return f"Finding({fields})"
 
+    def to_plain(self) -> tuple:
+        """Built-in types only (the results cache stores these with ``marshal``)."""
+        fix = self.fix
+        plain_fix = (
+            None
+            if fix is None
+            else (fix.title, tuple(map(tuple, fix.edits)), fix.keeper, fix.safety)
+        )
+        return (
+            self.path, self.line, self.column, self.code, self.message, self.callee, plain_fix,
+            self.no_fix_reason, self.end_line, self.end_column,
+        )  # fmt: skip
+
+    @classmethod
+    def from_plain(cls, plain: tuple) -> Finding:
+        path, line, column, code, message, callee, fix, reason, end_line, end_column = plain
+        if fix is not None:
+            title, edits, keeper, safety = fix
+            fix = Fix(title, tuple(Edit(*edit) for edit in edits), keeper, safety)
+        return cls(path, line, column, code, message, callee, fix, reason, end_line, end_column)
+
     @property
     def fixable(self) -> bool:
         return self.fix is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 # ruff's default exclusions, so a tree looks the same to both tools.
@@ -121,12 +121,6 @@ def scan_tree(
     return found
 
 
-def walk_python_files(folder: Path, excluder: Excluder) -> Iterator[Path]:
-    """Every ``*.py`` file below ``folder``, sorted, without following symlinked folders."""
-    for path in scan_tree(str(folder), excluder):
-        yield Path(path)
-
-
 def target_paths(
     paths: Iterable[str],
     excluder: Excluder,
@@ -185,12 +179,21 @@ class ModuleMap:
     layouts such as ``python/sglang/...``. Namespace folders inside a package are named through it.
     """
 
-    def __init__(self, root: Path, files: Iterable[Path]) -> None:
-        package_dirs = {f.parent for f in files if f.name == "__init__.py"}
+    def __init__(self, root: Path, files: Iterable[str]) -> None:
+        """``files`` are absolute paths as strings (a whole tree's: no Path objects made for them)."""
+        marker = os.sep + "__init__.py"
+        package_dirs = {f[: -len(marker)] for f in files if f.endswith(marker)}
         roots = {root, root / "src"}
         for folder in package_dirs:
-            if not any(parent in package_dirs for parent in folder.parents):
-                roots.add(folder.parent)
+            parent = os.path.dirname(folder)
+            top = True
+            while parent and parent != os.path.dirname(parent):
+                if parent in package_dirs:
+                    top = False
+                    break
+                parent = os.path.dirname(parent)
+            if top:
+                roots.add(Path(os.path.dirname(folder)))
         self.roots = sorted(roots, key=lambda p: len(p.parts), reverse=True)
         self._prefixes = [str(root).rstrip(os.sep) + os.sep for root in self.roots]
 
