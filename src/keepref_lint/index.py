@@ -179,12 +179,12 @@ class Prefilter:
 
     A file must mention, as a whole word, the last name of a project or configured must-retain callable or
     an alias of one. For catalog entries, whose last names are common words (``server``, ``ref``,
-    ``Pool``), it must also mention a guard: the entry's top-level module (``grpc``), or for a project
-    module that re-exports one, that module's own name; and the name must stand where a drop can
-    (a call starting a statement or a plain-name assignment). With ``reexports_only`` (the index's
-    closure) a guarded name must instead stand in a ``from ... import`` or a ``name = module.attr`` alias,
-    the only ways a module can pass it on, and a plain name there or in an alias or a class's bases. The
-    tests look at the line around each occurrence only.
+    ``Pool``), it must also mention a guard in its import statements: the entry's top-level module
+    (``grpc``), or for a project module that re-exports one, that module's own name (or the file must be
+    part of that module); and the name must stand where a drop can (a call starting a statement or a
+    plain-name assignment). With ``reexports_only`` (the index's closure) a name must instead stand where
+    a module passes it on: a ``from ... import``, an alias (``start = start_service``,
+    ``start = mod.start_service``) or a class's bases. The tests look at the line around each occurrence.
     """
 
     def __init__(
@@ -213,12 +213,12 @@ class Prefilter:
                 return True
         elif any(True for name in self.plain for _ in occurrences(data, name)):
             return True
-        shaped = reexport_shaped if self.reexports_only else drop_shaped
+        shaped = passes_on if self.reexports_only else drop_shaped
         imports: bytes | None = None
         for guard, names in self.guarded.items():
             if imports is None:
                 imports = import_lines(data)
-            if guard.encode() in imports:
+            if guard.encode() in imports or within_package(path, guard):
                 for name in names:
                     if any(shaped(data, at, name) for at in occurrences(data, name)):
                         return True
@@ -235,7 +235,7 @@ class Prefilter:
         return [
             (at, name)
             for guard, names in self.guarded.items()
-            if guard.encode() in imports
+            if guard.encode() in imports or within_package(path, guard)
             for name in names
             for at in occurrences(data, name)
             if drop_shaped(data, at, name)
@@ -247,7 +247,8 @@ class Prefilter:
             return True
         imports = import_lines(data)
         return any(
-            guard.encode() in imports and any(n.encode() in data for n in names)
+            (guard.encode() in imports or within_package(path, guard))
+            and any(n.encode() in data for n in names)
             for guard, names in self.guarded.items()
         )
 
@@ -316,7 +317,14 @@ class Corpus:
             found = self._import_memo[word] = {
                 i for i, text in enumerate(self._imports) if needle in text
             }
+            found.update(i for path, i in self.position.items() if within_package(path, word))
         return found
+
+
+def within_package(path: str, guard: str) -> bool:
+    """Is the file part of the module or package named ``guard`` (the catalog's own modules, which name
+    their entries without importing themselves)?"""
+    return path.endswith(f"{os.sep}{guard}.py") or f"{os.sep}{guard}{os.sep}" in path
 
 
 def import_lines(data: bytes) -> bytes:
@@ -577,8 +585,13 @@ class ProjectIndex:
                 if files[i].module not in self.summaries and prefilter(
                     files[i].data, str(files[i].path)
                 ):
-                    # Only a catalog re-export brought this file here: its imports are all that matter.
-                    self._summarize(files[i], cache, skeleton=not plain_only(files[i].data))
+                    # Only a catalog re-export brought this file here: its top-level imports and
+                    # aliases are all that matter, unless it is the catalog's own module (whose aliases
+                    # may stand under an ``if``).
+                    path = str(files[i].path)
+                    own = any(within_package(path, guard) for guard in prefilter.guarded)
+                    skeleton = not own and not plain_only(files[i].data)
+                    self._summarize(files[i], cache, skeleton=skeleton)
             for i in sorted(stars):
                 file = files[i]
                 if file.module not in self.summaries and self._star_source_matters(file):
