@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, unpacked
 
 PY = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # As installed from a wheel: bytecode compiled and used (some environments set PYTHONDONTWRITEBYTECODE).
@@ -74,11 +75,14 @@ def fmt(times: list[float]) -> str:
     return f"{min(times):.2f} / {statistics.median(times):.2f} / {max(times):.2f}"
 
 
-def flake8_only_venv() -> Path:
-    """A venv with the same flake8 and no keepref-lint, for the without-plugin baseline."""
+def flake8_venv(with_plugin: bool) -> Path:
+    """A venv with this flake8 and nothing else, or with keepref-lint (this checkout, reinstalled each
+    time) and what it needs: the two differ only by the plugin, not by the other packages of the
+    development venv (flake8 looks through every installed package for plugins when it starts)."""
     import flake8
 
-    folder = CACHE / f"venv-flake8-{flake8.__version__}"
+    name = f"venv-flake8-{flake8.__version__}" + ("-keepref" if with_plugin else "")
+    folder = CACHE / name
     python = folder / "bin" / "python"
     if not python.exists():
         venv.create(folder, with_pip=True)
@@ -86,6 +90,12 @@ def flake8_only_venv() -> Path:
             [str(python), "-m", "pip", "install", "--quiet", f"flake8=={flake8.__version__}"],
             check=True,
         )
+    if with_plugin:
+        pip = [str(python), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, str(ROOT)], check=True)  # with its dependencies
+        subprocess.run([*pip, "--force-reinstall", "--no-deps", str(ROOT)], check=True)  # this code
+        compile_all = [str(python), "-m", "compileall", "-q", str(folder / "lib")]
+        subprocess.run(compile_all, env=ENV, check=False)
     return python
 
 
@@ -122,12 +132,25 @@ def main() -> int:
         compare("warm check (nothing changed) vs ruff warm cache", keepref, ruff, tree, args.runs)
     )
 
+    # One file edited between runs (a file the index was not built from, as most edits are): each tool
+    # re-checks what changed and reuses the rest.
+    edited = tree / "python" / "sglang" / "srt" / "layers" / "linear.py"
+    original = edited.read_bytes()
+    edits = iter(range(1_000_000))
+
+    def edit_one_file() -> None:
+        edited.write_bytes(original + f"\n# edit {next(edits)}\n".encode())
+
+    rows.append(compare("one file edited since the last run vs ruff after the same edit", keepref, ruff,
+                        tree, args.runs, before_a=edit_one_file, before_b=edit_one_file))  # fmt: skip
+    edited.write_bytes(original)
+
     srt = tree / "python" / "sglang" / "srt"
     dirs = [str(srt / d) for d in ("managers", "entrypoints", "disaggregation")]
-    plain_flake8 = flake8_only_venv()
+    with_plugin, without = flake8_venv(True), flake8_venv(False)
     rows.append(compare("flake8 -j2 on srt/{managers,entrypoints,disaggregation}: with plugin vs without",
-                        [PY, "-m", "flake8", "-j", "2", *dirs], [str(plain_flake8), "-m", "flake8", "-j", "2", *dirs],
-                        tree, args.runs))  # fmt: skip
+                        [str(with_plugin), "-m", "flake8", "-j", "2", *dirs],
+                        [str(without), "-m", "flake8", "-j", "2", *dirs], tree, args.runs))  # fmt: skip
 
     # fix with builtins.print marked: thousands of rewrites, on a fresh copy every run.
     fix_tree = work / "fix"
