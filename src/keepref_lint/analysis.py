@@ -133,9 +133,8 @@ class Project:
         """The paths whose text may hold a finding (a word scan over all of them at once)."""
         files = [file for file in map(self.source, paths) if file is not None]
         if self._corpus is not None and set(map(id, files)) <= {id(f) for f in self._corpus[0]}:
-            known, corpus = (
-                self._corpus
-            )  # the index was just built over these texts: reuse its scans
+            # The index was just built over these texts: reuse its scans.
+            known, corpus = self._corpus
         else:
             known, corpus = files, Corpus([f.data for f in files], [str(f.path) for f in files])
         wanted = {id(f) for f in files}
@@ -196,9 +195,8 @@ class Project:
         if not findings:
             return findings
         if _NOQA.search(file.data) is None:
-            return (
-                findings  # no comment can suppress anything (and tokenizing a large file is slow)
-            )
+            # No comment can suppress anything (and tokenizing a large file is slow).
+            return findings
         text = SourceText(file.data, file.display).text
         if file_is_silenced(physical_lines(text)):
             return []
@@ -231,9 +229,8 @@ def _analyse(
         return path, None, file_result
     finally:
         project.release(file)
-        if (
-            not gc.isenabled()
-        ):  # the run manages collection (engine.run): free this file's scopes now
+        if not gc.isenabled():
+            # The run manages collection (engine.run): free whatever cycles this file left now.
             gc.collect(0)
 
 

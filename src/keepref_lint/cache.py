@@ -1,9 +1,10 @@
 """The on-disk index cache, shared by every process of a run (flake8 workers, repeated CLI runs).
 
-An entry is valid for one project root, one keepref-lint version (and copy of its code) and one settings
-fingerprint, and only while every project file has the same path, size and modification time as when it
-was written (the manifest). Writers take a lock and replace the entry atomically, so concurrent processes build it once:
-the first builds and writes, the others wait for the lock and then read.
+An entry belongs to one project root, one keepref-lint version (and copy of its code), one Python and one
+settings fingerprint, and is stored with the manifest of the project (every file's path, size and
+modification time). It is served as it is while the manifest is unchanged; after changes, the caller's
+``still_valid`` decides whether it is served again. Writers take a lock and replace the entry atomically,
+so concurrent processes build it once: the first builds and writes, the others wait and then read.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def _code_stamp() -> str:
     folder = os.path.dirname(os.path.abspath(__file__))
     try:
         stats = sorted(
-            (entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
+            (entry.name, info.st_mtime_ns, info.st_size)
             for entry in os.scandir(folder)
             if entry.name.endswith(".py")
+            for info in [entry.stat()]
         )
     except OSError:
         return "?"
@@ -123,9 +125,8 @@ class DiskCache:
         self.plain = plain  # payloads of built-in types only, stored with marshal (see read_pickle)
         # The file name is a short checksum of the key; the full key is stored in the entry and compared,
         # so two settings whose checksums collide only evict each other's entries.
-        python = ".".join(
-            map(str, sys.version_info[:2])
-        )  # marshal's format follows the interpreter
+        # marshal's format follows the interpreter, hence the Python version in the key.
+        python = ".".join(map(str, sys.version_info[:2]))
         self.key = f"{_FORMAT}\0{__version__}\0{_code_stamp()}\0{python}\0{root}\0{fingerprint}"
         short = f"{zlib.crc32(self.key.encode()):08x}"
         self.entry = folder / f"{name}-{short}.{'marshal' if plain else 'pickle'}"

@@ -90,16 +90,15 @@ class _FileCache:
     def for_project(cls, project: Any, path: Path | None) -> _FileCache | None:
         import zlib
 
-        manifest = getattr(project, "manifest", None)
-        if path is None or manifest is None or not project.settings.cache:
+        from keepref_lint.cache import cache_folder
+
+        if path is None or not project.settings.cache:
             return None
         try:
             info = path.stat()
         except OSError:
             return None
-        folder = (
-            Path(project.settings.cache_dir or project.settings.root / ".keepref-cache") / "flake8"
-        )
+        folder = cache_folder(project.settings) / "flake8"
         key = (
             __version__,
             project.settings.fingerprint(),

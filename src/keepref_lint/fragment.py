@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_right
 
 from keepref_lint.resolve import FileScopes, Statement
 from keepref_lint.rules import dead_locals, value_calls
@@ -74,7 +75,7 @@ def no_drop_possible(data: bytes, occurrences: list[tuple[int, str]]) -> bool:
         starts.append(starts[-1] + len(line) + 1)
     blocks: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for offset, name in occurrences:
-        number = data.count(b"\n", 0, offset)
+        number = bisect_right(starts, offset) - 1
         span = _enclosing_block(lines, number)
         if span is None:
             return False

@@ -107,29 +107,26 @@ class ParseCache:
             scopes = self._scopes[key] = FileScopes(tree, file.module, file.is_package)
         return scopes
 
+    def _close_scopes(self, key: str) -> None:
+        scopes = self._scopes.pop(key, None)
+        if scopes is not None:
+            scopes.close()
+
     def done(self, file: SourceFile) -> None:
         """Keep the file's analysis for reuse if its tree is kept (within the budget), else free it."""
         key = str(file.path)
         if key not in self.trees:
-            scopes = self._scopes.pop(key, None)
-            if scopes is not None:
-                scopes.close()
+            self._close_scopes(key)
 
     def discard(self, file: SourceFile) -> None:
-        scopes = self._scopes.pop(str(file.path), None)
-        if scopes is not None:
-            scopes.close()
+        self._close_scopes(str(file.path))
         if self.trees.pop(str(file.path), None) is not None:
             self._kept -= len(file.data)
 
     def forget(self, file: SourceFile) -> ast.Module:
         """Hand over the file's tree (the fixer mutates it while verifying) and drop what depends on it."""
-        scopes = self._scopes.pop(str(file.path), None)
-        if scopes is not None:
-            scopes.close()
-        tree = self.trees.pop(str(file.path), None)
-        if tree is not None:
-            self._kept -= len(file.data)
+        tree = self.trees.get(str(file.path))
+        self.discard(file)
         return tree if tree is not None else parse_source(file)
 
     # Trees take ~20 times the memory of their source: keep them for reuse only up to this much source,
@@ -204,6 +201,20 @@ class Prefilter:
         names = self.local.get(path, ())
         return any(True for name in names for _ in occurrences(data, name))
 
+    def _plain_word(self, data: bytes) -> bool:
+        return any(True for name in self.plain for _ in occurrences(data, name))
+
+    def _guarded_here(self, data: bytes, path: str) -> list[frozenset[str]]:
+        """The guarded names whose guard the file imports (or whose package it belongs to)."""
+        if not self.guarded:
+            return []
+        imports = import_lines(data)
+        return [
+            names
+            for guard, names in self.guarded.items()
+            if guard.encode() in imports or within_package(path, guard)
+        ]
+
     def __call__(self, data: bytes, path: str = "") -> bool:
         if self._local_word(data, path):
             return True
@@ -211,31 +222,24 @@ class Prefilter:
             # A module passes a name on by importing or aliasing it, or names a class as a base.
             if any(passes_on(data, at, n) for n in self.plain for at in occurrences(data, n)):
                 return True
-        elif any(True for name in self.plain for _ in occurrences(data, name)):
+        elif self._plain_word(data):
             return True
         shaped = passes_on if self.reexports_only else drop_shaped
-        imports: bytes | None = None
-        for guard, names in self.guarded.items():
-            if imports is None:
-                imports = import_lines(data)
-            if guard.encode() in imports or within_package(path, guard):
-                for name in names:
-                    if any(shaped(data, at, name) for at in occurrences(data, name)):
-                        return True
-        return False
+        return any(
+            shaped(data, at, name)
+            for names in self._guarded_here(data, path)
+            for name in names
+            for at in occurrences(data, name)
+        )
 
     def drop_offsets(self, data: bytes, path: str = "") -> list[tuple[int, str]] | None:
         """Where a guarded name stands as a possible drop; None when a plain word occurs (its calls can
         hide behind local aliases, so only a whole-file analysis can tell)."""
-        if self._local_word(data, path):
+        if self._local_word(data, path) or self._plain_word(data):
             return None
-        if any(True for name in self.plain for _ in occurrences(data, name)):
-            return None
-        imports = import_lines(data)
         return [
             (at, name)
-            for guard, names in self.guarded.items()
-            if guard.encode() in imports or within_package(path, guard)
+            for names in self._guarded_here(data, path)
             for name in names
             for at in occurrences(data, name)
             if drop_shaped(data, at, name)
@@ -245,12 +249,7 @@ class Prefilter:
         """The word-level test of ``candidates`` for one text."""
         if self._local_word(data, path) or any(n.encode() in data for n in self.plain):
             return True
-        imports = import_lines(data)
-        return any(
-            (guard.encode() in imports or within_package(path, guard))
-            and any(n.encode() in data for n in names)
-            for guard, names in self.guarded.items()
-        )
+        return any(n.encode() in data for names in self._guarded_here(data, path) for n in names)
 
     def key(self) -> tuple:
         return (
