@@ -93,6 +93,23 @@ def test_missing_path_is_an_error(tmp_path: Path) -> None:
     assert proc.stderr.strip() == "nope.py: no such file or directory"
 
 
+def test_a_missing_path_at_the_top_of_the_disk_does_not_make_the_disk_the_project(
+    tmp_path: Path,
+) -> None:
+    """``/missing`` once made ``/`` the project root, and the run walked the whole file system."""
+    missing = f"/keepref-lint-test-missing-{tmp_path.name}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "keepref_lint", "check", missing],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"{missing}: no such file or directory"
+    assert not (tmp_path / ".keepref-cache").exists()
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [

@@ -135,9 +135,9 @@ def judge(tmp_path: Path, source: str) -> tuple[bool, int]:
     path = tmp_path / "program.py"
     path.write_text(textwrap.dedent(source).lstrip())
     project = Project(Settings(root=tmp_path, cache=False))
-    file = project.source(path)
+    file = project.source(str(path))
     assert file is not None
-    places = project.index.prefilter.drop_offsets(file.data, str(path))
+    places = project.index.prefilter.drop_offsets(file.data, file.path)
     assert places, "the program must hold a candidate line"
     ruled_out = no_drop_possible(file.data, places)
     whole = project.check_tree_unfiltered(

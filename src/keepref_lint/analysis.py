@@ -13,7 +13,6 @@ import signal
 import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import ClassVar
 
 from keepref_lint.apply import fixed_text, verify
@@ -51,7 +50,7 @@ class Project:
     def shared(cls, settings: Settings) -> Project:
         """One project per root and settings in this process (the flake8 plugin and the codemod see one
         file at a time; forked workers inherit what the parent built)."""
-        key = (str(settings.root), settings.fingerprint())
+        key = (settings.root, settings.fingerprint())
         project = cls._shared.get(key)
         if project is None:
             project = cls._shared[key] = cls(settings)
@@ -60,7 +59,7 @@ class Project:
     def __init__(
         self,
         settings: Settings,
-        extra_files: Iterable[Path] = (),
+        extra_files: Iterable[str] = (),
         manifest: Manifest | None = None,
     ) -> None:
         """``manifest`` (every project file's path and stat) may come from a scan the caller made."""
@@ -68,12 +67,12 @@ class Project:
         self.excluder = Excluder(settings.root, settings.exclude)
         self.cache = ParseCache()
         if manifest is None:
-            manifest = scan_tree(str(settings.root), self.excluder)
-            manifest.update(manifest_of([p for p in extra_files if str(p) not in manifest]))
+            manifest = scan_tree(settings.root, self.excluder)
+            manifest.update(manifest_of([p for p in extra_files if p not in manifest]))
         self.manifest = manifest  # also the sizes: a file is read in one call
         self.modules = ModuleMap(settings.root, manifest)
-        self.files: dict[Path, SourceFile] = {}
-        self.read_errors: dict[Path, InputError] = {}
+        self.files: dict[str, SourceFile] = {}
+        self.read_errors: dict[str, InputError] = {}
         self._corpus: tuple[list[SourceFile], Corpus] | None = None
         if settings.cache:
             disk = DiskCache(cache_folder(settings), settings.root, settings.fingerprint())
@@ -82,8 +81,8 @@ class Project:
             self.index = self._build_index()
 
     def _build_index(self) -> ProjectIndex:
-        files = [file for file in map(self.source, map(Path, self.manifest)) if file is not None]
-        self._corpus = (files, Corpus([f.data for f in files], [str(f.path) for f in files]))
+        files = [file for file in map(self.source, self.manifest) if file is not None]
+        self._corpus = (files, Corpus([f.data for f in files], [f.path for f in files]))
         index = ProjectIndex.build(files, self.settings, self.cache, self._corpus[1])
         if os.environ.get("KEEPREF_LINT_DEBUG"):
             print(
@@ -109,12 +108,12 @@ class Project:
         ):
             return False
         for path in changed:
-            file = self.source(Path(path))
+            file = self.source(path)
             if file is not None and index.affected_by(file):
                 return False
         return True
 
-    def source(self, path: Path) -> SourceFile | None:
+    def source(self, path: str) -> SourceFile | None:
         """The file at ``path``, read once; None (and an entry in read_errors) if it cannot be read."""
         file = self.files.get(path)
         if file is not None or path in self.read_errors:
@@ -122,21 +121,21 @@ class Project:
         module, is_package = self.modules.module_for(path)
         file = SourceFile(path, display_path(path), module, is_package)
         try:
-            read_source(file, self.manifest.get(str(path), (0, -1))[1])
+            read_source(file, self.manifest.get(path, (0, -1))[1])
         except InputError as error:
             self.read_errors[path] = error
             return None
         self.files[path] = file
         return file
 
-    def candidates(self, paths: list[Path]) -> set[Path]:
+    def candidates(self, paths: list[str]) -> set[str]:
         """The paths whose text may hold a finding (a word scan over all of them at once)."""
         files = [file for file in map(self.source, paths) if file is not None]
         if self._corpus is not None and set(map(id, files)) <= {id(f) for f in self._corpus[0]}:
             # The index was just built over these texts: reuse its scans.
             known, corpus = self._corpus
         else:
-            known, corpus = files, Corpus([f.data for f in files], [str(f.path) for f in files])
+            known, corpus = files, Corpus([f.data for f in files], [f.path for f in files])
         wanted = {id(f) for f in files}
         return {
             known[i].path for i in self.index.prefilter.candidates(corpus) if id(known[i]) in wanted
@@ -146,7 +145,7 @@ class Project:
         """Forget a checked file's tree and scopes (a whole-tree run must not hold them all)."""
         self.cache.discard(file)
 
-    def release_texts(self, keep: set[Path]) -> None:
+    def release_texts(self, keep: set[str]) -> None:
         """Drop the texts of files that will not be checked, and the word-scan corpus, once the index
         and the candidates are known."""
         self._corpus = None
@@ -154,7 +153,7 @@ class Project:
             if path not in keep:
                 file.data = b""
 
-    def source_for_flake8(self, path: Path | None, display: str, lines: list[str]) -> SourceFile:
+    def source_for_flake8(self, path: str | None, display: str, lines: list[str]) -> SourceFile:
         """The file flake8 is checking: from disk when it is one (its own encoding), else flake8's lines."""
         if path is not None:
             file = self.source(path)
@@ -163,26 +162,26 @@ class Project:
                 return file
         module, is_package = self.modules.module_for(path) if path else ("stdin", False)
         return SourceFile(
-            path or Path(display), display, module, is_package, "".join(lines).encode("utf-8")
+            path or display, display, module, is_package, "".join(lines).encode("utf-8")
         )
 
     def check_tree_unfiltered(self, file: SourceFile, tree: ast.Module) -> list[Finding]:
         """Findings for an already parsed file, before noqa and code selection (flake8 does both)."""
-        if not self.index.prefilter(file.data, str(file.path)):
+        if not self.index.prefilter(file.data, file.path):
             return []
         return check_tree(file, tree, self.index)
 
     def check_file(self, file: SourceFile) -> list[Finding]:
         """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
-        if not self.index.prefilter(file.data, str(file.path)):
+        if not self.index.prefilter(file.data, file.path):
             return []
-        if str(file.path) not in self.cache.trees:  # not parsed yet: try the cheaper proof first
-            places = self.index.prefilter.drop_offsets(file.data, str(file.path))
+        if file.path not in self.cache.trees:  # not parsed yet: try the cheaper proof first
+            places = self.index.prefilter.drop_offsets(file.data, file.path)
             if places is not None and no_drop_possible(file.data, places):
                 return []
         scopes = self.cache.scopes(file)
         if scopes is None:
-            raise self.cache.errors[str(file.path)]
+            raise self.cache.errors[file.path]
         tree = scopes.module.node
         assert isinstance(tree, ast.Module)
         findings = check_tree(file, tree, self.index, scopes)
@@ -210,8 +209,8 @@ PARALLEL_MIN_FILES = 8  # below this, starting processes costs more than it save
 
 
 def _analyse(
-    project: Project, path: Path, fix: bool
-) -> tuple[Path, InputError | None, FileResult | None]:
+    project: Project, path: str, fix: bool
+) -> tuple[str, InputError | None, FileResult | None]:
     """Check one file and, for ``fix``, compute and verify its new text (written by the caller)."""
     file = project.source(path)
     assert file is not None
@@ -234,14 +233,14 @@ def _analyse(
             gc.collect(0)
 
 
-def _analyse_in_worker(job: tuple[Path, bool]) -> tuple[Path, InputError | None, FileResult | None]:
+def _analyse_in_worker(job: tuple[str, bool]) -> tuple[str, InputError | None, FileResult | None]:
     assert _worker_project is not None
     return _analyse(_worker_project, *job)
 
 
 def analyse_all(
-    project: Project, work: list[Path], fix: bool, jobs: int | None
-) -> Iterator[tuple[Path, InputError | None, FileResult | None]]:
+    project: Project, work: list[str], fix: bool, jobs: int | None
+) -> Iterator[tuple[str, InputError | None, FileResult | None]]:
     """Results in input order; in forked worker processes (which inherit the index) for large inputs."""
     import multiprocessing
 

@@ -12,7 +12,6 @@ import contextlib
 import os
 import stat
 import tempfile
-from pathlib import Path
 
 from keepref_lint.finding import Finding
 from keepref_lint.project import InputError
@@ -73,12 +72,13 @@ def verify(display: str, old_tree: ast.Module, new_data: bytes, findings: list[F
         )
 
 
-def atomic_write(path: Path, original: bytes, data: bytes, display: str) -> None:
+def atomic_write(path: str, original: bytes, data: bytes, display: str) -> None:
     """Replace the file's bytes all at once, keeping its mode; refuse if it changed since it was read."""
-    real = Path(os.path.realpath(path))
+    real = os.path.realpath(path)
     try:
-        current = real.read_bytes()
-        info = real.stat()
+        with open(real, "rb") as handle:
+            current = handle.read()
+        info = os.stat(real)
     except OSError as exc:
         raise InputError(
             display, f"fix not written: cannot read it again ({exc.strerror or exc})"
@@ -88,7 +88,8 @@ def atomic_write(path: Path, original: bytes, data: bytes, display: str) -> None
             display, "fix not written: the file changed while keepref-lint was running"
         )
     try:
-        fd, temp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".keepref-tmp")
+        folder, name = os.path.split(real)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".keepref-tmp")
     except OSError as exc:
         raise InputError(
             display, f"fix not written: cannot create a file beside it ({exc.strerror or exc})"

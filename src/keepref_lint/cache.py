@@ -9,12 +9,10 @@ so concurrent processes build it once: the first builds and writes, the others w
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import zlib
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable
 
 from keepref_lint import __version__
 
@@ -47,17 +45,22 @@ def _code_stamp() -> str:
     return f"{zlib.crc32(repr(stats).encode()):08x}"
 
 
-def default_cache_dir(root: Path) -> Path:
+def default_cache_dir(root: str) -> str:
     override = os.environ.get("KEEPREF_CACHE_DIR")
-    return Path(override) if override else root / ".keepref-cache"
+    return override if override else os.path.join(root, ".keepref-cache")
 
 
-def cache_folder(settings: Any) -> Path:
+def cache_folder(settings: Any) -> str:
     """The configured cache folder (``cache-dir``), else the default for the project root."""
-    return Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(settings.root)
+    return settings.cache_dir if settings.cache_dir else default_cache_dir(settings.root)
 
 
-def read_pickle(path: Path, plain: bool = False) -> Any | None:
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def read_pickle(path: str, plain: bool = False) -> Any | None:
     """The object stored at ``path``, or None when it is missing, unreadable or not ours. ``plain``
     entries hold only built-in types and are read with ``marshal``: no ``pickle`` import and about half
     the load time, which shows in a warm run."""
@@ -68,26 +71,26 @@ def read_pickle(path: Path, plain: bool = False) -> Any | None:
         import marshal
 
         try:
-            return marshal.loads(path.read_bytes())
+            return marshal.loads(_read_bytes(path))
         except errors:
             return None
     import pickle
 
     try:
-        with path.open("rb") as handle:
-            return pickle.load(handle)
+        return pickle.loads(_read_bytes(path))
     except (*errors, pickle.UnpicklingError):
         return None
 
 
-def write_pickle(path: Path, obj: Any, plain: bool = False) -> None:
+def write_pickle(path: str, obj: Any, plain: bool = False) -> None:
     """Store ``obj`` at ``path`` whole or not at all (temporary file, then rename); a cache that cannot
     be written is skipped, never an error."""
     import tempfile
 
+    folder, name = os.path.split(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+        os.makedirs(folder, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name.partition('.')[0]}-", suffix=".tmp")
     except OSError:
         return
     try:
@@ -102,24 +105,51 @@ def write_pickle(path: Path, obj: Any, plain: bool = False) -> None:
                 pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temp, path)
     except (OSError, ValueError):  # ValueError: marshal met a type it cannot store
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(temp)
+        except OSError:
+            pass
 
 
-def manifest_of(paths: list[Path]) -> Manifest:
+def manifest_of(paths: Iterable[str | os.PathLike[str]]) -> Manifest:
     manifest: Manifest = {}
     for path in paths:
         try:
-            info = path.stat()
+            info = os.stat(path)
         except OSError:
             continue
-        manifest[str(path)] = (info.st_mtime_ns, info.st_size)
+        manifest[os.fspath(path)] = (info.st_mtime_ns, info.st_size)
     return manifest
+
+
+class _Lock:
+    """An exclusive lock on a file, held for a ``with`` block (a no-op where it cannot be taken)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.handle: Any = None
+
+    def __enter__(self) -> None:
+        if fcntl is None or self.path is None:
+            return
+        try:
+            self.handle = open(self.path, "a")
+        except OSError:
+            return
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.handle is not None:
+            try:
+                fcntl.flock(self.handle, fcntl.LOCK_UN)
+            finally:
+                self.handle.close()
+                self.handle = None
 
 
 class DiskCache:
     def __init__(
-        self, folder: Path, root: Path, fingerprint: str, name: str = "index", plain: bool = False
+        self, folder: str, root: str, fingerprint: str, name: str = "index", plain: bool = False
     ) -> None:
         self.folder = folder
         self.plain = plain  # payloads of built-in types only, stored with marshal (see read_pickle)
@@ -129,15 +159,16 @@ class DiskCache:
         python = ".".join(map(str, sys.version_info[:2]))
         self.key = f"{_FORMAT}\0{__version__}\0{_code_stamp()}\0{python}\0{root}\0{fingerprint}"
         short = f"{zlib.crc32(self.key.encode()):08x}"
-        self.entry = folder / f"{name}-{short}.{'marshal' if plain else 'pickle'}"
-        self.lock_path = folder / f"{name}-{short}.lock"
+        self.entry = os.path.join(folder, f"{name}-{short}.{'marshal' if plain else 'pickle'}")
+        self.lock_path = os.path.join(folder, f"{name}-{short}.lock")
 
     def _ensure_folder(self) -> bool:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            ignore = self.folder / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# Created by keepref-lint.\n*\n")
+            os.makedirs(self.folder, exist_ok=True)
+            ignore = os.path.join(self.folder, ".gitignore")
+            if not os.path.exists(ignore):
+                with open(ignore, "w", encoding="utf-8") as handle:
+                    handle.write("# Created by keepref-lint.\n*\n")
             return True
         except OSError:
             return False
@@ -159,22 +190,9 @@ class DiskCache:
         if self._ensure_folder():
             write_pickle(self.entry, (self.key, manifest, payload), self.plain)
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        if fcntl is None or not self._ensure_folder():
-            yield
-            return
-        try:
-            handle = self.lock_path.open("a")
-        except OSError:
-            yield
-            return
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def locked(self) -> _Lock:
+        """Held while this entry is built and written (``with cache.locked(): ...``)."""
+        return _Lock(self.lock_path if self._ensure_folder() else None)
 
     def get_or_build(
         self,

@@ -2,143 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
-from collections import Counter
-from collections.abc import Sequence
 
-from keepref_lint import __version__
+from keepref_lint.arguments import parse_args
 from keepref_lint.codes import RULES, rule_page
 from keepref_lint.config import ConfigError, Settings, load_settings, with_overrides
 from keepref_lint.engine import RunResult, run
 from keepref_lint.finding import Finding
 from keepref_lint.output import format_github, format_json, format_sarif, format_text
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from collections.abc import Sequence
+
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def _split_codes(text: str) -> list[str]:
-    return [part for part in text.replace(",", " ").split() if part]
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", default=["."], help="files or folders (default: .)")
-    parser.add_argument(
-        "--format",
-        choices=("text", "json", "sarif", "github"),
-        default="text",
-        help="output format",
-    )
-    parser.add_argument(
-        "--must-retain",
-        action="append",
-        default=[],
-        metavar="QUALNAME[:ATTR]",
-        help="treat this qualified name as must-retain (repeatable), e.g. pkg.mod.func:server",
-    )
-    parser.add_argument(
-        "--decorator",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="another decorator name that marks must-retain definitions (repeatable)",
-    )
-    parser.add_argument(
-        "--config", metavar="FILE", help="read [tool.keepref-lint] from this pyproject.toml"
-    )
-    parser.add_argument(
-        "--select", type=_split_codes, metavar="CODES", help="codes or prefixes to report"
-    )
-    parser.add_argument(
-        "--ignore", type=_split_codes, metavar="CODES", help="codes or prefixes to skip"
-    )
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="exclude paths (glob, repeatable)",
-    )
-    parser.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=None,
-        metavar="N",
-        help="processes to use (default: all cores)",
-    )
-    parser.add_argument(
-        "--no-catalog", action="store_true", help="leave out the built-in catalog of APIs"
-    )
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    parser.add_argument(
-        "--cache-dir", metavar="DIR", help="cache folder (default: <root>/.keepref-cache)"
-    )
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="print findings only, no summary"
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
-
-
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter with the terminal width found without ``shutil`` (argparse builds one for
-    every option it adds, and importing ``shutil`` costs more than a warm run's lookups)."""
-
-    def __init__(self, prog: str, **options: int | None) -> None:
-        if options.get("width") is None:
-            try:
-                columns = int(os.environ.get("COLUMNS", "0"))
-            except ValueError:
-                columns = 0
-            if columns <= 0:
-                try:
-                    columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-                except (AttributeError, ValueError, OSError):
-                    columns = 80
-            options["width"] = columns - 2
-        super().__init__(prog, **options)  # type: ignore[arg-type]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="keepref-lint",
-        formatter_class=_Formatter,
-        description="Find and fix dropped lifetime-critical return values.",
-    )
-    parser.add_argument("--version", action="version", version=f"keepref-lint {__version__}")
-    commands = parser.add_subparsers(
-        dest="command",
-        required=True,
-        metavar="COMMAND",
-    )
-    check = commands.add_parser(
-        "check", help="report dropped must-retain results", formatter_class=_Formatter
-    )
-    _common(check)
-    fix = commands.add_parser(
-        "fix", help="rewrite drops to keep a reference", formatter_class=_Formatter
-    )
-    _common(fix)
-    fix.add_argument("--diff", action="store_true", help="print a unified diff and write nothing")
-    suggest = commands.add_parser(
-        "suggest",
-        help="list functions inferred must-retain that are not marked",
-        formatter_class=_Formatter,
-    )
-    _common(suggest)
-    suggest.add_argument(
-        "--apply", action="store_true", help="add @must_retain (and its import) to them"
-    )
-    explain = commands.add_parser(
-        "explain", help="print the documentation of a rule", formatter_class=_Formatter
-    )
-    explain.add_argument("code", help="a rule code such as KR001")
-    return parser
-
-
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: Namespace) -> Settings:
     settings = load_settings(args.paths, args.config)
     return with_overrides(
         settings,
@@ -176,7 +58,7 @@ def _report_errors(result: RunResult) -> None:
         print(str(error), file=sys.stderr)
 
 
-def _write_findings(args: argparse.Namespace, findings: list[Finding], result: RunResult) -> None:
+def _write_findings(args: Namespace, findings: list[Finding], result: RunResult) -> None:
     if args.format == "json":
         sys.stdout.write(format_json(findings))
     elif args.format == "sarif":
@@ -208,7 +90,7 @@ class _Progress:
         sys.stderr.flush()
 
 
-def _check(args: argparse.Namespace, result: RunResult) -> int:
+def _check(args: Namespace, result: RunResult) -> int:
     findings = result.findings
     _write_findings(args, findings, result)
     if args.format == "text":
@@ -224,7 +106,7 @@ def _check(args: argparse.Namespace, result: RunResult) -> int:
     return EXIT_FINDINGS if findings else EXIT_CLEAN
 
 
-def _fix(args: argparse.Namespace, result: RunResult) -> int:
+def _fix(args: Namespace, result: RunResult) -> int:
     changed = [r for r in result.results if r.new_data is not None]
     fixed = [f for r in changed for f in r.findings if f.fixable]
     remaining = [
@@ -240,6 +122,8 @@ def _fix(args: argparse.Namespace, result: RunResult) -> int:
         verb = "Would fix" if args.diff else "Fixed"
         summary = f"{verb} {_plural(len(fixed), 'finding')} in {_plural(len(changed), 'file')}"
         if remaining:
+            from collections import Counter
+
             reasons = Counter(f.no_fix_reason or "not fixed" for f in remaining)
             summary += (
                 f"; {len(remaining)} left without an automatic fix ("
@@ -255,8 +139,8 @@ def _fix(args: argparse.Namespace, result: RunResult) -> int:
     return EXIT_FINDINGS if remaining else EXIT_CLEAN
 
 
-def _suggest(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _suggest(args: Namespace) -> int:
+    import os
 
     from keepref_lint.analysis import Project
     from keepref_lint.suggest import apply_suggestions, suggestions
@@ -266,7 +150,7 @@ def _suggest(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"keepref-lint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    within = [Path(p).resolve() for p in args.paths]
+    within = [os.path.realpath(p) for p in args.paths]
     items = suggestions(Project(settings).index.marks, within)
     for item in items:
         print(item.line())
@@ -281,8 +165,7 @@ def _suggest(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "explain":
         return _explain(args.code)
     if args.command == "suggest":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile, VisitorBasedCodemodCommand
@@ -41,9 +40,9 @@ class KeepReferences(VisitorBasedCodemodCommand):
         super().__init__(context)
         self.must_retain = tuple(must_retain or ())
 
-    def _project(self, path: Path) -> Project:
+    def _project(self, path: str) -> Project:
         try:
-            settings = with_overrides(load_settings([str(path)]), must_retain=self.must_retain)
+            settings = with_overrides(load_settings([path]), must_retain=self.must_retain)
         except ConfigError as error:
             raise SkipFile(str(error)) from None
         return Project.shared(settings)
@@ -52,7 +51,7 @@ class KeepReferences(VisitorBasedCodemodCommand):
         filename = self.context.filename
         if filename is None:
             raise SkipFile("keepref-lint needs a file path to resolve names across the project")
-        path = Path(os.path.abspath(filename))
+        path = os.path.abspath(filename)
         project = self._project(path)
         module, is_package = project.modules.module_for(path)
         file = SourceFile(path, filename, module, is_package, tree.bytes)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections import namedtuple
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,10 +13,18 @@ if TYPE_CHECKING:
 
 TOOL_KEY = "keepref-lint"
 DEFAULT_DECORATOR = "must_retain"
-_QUALNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_<>][A-Za-z0-9_<>]*)*$")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CODE_PREFIX = re.compile(r"^[A-Z]{1,3}[0-9]{0,3}$")
+# Patterns for values a run is given; ``re`` is imported only when a value is checked (a warm run with
+# no configuration checks none, and the import is a sixth of its start-up).
+_QUALNAME = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_<>][A-Za-z0-9_<>]*)*"
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_CODE_PREFIX = r"[A-Z]{1,3}[0-9]{0,3}"
 _PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+
+
+def _is(pattern: str, text: str) -> bool:
+    import re
+
+    return re.fullmatch(pattern, text) is not None
 
 
 class ConfigError(Exception):
@@ -58,8 +64,8 @@ class Settings:
 
     def __init__(
         self,
-        root: Path,
-        config_path: Path | None = None,
+        root: str | os.PathLike[str],
+        config_path: str | None = None,
         must_retain: Mapping[str, RetainSpec] | None = None,
         decorators: tuple[str, ...] = (DEFAULT_DECORATOR,),
         exclude: tuple[str, ...] = (),
@@ -71,7 +77,7 @@ class Settings:
         catalog: bool = True,
         catalog_disable: tuple[str, ...] = (),
     ) -> None:
-        self.root = root
+        self.root = os.fspath(root)  # absolute; a string, as every path a warm run touches
         self.config_path = config_path
         self.must_retain: Mapping[str, RetainSpec] = must_retain if must_retain is not None else {}
         self.decorators = decorators
@@ -122,11 +128,11 @@ def parse_retain_arg(text: str, origin: str) -> RetainSpec:
 
 
 def _retain_spec(qualname: Any, attr: Any, reason: Any, origin: str) -> RetainSpec:
-    if not isinstance(qualname, str) or not _QUALNAME.match(qualname) or "." not in qualname:
+    if not isinstance(qualname, str) or not _is(_QUALNAME, qualname) or "." not in qualname:
         raise ConfigError(
             f"{origin}: must-retain entry {qualname!r} is not a qualified name like 'pkg.module.func'"
         )
-    if attr is not None and (not isinstance(attr, str) or not _IDENT.match(attr)):
+    if attr is not None and (not isinstance(attr, str) or not _is(_IDENT, attr)):
         raise ConfigError(f"{origin}: attr {attr!r} for {qualname} is not a Python identifier")
     if reason is not None and not isinstance(reason, str):
         raise ConfigError(f"{origin}: reason for {qualname} must be a string")
@@ -147,7 +153,7 @@ def _str_list(table: Mapping[str, Any], key: str, origin: str) -> tuple[str, ...
 def _codes(values: Iterable[str], key: str, origin: str) -> tuple[str, ...]:
     codes = tuple(v.strip().upper() for v in values if v.strip())
     for code in codes:
-        if not _CODE_PREFIX.match(code):
+        if not _is(_CODE_PREFIX, code):
             raise ConfigError(
                 f"{origin}: '{key}' has {code!r}, which is not a code or code prefix like KR001"
             )
@@ -188,7 +194,7 @@ _KNOWN_KEYS = {
 
 
 def settings_from_table(
-    table: Mapping[str, Any], root: Path, origin: str, path: Path | None
+    table: Mapping[str, Any], root: str, origin: str, path: str | None
 ) -> Settings:
     unknown = set(table) - _KNOWN_KEYS
     if unknown:
@@ -198,7 +204,7 @@ def settings_from_table(
         )
     decorators = _str_list(table, "decorators", origin)
     for name in decorators:
-        if not _IDENT.match(name.rpartition(".")[2]):
+        if not _is(_IDENT, name.rpartition(".")[2]):
             raise ConfigError(f"{origin}: decorator name {name!r} is not an identifier")
     skip_generated = table.get("skip-generated", True)
     if not isinstance(skip_generated, bool):
@@ -211,7 +217,7 @@ def settings_from_table(
     if cache_dir is not None and not isinstance(cache_dir, str):
         raise ConfigError(f"{origin}: 'cache-dir' must be a path string")
     if cache_dir is not None:
-        cache_dir = str((root / cache_dir).resolve())
+        cache_dir = os.path.realpath(os.path.join(root, cache_dir))
     settings = Settings(
         root=root,
         cache_dir=cache_dir,
@@ -239,9 +245,10 @@ def _catalog_ids(ids: tuple[str, ...], origin: str) -> tuple[str, ...]:
     return ids
 
 
-def _read_tool_table(path: Path) -> dict[str, Any] | None:
+def _read_tool_table(path: str) -> dict[str, Any] | None:
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if TOOL_KEY.encode() not in raw:
@@ -267,18 +274,31 @@ def _read_tool_table(path: Path) -> dict[str, Any] | None:
     return table
 
 
-def find_root(start: Path) -> Path | None:
+def _folders_up(start: str) -> Iterable[str]:
+    """``start`` and every folder above it, nearest first."""
+    folder = start
+    while True:
+        yield folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return
+        folder = parent
+
+
+def find_root(start: str) -> str | None:
     """The nearest folder at or above ``start`` that looks like a project (pyproject, setup, .git)."""
-    for folder in (start, *start.parents):
-        if any((folder / marker).exists() for marker in _PROJECT_MARKERS):
+    for folder in _folders_up(start):
+        if any(os.path.exists(os.path.join(folder, marker)) for marker in _PROJECT_MARKERS):
             return folder
     return None
 
 
-def _start_folder(paths: Iterable[str]) -> Path:
-    resolved = [Path(os.path.abspath(p)) for p in paths] or [Path.cwd()]
-    folders = [p if p.is_dir() else p.parent for p in resolved]
-    return Path(os.path.commonpath([str(f) for f in folders]))
+def _start_folder(paths: Iterable[str]) -> str:
+    """The folder the paths have in common (paths that do not exist are left out: they are errors of
+    their own, and ``/missing`` must not make ``/`` the project)."""
+    resolved = [os.path.abspath(p) for p in paths if os.path.lexists(p)] or [os.getcwd()]
+    folders = [p if os.path.isdir(p) else os.path.dirname(p) for p in resolved]
+    return os.path.commonpath(folders)
 
 
 def load_settings(paths: Iterable[str], config: str | None = None) -> Settings:
@@ -290,22 +310,21 @@ def load_settings(paths: Iterable[str], config: str | None = None) -> Settings:
     """
     start = _start_folder(paths)
     if config is not None:
-        path = Path(config)
-        if not path.is_file():
+        if not os.path.isfile(config):
             raise ConfigError(f"{config}: config file not found")
-        table = _read_tool_table(path) or {}
-        root = path.resolve().parent
-        return settings_from_table(table, root, str(path), path)
-    for folder in (start, *start.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+        table = _read_tool_table(config) or {}
+        root = os.path.dirname(os.path.realpath(config))
+        return settings_from_table(table, root, config, config)
+    for folder in _folders_up(start):
+        candidate = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(candidate):
             table = _read_tool_table(candidate)
             if table is not None:
-                return settings_from_table(table, folder, str(candidate), candidate)
+                return settings_from_table(table, folder, candidate, candidate)
     root = find_root(start)
     if root is None:
-        cwd = Path.cwd()
-        root = cwd if start == cwd or cwd in start.parents else start
+        cwd = os.getcwd()
+        root = cwd if start == cwd or start.startswith(cwd.rstrip(os.sep) + os.sep) else start
     return Settings(root=root)
 
 
@@ -342,5 +361,5 @@ def with_overrides(
     if no_catalog:
         changes["catalog"] = False
     if cache_dir:
-        changes["cache_dir"] = str(Path(cache_dir).resolve())
+        changes["cache_dir"] = os.path.realpath(cache_dir)
     return settings.replace(**changes)

@@ -6,8 +6,8 @@ Every front end goes through here, so the CLI, the flake8 plugin and the codemod
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from keepref_lint.cache import DiskCache, cache_folder, manifest_of
 from keepref_lint.config import Settings
@@ -35,12 +35,12 @@ class FileResult:
 
 
 class RunResult:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: str | None = None) -> None:
         self.results: list[FileResult] = []
         self.errors: list[InputError] = []
         self.files_checked = 0
         self.skipped_generated = 0
-        self.root = root if root is not None else Path.cwd()
+        self.root = root if root is not None else os.getcwd()
         self.interrupted = False
 
     @property
@@ -82,7 +82,7 @@ def _replay_one(result: RunResult, name: str, outcome: tuple) -> None:
             findings = [Finding.from_plain(plain) for plain in outcome[1]]
             for finding in findings:
                 finding.path = display
-            result.results.append(FileResult(SourceFile(Path(name), display), findings))
+            result.results.append(FileResult(SourceFile(name, display), findings))
     elif kind == "generated":
         result.skipped_generated += 1
     else:
@@ -101,10 +101,13 @@ def run(
     """Check (and optionally fix) ``paths``; with ``write=False`` fixes are computed and diffed only."""
     result = RunResult(root=settings.root)
     excluder = Excluder(settings.root, settings.exclude)
-    manifest = scan_tree(str(settings.root), excluder)
-    target_names = target_paths(list(paths), excluder, result.errors, manifest)
-    extra = [Path(t) for t in target_names if t not in manifest]
-    manifest.update(manifest_of(extra))
+    paths = list(paths)
+    if not any(os.path.lexists(path) for path in paths):
+        target_paths(paths, excluder, result.errors)  # nothing to check: each path is an error
+        return result
+    manifest = scan_tree(settings.root, excluder)
+    target_names = target_paths(paths, excluder, result.errors, manifest)
+    manifest.update(manifest_of([t for t in target_names if t not in manifest]))
     results_cache = _results_cache(settings) if settings.cache and not fix else None
     # Stored: (the index build they were computed with, {path: outcome}), and the manifest of then.
     stored: dict[str, tuple] = {}
@@ -161,7 +164,7 @@ def _run_cold(
     progress: Progress | None,
     jobs: int | None,
 ) -> RunResult:
-    targets = [Path(t) for t in target_names]
+    targets = target_names
     from keepref_lint.analysis import Project, analyse_all  # the cold path: parsers and the index
 
     outcomes: dict[str, tuple] = {}
@@ -170,26 +173,26 @@ def _run_cold(
     token, stored = previous
     if token != project.index.token:
         stored = {}  # the index was rebuilt: every outcome may have changed
-    fresh = [path for path in targets if str(path) not in stored]
+    fresh = [path for path in targets if path not in stored]
     for name in target_names:
         if name in stored:
             _replay_one(result, name, stored[name])
     candidates = project.candidates(fresh)
-    work: list[Path] = []
+    work: list[str] = []
     for path in fresh:
         file = project.source(path)
         if file is None:
             result.errors.append(project.read_errors[path])
-            outcomes[str(path)] = ("error", project.read_errors[path].cause)
+            outcomes[path] = ("error", project.read_errors[path].cause)
         elif settings.skip_generated and GENERATED_MARKER in file.data:
             result.skipped_generated += 1
-            outcomes[str(path)] = ("generated",)
+            outcomes[path] = ("generated",)
         else:
             result.files_checked += 1
             if path in candidates:
                 work.append(path)
             else:
-                outcomes[str(path)] = ("checked", [])
+                outcomes[path] = ("checked", [])
     project.release_texts(set(work))
     done = len(targets) - len(work)
     try:
@@ -198,9 +201,9 @@ def _run_cold(
             if error is not None:
                 result.errors.append(error)
             if file_result is None:
-                outcomes[str(path)] = ("error", error.cause if error else "")
+                outcomes[path] = ("error", error.cause if error else "")
                 continue
-            outcomes[str(path)] = ("checked", file_result.findings)
+            outcomes[path] = ("checked", file_result.findings)
             if file_result.findings:
                 result.results.append(file_result)
             if file_result.new_data is not None:

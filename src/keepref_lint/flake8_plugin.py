@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from keepref_lint import __version__
@@ -65,8 +64,8 @@ class KeeprefChecker:
         project_for(filenames or ["."])
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
-        path = Path(os.path.abspath(self.filename)) if self.filename not in ("-", "stdin") else None
-        project = project_for([str(path) if path else "."])
+        path = os.path.abspath(self.filename) if self.filename not in ("-", "stdin") else None
+        project = project_for([path or "."])
         cache = _FileCache.for_project(project, path)
         findings = cache.load() if cache else None
         if findings is None:
@@ -82,12 +81,12 @@ class _FileCache:
     """One file's findings, reused while neither it nor the index changed (flake8 runs again and again
     over the same tree in CI and pre-commit; the analysis of a large candidate file is the cost)."""
 
-    def __init__(self, entry: Path, key: tuple) -> None:
+    def __init__(self, entry: str, key: tuple) -> None:
         self.entry = entry
         self.key = key
 
     @classmethod
-    def for_project(cls, project: Any, path: Path | None) -> _FileCache | None:
+    def for_project(cls, project: Any, path: str | None) -> _FileCache | None:
         import zlib
 
         from keepref_lint.cache import cache_folder
@@ -95,19 +94,19 @@ class _FileCache:
         if path is None or not project.settings.cache:
             return None
         try:
-            info = path.stat()
+            info = os.stat(path)
         except OSError:
             return None
-        folder = cache_folder(project.settings) / "flake8"
+        folder = os.path.join(cache_folder(project.settings), "flake8")
         key = (
             __version__,
             project.settings.fingerprint(),
             project.index.token,  # the findings depend on the file and the index build only
-            str(path),
+            path,
             info.st_mtime_ns,
             info.st_size,
         )
-        return cls(folder / f"{zlib.crc32(str(path).encode()):08x}.pickle", key)
+        return cls(os.path.join(folder, f"{zlib.crc32(path.encode()):08x}.pickle"), key)
 
     def load(self) -> list | None:
         from keepref_lint.cache import read_pickle

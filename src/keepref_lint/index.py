@@ -98,7 +98,7 @@ class ParseCache:
 
     def scopes(self, file: SourceFile) -> FileScopes | None:
         """The file's scope analysis; hand it back with ``done`` (or ``discard``) when finished."""
-        key = str(file.path)
+        key = file.path
         scopes = self._scopes.get(key)
         if scopes is None:
             tree = self.parse(file)
@@ -114,18 +114,18 @@ class ParseCache:
 
     def done(self, file: SourceFile) -> None:
         """Keep the file's analysis for reuse if its tree is kept (within the budget), else free it."""
-        key = str(file.path)
+        key = file.path
         if key not in self.trees:
             self._close_scopes(key)
 
     def discard(self, file: SourceFile) -> None:
-        self._close_scopes(str(file.path))
-        if self.trees.pop(str(file.path), None) is not None:
+        self._close_scopes(file.path)
+        if self.trees.pop(file.path, None) is not None:
             self._kept -= len(file.data)
 
     def forget(self, file: SourceFile) -> ast.Module:
         """Hand over the file's tree (the fixer mutates it while verifying) and drop what depends on it."""
-        tree = self.trees.get(str(file.path))
+        tree = self.trees.get(file.path)
         self.discard(file)
         return tree if tree is not None else parse_source(file)
 
@@ -134,7 +134,7 @@ class ParseCache:
     KEEP_SOURCE_BYTES = 5_000_000
 
     def parse(self, file: SourceFile) -> ast.Module | None:
-        key = str(file.path)
+        key = file.path
         tree = self.trees.get(key)
         if tree is not None or key in self.errors:
             return tree
@@ -533,7 +533,7 @@ class ProjectIndex:
         for file in files:
             if any(d in file.data for d in decorators):
                 index._summarize(file, cache)
-        corpus = corpus or Corpus([f.data for f in files], [str(f.path) for f in files])
+        corpus = corpus or Corpus([f.data for f in files], [f.path for f in files])
         while True:
             index._close_over_aliases(files, cache, corpus)
             if not index._infer_wrappers(files, cache, corpus):
@@ -545,7 +545,7 @@ class ProjectIndex:
     def _summarize(self, file: SourceFile, cache: ParseCache, skeleton: bool = False) -> None:
         """Record the module's bindings; ``skeleton`` parses only its top-level imports, assignments
         and class headers (enough to see a re-export), falling back to the whole file."""
-        self.used.add(str(file.path))
+        self.used.add(file.path)
         if file.module in self.summaries:
             return
         tree = None
@@ -582,12 +582,12 @@ class ProjectIndex:
             plain_only = Prefilter(set(prefilter.plain), {})
             for i in sorted(prefilter.candidates(corpus)):
                 if files[i].module not in self.summaries and prefilter(
-                    files[i].data, str(files[i].path)
+                    files[i].data, files[i].path
                 ):
                     # Only a catalog re-export brought this file here: its top-level imports and
                     # aliases are all that matter, unless it is the catalog's own module (whose aliases
                     # may stand under an ``if``).
-                    path = str(files[i].path)
+                    path = files[i].path
                     own = any(within_package(path, guard) for guard in prefilter.guarded)
                     skeleton = not own and not plain_only(files[i].data)
                     self._summarize(files[i], cache, skeleton=skeleton)
@@ -611,7 +611,7 @@ class ProjectIndex:
             file = files[i]
             if b"return" not in file.data or not may_return_one(file.data, names):
                 continue
-            self.used.add(str(file.path))
+            self.used.add(file.path)
             scopes = cache.scopes(file)
             if scopes is None:
                 continue
@@ -650,7 +650,7 @@ class ProjectIndex:
                 location=f"{file.display}:{function.lineno}",
                 entry=inner.entry,
                 returns=inner,
-                path=str(file.path),
+                path=file.path,
                 line=function.lineno,
             )
             added = True
@@ -662,7 +662,7 @@ class ProjectIndex:
         """Would the build have read this text (so an index built without it may be stale)? The same
         tests as the build's, with its final words: a marker decorator, a re-export or class base of a
         must-retain name, a star import that matters, a possible wrapper."""
-        data, path = file.data, str(file.path)
+        data, path = file.data, file.path
         if any(decorator.encode() in data for decorator in self.settings.decorators):
             return True
         if self._prefilter(with_classes=True, reexports_only=True)(data, path):

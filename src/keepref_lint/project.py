@@ -1,11 +1,13 @@
-"""The project on disk: which files there are, which are excluded, and what module each one is."""
+"""The project on disk: which files there are, which are excluded, and what module each one is.
+
+Paths are absolute strings throughout, not ``pathlib`` objects: a run handles thousands of them, and a warm
+run (answered from the cache) would spend a tenth of its time importing and building ``Path``s.
+"""
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 # ruff's default exclusions, so a tree looks the same to both tools.
 DEFAULT_EXCLUDED_DIRS = frozenset(
@@ -36,7 +38,7 @@ class SourceFile:
 
     def __init__(
         self,
-        path: Path,  # absolute
+        path: str,  # absolute
         display: str,  # as shown to the user
         module: str = "",
         is_package: bool = False,
@@ -52,10 +54,10 @@ class SourceFile:
         return f"SourceFile({self.display!r}, module={self.module!r})"
 
 
-def display_path(path: Path | str) -> str:
+def display_path(path: str) -> str:
     """The path relative to the current folder when it lies below it (a string operation: this runs for
     every file of a tree), else as ``os.path.relpath`` gives it."""
-    text = str(path)
+    text = path
     cwd = os.getcwd()
     prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
     if text.startswith(prefix):
@@ -69,19 +71,21 @@ def display_path(path: Path | str) -> str:
 class Excluder:
     """Default excluded folders plus the user's glob patterns, matched against root-relative paths."""
 
-    def __init__(self, root: Path, patterns: Iterable[str]) -> None:
+    def __init__(self, root: str, patterns: Iterable[str]) -> None:
         self.root = root
         self.patterns = tuple(p.rstrip("/") for p in patterns if p.strip())
 
-    def excluded(self, path: Path, is_dir: bool) -> bool:
-        return self.excluded_name(str(path), path.name, is_dir)
+    def excluded(self, path: str, is_dir: bool) -> bool:
+        return self.excluded_name(path, os.path.basename(path), is_dir)
 
     def excluded_name(self, path: str, name: str, is_dir: bool) -> bool:
         if is_dir and name in DEFAULT_EXCLUDED_DIRS:
             return True
         if not self.patterns:
             return False
-        root = str(self.root) + os.sep
+        import fnmatch  # only with patterns: it imports ``re``, which a warm run otherwise does without
+
+        root = self.root.rstrip(os.sep) + os.sep
         rel = (path[len(root) :] if path.startswith(root) else path).replace(os.sep, "/")
         for pattern in self.patterns:
             if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern):
@@ -99,26 +103,36 @@ def scan_tree(
 ) -> dict[str, Stat]:
     """Every ``*.py`` file below ``folder`` with its stat, sorted, without following symlinked folders.
 
-    Paths stay strings here: this runs on every invocation, warm ones included, over thousands of files.
+    This runs on every invocation, warm ones included, over thousands of files: without exclusion
+    patterns the only test made per entry is a set lookup for folders.
     """
     found = {} if found is None else found
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=_entry_name)
     except OSError:
         return found
+    patterns = bool(excluder.patterns)
     for entry in entries:
+        name = entry.name
         try:
-            if entry.is_dir(follow_symlinks=False):
-                if not excluder.excluded_name(entry.path, entry.name, True):
-                    scan_tree(entry.path, excluder, found)
-            elif entry.name.endswith(".py") and not excluder.excluded_name(
-                entry.path, entry.name, False
-            ):
+            if name.endswith(".py") and not entry.is_dir(follow_symlinks=False):
+                if patterns and excluder.excluded_name(entry.path, name, False):
+                    continue
                 info = entry.stat()
                 found[entry.path] = (info.st_mtime_ns, info.st_size)
+            elif entry.is_dir(follow_symlinks=False) and not (
+                name in DEFAULT_EXCLUDED_DIRS
+                or (patterns and excluder.excluded_name(entry.path, name, True))
+            ):
+                scan_tree(entry.path, excluder, found)
         except OSError:
             continue
     return found
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def target_paths(
@@ -133,41 +147,41 @@ def target_paths(
     """
     found: dict[str, None] = {}
     for raw in paths:
-        path = Path(os.path.abspath(raw))
-        if path.is_dir():
-            if path.is_symlink():
-                path = path.resolve()
+        path = os.path.abspath(raw)
+        if os.path.isdir(path):
+            if os.path.islink(path):
+                path = os.path.realpath(path)
             if scanned is not None and _plainly_inside(path, excluder):
-                prefix = str(path) + os.sep
+                prefix = path.rstrip(os.sep) + os.sep
                 files = (
                     [f for f in scanned if f.startswith(prefix)]
                     if path != excluder.root
                     else list(scanned)
                 )
             else:
-                files = list(scan_tree(str(path), excluder))
+                files = list(scan_tree(path, excluder))
             found.update(dict.fromkeys(files))
-        elif path.is_file():
+        elif os.path.isfile(path):
             if not excluder.excluded(path, False):
-                found.setdefault(str(path), None)
-        elif path.is_symlink():
+                found.setdefault(path, None)
+        elif os.path.islink(path):
             errors.append(InputError(raw, "cannot read: dangling symbolic link"))
         else:
             errors.append(InputError(raw, "no such file or directory"))
     return list(found)
 
 
-def _plainly_inside(path: Path, excluder: Excluder) -> bool:
+def _plainly_inside(path: str, excluder: Excluder) -> bool:
     """Is ``path`` the root, or a folder below it that no exclusion touches (so the root walk covers it)?"""
     if path == excluder.root:
         return True
-    if excluder.root not in path.parents:
+    if not path.startswith(excluder.root.rstrip(os.sep) + os.sep):
         return False
     folder = path
     while folder != excluder.root:
         if excluder.excluded(folder, True):
             return False
-        folder = folder.parent
+        folder = os.path.dirname(folder)
     return True
 
 
@@ -179,11 +193,10 @@ class ModuleMap:
     layouts such as ``python/sglang/...``. Namespace folders inside a package are named through it.
     """
 
-    def __init__(self, root: Path, files: Iterable[str]) -> None:
-        """``files`` are absolute paths as strings (a whole tree's: no Path objects made for them)."""
+    def __init__(self, root: str, files: Iterable[str]) -> None:
         marker = os.sep + "__init__.py"
         package_dirs = {f[: -len(marker)] for f in files if f.endswith(marker)}
-        roots = {root, root / "src"}
+        roots = {root, os.path.join(root, "src")}
         for folder in package_dirs:
             parent = os.path.dirname(folder)
             top = True
@@ -193,12 +206,12 @@ class ModuleMap:
                     break
                 parent = os.path.dirname(parent)
             if top:
-                roots.add(Path(os.path.dirname(folder)))
-        self.roots = sorted(roots, key=lambda p: len(p.parts), reverse=True)
-        self._prefixes = [str(root).rstrip(os.sep) + os.sep for root in self.roots]
+                roots.add(os.path.dirname(folder))
+        self.roots = sorted(roots, key=lambda p: p.rstrip(os.sep).count(os.sep), reverse=True)
+        self._prefixes = [root.rstrip(os.sep) + os.sep for root in self.roots]
 
-    def module_for(self, path: Path) -> tuple[str, bool]:
-        text = str(path)
+    def module_for(self, path: str) -> tuple[str, bool]:
+        text = path
         for prefix in self._prefixes:
             if text.startswith(prefix):
                 stem = text[len(prefix) :]
@@ -208,7 +221,7 @@ class ModuleMap:
                 if is_package:
                     parts.pop()
                 return ".".join(parts), is_package
-        return path.stem, False
+        return os.path.splitext(os.path.basename(path))[0], False
 
 
 def read_source(file: SourceFile, size: int = -1) -> None:

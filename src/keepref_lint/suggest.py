@@ -9,8 +9,8 @@ module's imports. Each rewritten file is checked to parse and written atomically
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from keepref_lint.apply import atomic_write
 from keepref_lint.finding import Edit
@@ -22,7 +22,7 @@ from keepref_lint.sourcetext import SourceText, apply_edits, parse_quietly
 @dataclass
 class Suggestion:
     mark: Mark
-    path: Path
+    path: str  # absolute
 
     @property
     def chain(self) -> str:
@@ -35,15 +35,17 @@ class Suggestion:
         )
 
 
-def suggestions(marks: dict[str, Mark], within: list[Path]) -> list[Suggestion]:
+def suggestions(marks: dict[str, Mark], within: list[str]) -> list[Suggestion]:
+    """Inferred marks defined in (or below) the absolute paths ``within``."""
     found = []
+    prefixes = [folder.rstrip(os.sep) + os.sep for folder in within]
     for mark in marks.values():
         if mark.source != "inferred" or mark.path is None or "<locals>" in mark.qualname:
             continue
-        path = Path(mark.path)
-        if any(path == folder or folder in path.parents for folder in within):
+        path = mark.path
+        if path in within or path.startswith(tuple(prefixes)):
             found.append(Suggestion(mark, path))
-    return sorted(found, key=lambda s: (str(s.path), s.mark.line))
+    return sorted(found, key=lambda s: (s.path, s.mark.line))
 
 
 def apply_suggestions(items: list[Suggestion]) -> list[InputError]:
@@ -53,13 +55,14 @@ def apply_suggestions(items: list[Suggestion]) -> list[InputError]:
     from libcst.codemod.visitors import AddImportsVisitor
 
     errors: list[InputError] = []
-    by_file: dict[Path, list[Suggestion]] = {}
+    by_file: dict[str, list[Suggestion]] = {}
     for item in items:
         by_file.setdefault(item.path, []).append(item)
     for path, group in by_file.items():
         display = display_path(path)
         try:
-            original = path.read_bytes()
+            with open(path, "rb") as handle:
+                original = handle.read()
             source = SourceText(original, display)
             edits = []
             for item in group:
