@@ -286,6 +286,7 @@ class Corpus:
         self.texts = texts
         self.position = {path: i for i, path in enumerate(paths or ())}
         self._imports: list[bytes] | None = None
+        self._paths: str | None = None  # every path, one per line
         self._memo: dict[str, set[int]] = {}
         self._partial: dict[str, dict[int, bool]] = {}
         self._import_memo: dict[str, set[int]] = {}
@@ -316,7 +317,10 @@ class Corpus:
             found = self._import_memo[word] = {
                 i for i, text in enumerate(self._imports) if needle in text
             }
-            found.update(i for path, i in self.position.items() if within_package(path, word))
+            if self._paths is None:
+                self._paths = "\n".join(self.position)
+            if f"{os.sep}{word}" in self._paths:  # some file may be the module itself
+                found.update(i for path, i in self.position.items() if within_package(path, word))
         return found
 
 
