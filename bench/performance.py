@@ -70,7 +70,7 @@ def compare(label: str, a: list[str], b: list[str], cwd: Path, runs: int, *, bef
     }
     row["ratio"] = statistics.median(times["a"]) / statistics.median(times["b"])
     # Each A run against the B run right after it: the machine's slow drift cancels within a pair.
-    row["paired"] = statistics.median(x / y for x, y in zip(times["a"], times["b"]))
+    row["paired"] = statistics.median(x / y for x, y in zip(times["a"], times["b"], strict=True))
     return row
 
 
