@@ -90,3 +90,61 @@ def test_edits_reuse_or_rebuild_the_index_and_never_change_the_answer(tmp_path: 
     (root / "pkg").mkdir()
     (root / "pkg" / "__init__.py").write_text("")
     assert cached_run(root)[1]  # a new package can rename modules: rebuilt
+
+
+def suggested(root: Path, *extra: str) -> list[str]:
+    return run_cli("suggest", *extra, cwd=root, check=True).stdout.splitlines()
+
+
+def test_edits_to_files_the_index_was_built_from_keep_it_when_they_give_the_same(
+    tmp_path: Path,
+) -> None:
+    """An edit to a file the index read (a marked definition, a wrapper) is read again: the index is
+    kept when the file gives what it gave before up to line numbers, which are brought up to date."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (root / "service.py").write_text(SERVICE)
+    (root / "app.py").write_text(APP)
+    (root / "wrap.py").write_text(
+        "from service import start_service\n\n\ndef spawn():\n    return start_service()\n"
+    )
+    (root / "user.py").write_text("from wrap import spawn\n\n\ndef go():\n    spawn()\n")
+    seed = [("app.py", 6, "KR001"), ("user.py", 5, "KR003")]
+    assert cached_run(root) == (seed, True)
+
+    service = root / "service.py"
+    service.write_text("# A comment that moves every definition down.\n\n" + SERVICE)
+    edit(service, "\n\ndef helper():\n    return 1\n")
+    assert cached_run(root) == (seed, False)  # read again: the same mark
+
+    wrap = root / "wrap.py"
+    wrap.write_text(
+        wrap.read_text().replace("def spawn", "def other():\n    return 2\n\n\ndef spawn")
+    )
+    edit(wrap, "# the wrapper moved down four lines\n")
+    assert cached_run(root) == (seed, False)
+    assert (
+        suggested(root)
+        == suggested(root, "--no-cache")
+        == ["wrap.py:8: add @must_retain to spawn() (it returns service.start_service())"]
+    )  # the line the kept index gives is the new one
+
+    wrap.write_text(wrap.read_text().replace("return start_service()", "start_service()"))
+    edit(wrap, "\n")
+    found, built = cached_run(root)  # no longer a wrapper: its callers' findings go
+    assert built
+    assert ("user.py", 5, "KR003") not in found
+
+    service.write_text(SERVICE.replace('attr="server"', 'attr="srv"'))
+    edit(service, "\n")
+    assert cached_run(root)[1]  # a mark's options changed: rebuilt
+
+    (root / "hub.py").write_text("from service import *\n")
+    (root / "late.py").write_text(
+        "from hub import start_service\n\n\nclass Late:\n    def go(self):\n        start_service()\n"
+    )
+    found, built = cached_run(root)
+    assert ("late.py", 6, "KR001") in found
+    edit(service, "\n\ndef another():\n    return 3\n")
+    assert cached_run(root)[1]  # star-imported: a new name it defines may matter, so rebuilt

@@ -73,11 +73,14 @@ def test_flake8_builds_the_index_once_under_jobs(tmp_path: Path) -> None:
     assert proc.stderr.count("keepref-lint: built the index") == 1, proc.stderr
     proc = run([sys.executable, "-m", "flake8", "--select", "KR", "-j", "2", "."], root, env)
     assert "built the index" not in proc.stderr  # loaded from the on-disk cache
-    (root / "app" / "service.py").write_text(
-        (root / "app" / "service.py").read_text() + "\n# changed\n"
-    )
+    service = root / "app" / "service.py"
+    service.write_text(service.read_text() + "\n# changed\n")
     proc = run([sys.executable, "-m", "flake8", "--select", "KR", "-j", "2", "."], root, env)
-    assert proc.stderr.count("keepref-lint: built the index") == 1  # a changed file invalidates it
+    assert "built the index" not in proc.stderr  # read again: it gives the index what it gave
+    service.write_text(service.read_text().replace('attr="channel"', 'attr="link"'))
+    proc = run([sys.executable, "-m", "flake8", "--select", "KR", "-j", "2", "."], root, env)
+    assert proc.stderr.count("keepref-lint: built the index") == 1  # a mark changed: built again
+    assert "self.link = ..." in proc.stdout
 
 
 @pytest.mark.parametrize("config_file", ["setup.cfg", "tox.ini", ".flake8"])

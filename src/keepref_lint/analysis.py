@@ -93,14 +93,15 @@ class Project:
 
     def _still_valid(self, index: ProjectIndex, old: Manifest) -> bool:
         """Can the index built for the ``old`` manifest serve this one? Yes when no file it was built
-        from changed or went away, no package appeared or vanished (module names would move), and no
-        new or edited file would have been read by the build."""
+        from went away, each one that changed gives the index what it gave before (``refresh``), no
+        package appeared or vanished (module names would move), and no other new or edited file would
+        have been read by the build."""
         new = self.manifest
         removed = [path for path in old if path not in new]
         changed = [path for path, stat in new.items() if old.get(path) != stat]
         if len(changed) + len(removed) > max(50, len(new) // 10):
             return False  # a checkout or a rebase: building is cheaper than testing each file
-        if any(path in index.used for path in (*changed, *removed)):
+        if any(path in index.used for path in removed):
             return False
         if any(
             os.path.basename(path) == "__init__.py"
@@ -109,7 +110,13 @@ class Project:
             return False
         for path in changed:
             file = self.source(path)
-            if file is not None and index.affected_by(file):
+            if file is None:
+                if path in index.used:
+                    return False
+            elif path in index.used:
+                if not index.refresh(file, self.cache):  # read again: the same as before?
+                    return False
+            elif index.affected_by(file):
                 return False
         return True
 

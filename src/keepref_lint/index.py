@@ -509,6 +509,10 @@ class ProjectIndex:
         # The files whose text the index was built from: an edit elsewhere cannot change it (see
         # affected_by), so a cached index survives edits to every other file.
         self.used: set[str] = set()
+        # Where the marks found in the project come from (qualname -> path), and how each summarized file
+        # was read (path -> as a skeleton): an edited file is read again the same way (see refresh).
+        self.defined_in: dict[str, str] = {}
+        self.summarized: dict[str, bool] = {}
         self.token = os.urandom(8).hex()  # names this build (stored results are valid for it only)
         if settings.catalog:
             for entry in CATALOG:
@@ -552,6 +556,16 @@ class ProjectIndex:
         self.used.add(file.path)
         if file.module in self.summaries:
             return
+        summary = self._read_summary(file, cache, skeleton)
+        if summary is None:
+            return
+        self.summaries[file.module] = summary
+        self.summarized[file.path] = skeleton
+        self._add_marks(summary, file.path)
+
+    def _read_summary(
+        self, file: SourceFile, cache: ParseCache, skeleton: bool
+    ) -> ModuleSummary | None:
         tree = None
         if skeleton and b"\0" not in file.data:
             try:
@@ -561,11 +575,13 @@ class ProjectIndex:
         if tree is None:
             tree = cache.parse(file)
         if tree is None:
-            return
-        summary = summarize_module(tree, file, set(self.settings.decorators))
-        self.summaries[file.module] = summary
+            return None
+        return summarize_module(tree, file, set(self.settings.decorators))
+
+    def _add_marks(self, summary: ModuleSummary, path: str) -> None:
         for mark in summary.marks:
-            self.marks.setdefault(mark.qualname, mark)
+            if self.marks.setdefault(mark.qualname, mark) is mark:
+                self.defined_in[mark.qualname] = path
 
     def _close_over_aliases(
         self, files: list[SourceFile], cache: ParseCache, corpus: Corpus
@@ -644,6 +660,7 @@ class ProjectIndex:
                 continue
             function = scope.node
             assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+            self.defined_in[scope.qualname] = file.path
             self.marks[scope.qualname] = Mark(
                 scope.qualname,
                 "method" if scope.enclosing_class() is not None else "function",
@@ -676,6 +693,71 @@ class ProjectIndex:
         if b"return" in data and self.prefilter.mentions(data, path):
             return may_return_one(data, {qualname.rpartition(".")[2] for qualname in self.marks})
         return False
+
+    def _summary_mode(self, file: SourceFile) -> bool | None:
+        """How the build would summarize this text now: None (not at all), True (its skeleton) or
+        False (whole). The build's own tests, with its final words."""
+        data, path = file.data, file.path
+        if any(decorator.encode() in data for decorator in self.settings.decorators):
+            return False
+        closure = self._prefilter(with_classes=True, reexports_only=True)
+        if closure(data, path):
+            own = any(within_package(path, guard) for guard in closure.guarded)
+            return not own and not Prefilter(set(closure.plain), {})(data)
+        if b"import *" in data and self._star_source_matters(file):
+            return False
+        return None
+
+    def refresh(self, file: SourceFile, cache: ParseCache) -> bool:
+        """After an edit to ``file``, one of the files the index was built from: does its new text give
+        the index what the old one gave, up to line numbers? Then the index's records of it are brought up
+        to date in place (True); else (False) the index must be built again, and this one is spoilt.
+
+        The file is read the way the build would read it now (summary, marker decorators, inferred
+        wrappers); an edit that moves definitions, changes bodies that return nothing must-retain or
+        touches comments leaves the index as it was.
+        """
+        path = file.path
+        old = self.summaries.get(file.module)
+        summarized = path in self.summarized
+        new: ModuleSummary | None = None
+        if old is None or summarized:  # (another file of the same module name holds the summary)
+            mode = self._summary_mode(file)
+            if (mode is None) != (not summarized) or (summarized and mode != self.summarized[path]):
+                return False  # the build would now read it otherwise, or not at all
+            if mode is not None:
+                assert old is not None
+                new = self._read_summary(file, cache, mode)
+                # The names a module defines matter only to modules that star-import it.
+                starred = any(file.module in summary.stars for summary in self.summaries.values())
+                if new is None or _summary_shape(new, starred) != _summary_shape(old, starred):
+                    return False
+        before = {q: self.marks[q] for q, where in self.defined_in.items() if where == path}
+        for qualname in before:
+            del self.marks[qualname], self.defined_in[qualname]
+        if new is not None:
+            self._add_marks(new, path)
+        self._lookup_cache.clear()
+        names = {qualname.rpartition(".")[2] for qualname in self.marks}
+        if (
+            b"return" in file.data
+            and self.prefilter.mentions(file.data, path)
+            and may_return_one(file.data, names)
+        ):
+            scopes = cache.scopes(file)
+            if scopes is not None:
+                known = lambda q: self.lookup(q) is not None  # noqa: E731
+                while self._infer_in(file, scopes, known):
+                    pass
+                cache.done(file)
+        after = {q: self.marks[q] for q, where in self.defined_in.items() if where == path}
+        if {q: _mark_shape(m) for q, m in before.items()} != {
+            q: _mark_shape(m) for q, m in after.items()
+        }:
+            return False
+        if new is not None:
+            self.summaries[file.module] = new
+        return True
 
     def _returned_mark(
         self, scopes: FileScopes, value: ast.expr | None, scope: Scope, known: Callable[[str], bool]
@@ -829,6 +911,23 @@ def _mark_for(node: ast.AST, decorators: set[str]) -> tuple[str | None, str | No
                     options[keyword.arg] = value if isinstance(value, str) else None
         return options["attr"], options["reason"]
     return None
+
+
+def _mark_shape(mark: Mark) -> tuple:
+    """A mark without where its definition stands (its line moves with every edit above it)."""
+    returns = _mark_shape(mark.returns) if mark.returns is not None else None
+    return (*replace(mark, location=None, line=0, returns=None).__dict__.values(), returns)
+
+
+def _summary_shape(summary: ModuleSummary, with_defined: bool) -> tuple:
+    return (
+        summary.module,
+        summary.bindings,
+        summary.stars,
+        summary.classes,
+        [_mark_shape(mark) for mark in summary.marks],
+        summary.defined if with_defined else None,
+    )
 
 
 def summarize_module(tree: ast.Module, file: SourceFile, decorators: set[str]) -> ModuleSummary:
