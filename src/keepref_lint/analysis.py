@@ -83,7 +83,15 @@ class Project:
     def _build_index(self) -> ProjectIndex:
         files = [file for file in map(self.source, self.manifest) if file is not None]
         self._corpus = (files, Corpus([f.data for f in files], [f.path for f in files]))
-        index = ProjectIndex.build(files, self.settings, self.cache, self._corpus[1])
+        # As in a cold run (engine.run), whoever builds: the flake8 plugin and the codemod build in a
+        # process with automatic collection on, which re-scans the growing index over and over.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            index = ProjectIndex.build(files, self.settings, self.cache, self._corpus[1])
+        finally:
+            if collecting:
+                gc.enable()
         if os.environ.get("KEEPREF_LINT_DEBUG"):
             print(
                 f"keepref-lint: built the index of {self.settings.root} ({len(files)} files)",
@@ -176,16 +184,22 @@ class Project:
         """Findings for an already parsed file, before noqa and code selection (flake8 does both)."""
         if not self.index.prefilter(file.data, file.path):
             return []
+        if self._no_drop_possible(file):
+            return []
         return check_tree(file, tree, self.index)
+
+    def _no_drop_possible(self, file: SourceFile) -> bool:
+        """The cheaper proof (fragment.py): every candidate line, judged from its definition alone, can
+        hold no drop. Worth it even with the file's tree at hand: the scope analysis is the cost."""
+        places = self.index.prefilter.drop_offsets(file.data, file.path)
+        return places is not None and no_drop_possible(file.data, places)
 
     def check_file(self, file: SourceFile) -> list[Finding]:
         """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
         if not self.index.prefilter(file.data, file.path):
             return []
-        if file.path not in self.cache.trees:  # not parsed yet: try the cheaper proof first
-            places = self.index.prefilter.drop_offsets(file.data, file.path)
-            if places is not None and no_drop_possible(file.data, places):
-                return []
+        if file.path not in self.cache.trees and self._no_drop_possible(file):
+            return []  # not parsed yet, and the cheaper proof suffices
         scopes = self.cache.scopes(file)
         if scopes is None:
             raise self.cache.errors[file.path]
