@@ -148,3 +148,22 @@ def test_edits_to_files_the_index_was_built_from_keep_it_when_they_give_the_same
     assert ("late.py", 6, "KR001") in found
     edit(service, "\n\ndef another():\n    return 3\n")
     assert cached_run(root)[1]  # star-imported: a new name it defines may matter, so rebuilt
+
+
+def test_the_cache_folder_keeps_the_newest_entries_of_each_kind(tmp_path: Path) -> None:
+    from keepref_lint.cache import DiskCache
+
+    folder = str(tmp_path / "cache")
+    stored = []
+    for n in range(DiskCache.KEEP + 3):
+        cache = DiskCache(folder, str(tmp_path), f"settings {n}", name="results", plain=True)
+        cache.store({}, n)
+        os.utime(cache.entry, ns=(n * 10**9, n * 10**9))  # written in this order
+        stored.append(cache)
+    other = DiskCache(folder, str(tmp_path), "settings 0", name="index")
+    other.store({}, "an index")
+    left = sorted(os.listdir(folder))
+    kept = [cache for cache in stored if os.path.basename(cache.entry) in left]
+    assert kept == stored[-DiskCache.KEEP :]
+    assert kept[-1].load({}) == DiskCache.KEEP + 2
+    assert other.load({}) == "an index"  # another kind is counted apart

@@ -152,6 +152,7 @@ class DiskCache:
         self, folder: str, root: str, fingerprint: str, name: str = "index", plain: bool = False
     ) -> None:
         self.folder = folder
+        self.name = name
         self.plain = plain  # payloads of built-in types only, stored with marshal (see read_pickle)
         # The file name is a short checksum of the key; the full key is stored in the entry and compared,
         # so two settings whose checksums collide only evict each other's entries.
@@ -186,9 +187,32 @@ class DiskCache:
             return None, None
         return stored[1], stored[2]
 
+    # Entries of one kind kept in the folder: each settings fingerprint, version and copy of the code
+    # writes its own, and switching between a few of them must not rebuild; older ones are removed.
+    KEEP = 8
+
     def store(self, manifest: Manifest, payload: Any) -> None:
         if self._ensure_folder():
             write_pickle(self.entry, (self.key, manifest, payload), self.plain)
+            self._prune()
+
+    def _prune(self) -> None:
+        """Remove the oldest entries of this kind beyond ``KEEP`` (with their lock files)."""
+        prefix, suffix = self.name + "-", os.path.splitext(self.entry)[1]
+        try:
+            entries = [
+                (entry.stat().st_mtime_ns, entry.path)
+                for entry in os.scandir(self.folder)
+                if entry.name.startswith(prefix) and entry.name.endswith(suffix)
+            ]
+        except OSError:
+            return
+        for _, path in sorted(entries, reverse=True)[self.KEEP :]:
+            for stale in (path, os.path.splitext(path)[0] + ".lock"):
+                try:
+                    os.unlink(stale)
+                except OSError:
+                    pass
 
     def locked(self) -> _Lock:
         """Held while this entry is built and written (``with cache.locked(): ...``)."""
