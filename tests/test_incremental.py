@@ -167,3 +167,27 @@ def test_the_cache_folder_keeps_the_newest_entries_of_each_kind(tmp_path: Path) 
     assert kept == stored[-DiskCache.KEEP :]
     assert kept[-1].load({}) == DiskCache.KEEP + 2
     assert other.load({}) == "an index"  # another kind is counted apart
+
+
+def test_new_times_on_the_same_texts_keep_the_index(tmp_path: Path) -> None:
+    """A checkout or ``touch`` gives files new times: texts that are the same (by checksum) keep the
+    index; a text of the same size that differs does not."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (root / "service.py").write_text(SERVICE)
+    (root / "app.py").write_text(APP)
+    for n in range(60):  # more than the files a rebuild is preferred for, once all are touched
+        (root / f"plain_{n}.py").write_text(f"def f():\n    return {n}\n")
+    seed = ("app.py", 6, "KR001")
+    assert cached_run(root) == ([seed], True)
+    for path in root.glob("*.py"):
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    assert cached_run(root) == ([seed], False)
+
+    service = root / "service.py"
+    text = service.read_text()
+    service.write_text(text.replace("@must_retain(", "@must_ignore("))  # the same size
+    os.utime(service, ns=(service.stat().st_atime_ns, service.stat().st_mtime_ns + 10_000_000_000))
+    assert cached_run(root) == ([], True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -513,6 +514,7 @@ class ProjectIndex:
         # was read (path -> as a skeleton): an edited file is read again the same way (see refresh).
         self.defined_in: dict[str, str] = {}
         self.summarized: dict[str, bool] = {}
+        self.digests: dict[str, int] = {}  # path -> CRC-32 of the text the index stands for
         self.token = os.urandom(8).hex()  # names this build (stored results are valid for it only)
         if settings.catalog:
             for entry in CATALOG:
@@ -548,6 +550,7 @@ class ProjectIndex:
                 break
         index._canonicalize_config_marks()
         index.prefilter = index._prefilter()
+        index.digests = {file.path: zlib.crc32(file.data) for file in files}
         return index
 
     def _summarize(self, file: SourceFile, cache: ParseCache, skeleton: bool = False) -> None:
