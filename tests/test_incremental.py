@@ -33,8 +33,9 @@ def findings(root: Path, *extra: str) -> list[tuple[str, int, str]]:
     return sorted((f["path"], f["line"], f["code"]) for f in json.loads(proc.stdout))
 
 
-def cached_run(root: Path) -> tuple[list[tuple[str, int, str]], bool]:
-    """(findings with the cache, whether the index was built), checked against a run without it."""
+def cached_run(root: Path, rechecked: int | None = None) -> tuple[list[tuple[str, int, str]], bool]:
+    """(findings with the cache, whether the index was built), checked against a run without it; with
+    ``rechecked``, also how many files the run checked (not replayed from stored outcomes)."""
     env_debug = os.environ.get("KEEPREF_LINT_DEBUG")
     os.environ["KEEPREF_LINT_DEBUG"] = "1"
     try:
@@ -45,6 +46,8 @@ def cached_run(root: Path) -> tuple[list[tuple[str, int, str]], bool]:
         else:
             os.environ["KEEPREF_LINT_DEBUG"] = env_debug
     with_cache = sorted((f["path"], f["line"], f["code"]) for f in json.loads(proc.stdout))
+    if rechecked is not None:
+        assert f"{rechecked} files to check" in proc.stderr, proc.stderr
     assert with_cache == findings(root, "--no-cache")
     return with_cache, "built the index" in proc.stderr
 
@@ -184,10 +187,16 @@ def test_new_times_on_the_same_texts_keep_the_index(tmp_path: Path) -> None:
     for path in root.glob("*.py"):
         stat = path.stat()
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
-    assert cached_run(root) == ([seed], False)
+    assert cached_run(root, rechecked=0) == ([seed], False)  # index and outcomes: all kept
 
     service = root / "service.py"
     text = service.read_text()
     service.write_text(text.replace("@must_retain(", "@must_ignore("))  # the same size
     os.utime(service, ns=(service.stat().st_atime_ns, service.stat().st_mtime_ns + 10_000_000_000))
     assert cached_run(root) == ([], True)
+
+    (root / "plain_0.py").write_text("def f():\n    return 9\n")  # the same size, another text
+    os.utime(root / "plain_0.py", ns=(1, 10**18))
+    for path in root.glob("plain_1*.py"):  # eleven files with a new time only
+        os.utime(path, ns=(1, 10**18))
+    assert cached_run(root, rechecked=1) == ([], False)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
+import zlib
 from collections.abc import Callable, Iterable
 
 from keepref_lint.cache import DiskCache, cache_folder, manifest_of
@@ -89,6 +91,25 @@ def _replay_one(result: RunResult, name: str, outcome: tuple) -> None:
         result.errors.append(InputError(display_path(name), outcome[1]))
 
 
+class _Previous:
+    """What the results cache held: the index build, the outcomes still valid by their files' times,
+    those of files with a new time only (valid if the text is the same), and the texts' checksums."""
+
+    __slots__ = ("digests", "retouched", "token", "unchanged")
+
+    def __init__(
+        self,
+        token: str | None,
+        unchanged: dict[str, tuple],
+        retouched: dict[str, tuple],
+        digests: dict[str, int],
+    ) -> None:
+        self.token = token
+        self.unchanged = unchanged
+        self.retouched = retouched
+        self.digests = digests
+
+
 def run(
     paths: Iterable[str],
     settings: Settings,
@@ -109,23 +130,28 @@ def run(
     target_names = target_paths(paths, excluder, result.errors, manifest)
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
     results_cache = _results_cache(settings) if settings.cache and not fix else None
-    # Stored: (the index build they were computed with, {path: outcome}), and the manifest of then.
+    # Stored: (the index build they were computed with, {path: outcome}, {path: CRC-32 of the text
+    # checked}), and the manifest of then.
     stored: dict[str, tuple] = {}
+    digests: dict[str, int] = {}
     stored_manifest, payload = results_cache.load_any() if results_cache else (None, None)
     token = None
-    if isinstance(payload, tuple) and len(payload) == 2:
-        token, stored = payload
+    if isinstance(payload, tuple) and len(payload) == 3:
+        token, stored, digests = payload
         if stored_manifest == manifest and _replay(result, target_names, stored):
             return result
+    # Valid again if the index turns out unchanged: outcomes of files that did not change, and (once
+    # their texts are compared) of files that only have a new time.
+    unchanged: dict[str, tuple] = {}
+    retouched: dict[str, tuple] = {}
     if token is not None and stored_manifest is not None:
-        # Valid again if the index turns out unchanged: outcomes of files that did not change.
-        stored = {
-            p: o
-            for p, o in stored.items()
-            if p in manifest and stored_manifest.get(p) == manifest[p]
-        }
-    else:
-        stored = {}
+        for path, outcome in stored.items():
+            if path not in manifest:
+                continue
+            if stored_manifest.get(path) == manifest[path]:
+                unchanged[path] = outcome
+            elif path in digests:
+                retouched[path] = outcome
     # The cold path allocates millions of short-lived syntax-tree nodes while it holds large long-lived
     # structures (the index, the trees kept for reuse); automatic collection would re-scan those over and
     # over (it more than doubled the parsing time). The analysis frees each file's cycles itself.
@@ -136,7 +162,7 @@ def run(
             result,
             target_names,
             manifest,
-            (token, stored),
+            _Previous(token, unchanged, retouched, digests),
             results_cache,
             settings,
             fix=fix,
@@ -155,7 +181,7 @@ def _run_cold(
     result: RunResult,
     target_names: list[str],
     manifest: dict,
-    previous: tuple[str | None, dict[str, tuple]],
+    previous: _Previous,
     results_cache: DiskCache | None,
     settings: Settings,
     *,
@@ -170,10 +196,20 @@ def _run_cold(
     outcomes: dict[str, tuple] = {}
     project = Project(settings, manifest=manifest)
     fixes_applied = 0
-    token, stored = previous
-    if token != project.index.token:
-        stored = {}  # the index was rebuilt: every outcome may have changed
+    stored: dict[str, tuple] = {}
+    if previous.token == project.index.token:  # else the index was rebuilt: any outcome may change
+        stored = previous.unchanged
+        for path, outcome in previous.retouched.items():
+            file = project.source(path)
+            if file is not None and zlib.crc32(file.data) == previous.digests[path]:
+                stored[path] = outcome
+    digests = {path: previous.digests[path] for path in stored if path in previous.digests}
     fresh = [path for path in targets if path not in stored]
+    if os.environ.get("KEEPREF_LINT_DEBUG"):
+        print(
+            f"keepref-lint: {len(targets) - len(fresh)} stored outcomes reused, {len(fresh)} files to check",
+            file=sys.stderr,
+        )
     for name in target_names:
         if name in stored:
             _replay_one(result, name, stored[name])
@@ -181,6 +217,8 @@ def _run_cold(
     work: list[str] = []
     for path in fresh:
         file = project.source(path)
+        if file is not None:
+            digests[path] = zlib.crc32(file.data)
         if file is None:
             result.errors.append(project.read_errors[path])
             outcomes[path] = ("error", project.read_errors[path].cause)
@@ -234,5 +272,5 @@ def _run_cold(
     if results_cache is not None:
         # An outcome depends on its file and the index: valid while both are unchanged.
         computed = {path: _plain(outcome) for path, outcome in outcomes.items()}
-        results_cache.store(manifest, (project.index.token, {**stored, **computed}))
+        results_cache.store(manifest, (project.index.token, {**stored, **computed}, digests))
     return result
