@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import sys
-import zlib
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from typing import ClassVar
@@ -134,7 +133,7 @@ class Project:
         for path in changed:  # the index now stands for these texts
             file = self.files.get(path)
             if file is not None:
-                index.digests[path] = zlib.crc32(file.data)
+                index.digests[path] = file.digest
         for path in removed:
             index.digests.pop(path, None)
         return True
@@ -142,15 +141,15 @@ class Project:
     def _same_text(self, path: str, old: Manifest, digests: dict[str, int]) -> bool:
         """Does a file whose size or time differs from the ``old`` manifest hold the text the index was
         built from? (A checkout or ``touch`` gives every file a new time: reading and comparing checksums
-        is a tenth of building.)"""
-        if path not in old or path not in digests:
+        is a tenth of building.) A new size settles it without a read."""
+        if path not in old or path not in digests or old[path][1] != self.manifest[path][1]:
             return False
+        return self.same_text(path, digests[path])
+
+    def same_text(self, path: str, digest: int) -> bool:
+        """Does the file at ``path`` hold the text whose CRC-32 is ``digest``?"""
         file = self.source(path)
-        return (
-            file is not None
-            and len(file.data) == old[path][1]
-            and zlib.crc32(file.data) == digests[path]
-        )
+        return file is not None and file.digest == digest
 
     def source(self, path: str) -> SourceFile | None:
         """The file at ``path``, read once; None (and an entry in read_errors) if it cannot be read."""

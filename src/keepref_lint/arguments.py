@@ -60,7 +60,7 @@ class Option:
             action="append" if self.kind == "append" else "store",
             type=self.convert,
             choices=self.choices,
-            default=[] if self.kind == "append" else self.default,
+            default=self.initial(),
             metavar=self.metavar,
             help=self.help,
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-import zlib
 from collections.abc import Callable, Iterable
 
 from keepref_lint.cache import DiskCache, cache_folder, manifest_of
@@ -179,7 +178,7 @@ def run(
 
 def _run_cold(
     result: RunResult,
-    target_names: list[str],
+    targets: list[str],
     manifest: dict,
     previous: _Previous,
     results_cache: DiskCache | None,
@@ -190,7 +189,6 @@ def _run_cold(
     progress: Progress | None,
     jobs: int | None,
 ) -> RunResult:
-    targets = target_names
     from keepref_lint.analysis import Project, analyse_all  # the cold path: parsers and the index
 
     outcomes: dict[str, tuple] = {}
@@ -200,8 +198,7 @@ def _run_cold(
     if previous.token == project.index.token:  # else the index was rebuilt: any outcome may change
         stored = previous.unchanged
         for path, outcome in previous.retouched.items():
-            file = project.source(path)
-            if file is not None and zlib.crc32(file.data) == previous.digests[path]:
+            if project.same_text(path, previous.digests[path]):
                 stored[path] = outcome
     digests = {path: previous.digests[path] for path in stored if path in previous.digests}
     fresh = [path for path in targets if path not in stored]
@@ -210,7 +207,7 @@ def _run_cold(
             f"keepref-lint: {len(targets) - len(fresh)} stored outcomes reused, {len(fresh)} files to check",
             file=sys.stderr,
         )
-    for name in target_names:
+    for name in targets:
         if name in stored:
             _replay_one(result, name, stored[name])
     candidates = project.candidates(fresh)
@@ -218,7 +215,7 @@ def _run_cold(
     for path in fresh:
         file = project.source(path)
         if file is not None:
-            digests[path] = zlib.crc32(file.data)
+            digests[path] = file.digest
         if file is None:
             result.errors.append(project.read_errors[path])
             outcomes[path] = ("error", project.read_errors[path].cause)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -550,7 +549,7 @@ class ProjectIndex:
                 break
         index._canonicalize_config_marks()
         index.prefilter = index._prefilter()
-        index.digests = {file.path: zlib.crc32(file.data) for file in files}
+        index.digests = {file.path: file.digest for file in files}
         return index
 
     def _summarize(self, file: SourceFile, cache: ParseCache, skeleton: bool = False) -> None:
@@ -607,12 +606,7 @@ class ProjectIndex:
                 if files[i].module not in self.summaries and prefilter(
                     files[i].data, files[i].path
                 ):
-                    # Only a catalog re-export brought this file here: its top-level imports and
-                    # aliases are all that matter, unless it is the catalog's own module (whose aliases
-                    # may stand under an ``if``).
-                    path = files[i].path
-                    own = any(within_package(path, guard) for guard in prefilter.guarded)
-                    skeleton = not own and not plain_only(files[i].data)
+                    skeleton = _skeleton_suffices(files[i], prefilter, plain_only)
                     self._summarize(files[i], cache, skeleton=skeleton)
             for i in sorted(stars):
                 file = files[i]
@@ -686,16 +680,17 @@ class ProjectIndex:
         """Would the build have read this text (so an index built without it may be stale)? The same
         tests as the build's, with its final words: a marker decorator, a re-export or class base of a
         must-retain name, a star import that matters, a possible wrapper."""
-        data, path = file.data, file.path
-        if any(decorator.encode() in data for decorator in self.settings.decorators):
-            return True
-        if self._prefilter(with_classes=True, reexports_only=True)(data, path):
-            return True
-        if b"import *" in data and self._star_source_matters(file):
-            return True
-        if b"return" in data and self.prefilter.mentions(data, path):
-            return may_return_one(data, {qualname.rpartition(".")[2] for qualname in self.marks})
-        return False
+        return self._summary_mode(file) is not None or self._may_define_wrapper(file)
+
+    def _may_define_wrapper(self, file: SourceFile) -> bool:
+        """The wrapper inference's textual tests, with the marks known now: could a function of this
+        file return a must-retain result?"""
+        data = file.data
+        return (
+            b"return" in data
+            and self.prefilter.mentions(data, file.path)
+            and may_return_one(data, {qualname.rpartition(".")[2] for qualname in self.marks})
+        )
 
     def _summary_mode(self, file: SourceFile) -> bool | None:
         """How the build would summarize this text now: None (not at all), True (its skeleton) or
@@ -705,8 +700,7 @@ class ProjectIndex:
             return False
         closure = self._prefilter(with_classes=True, reexports_only=True)
         if closure(data, path):
-            own = any(within_package(path, guard) for guard in closure.guarded)
-            return not own and not Prefilter(set(closure.plain), {})(data)
+            return _skeleton_suffices(file, closure, Prefilter(set(closure.plain), {}))
         if b"import *" in data and self._star_source_matters(file):
             return False
         return None
@@ -741,12 +735,7 @@ class ProjectIndex:
         if new is not None:
             self._add_marks(new, path)
         self._lookup_cache.clear()
-        names = {qualname.rpartition(".")[2] for qualname in self.marks}
-        if (
-            b"return" in file.data
-            and self.prefilter.mentions(file.data, path)
-            and may_return_one(file.data, names)
-        ):
+        if self._may_define_wrapper(file):
             scopes = cache.scopes(file)
             if scopes is not None:
                 known = lambda q: self.lookup(q) is not None  # noqa: E731
@@ -914,6 +903,14 @@ def _mark_for(node: ast.AST, decorators: set[str]) -> tuple[str | None, str | No
                     options[keyword.arg] = value if isinstance(value, str) else None
         return options["attr"], options["reason"]
     return None
+
+
+def _skeleton_suffices(file: SourceFile, closure: Prefilter, plain_only: Prefilter) -> bool:
+    """For a file the alias closure reads: did only a catalog re-export bring it there? Then its
+    top-level imports and aliases are all that matter, unless it is the catalog's own module (whose
+    aliases may stand under an ``if``). ``plain_only`` is the closure's test for project names alone."""
+    own = any(within_package(file.path, guard) for guard in closure.guarded)
+    return not own and not plain_only(file.data)
 
 
 def _mark_shape(mark: Mark) -> tuple:

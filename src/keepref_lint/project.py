@@ -7,6 +7,7 @@ run (answered from the cache) would spend a tenth of its time importing and buil
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterable
 
 # ruff's default exclusions, so a tree looks the same to both tools.
@@ -34,7 +35,7 @@ class InputError(Exception):
 
 
 class SourceFile:
-    __slots__ = ("data", "display", "is_package", "module", "path")
+    __slots__ = ("data", "digest", "display", "is_package", "module", "path")
 
     def __init__(
         self,
@@ -49,6 +50,9 @@ class SourceFile:
         self.module = module
         self.is_package = is_package
         self.data = data
+        self.digest = (
+            0  # CRC-32 of the text read from disk (read_source); 0 for a text given in memory
+        )
 
     def __repr__(self) -> str:
         return f"SourceFile({self.display!r}, module={self.module!r})"
@@ -247,6 +251,7 @@ def read_source(file: SourceFile, size: int = -1) -> None:
             chunks.append(chunk)
             want = 1 << 16
         file.data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        file.digest = zlib.crc32(file.data)  # what the caches compare when a file's time changed
     except IsADirectoryError:
         raise InputError(file.display, "is a directory, not a file") from None
     except OSError as exc:
