@@ -159,7 +159,7 @@ class Project:
         module, is_package = self.modules.module_for(path)
         file = SourceFile(path, display_path(path), module, is_package)
         try:
-            read_source(file, self.manifest.get(path, (0, -1))[1])
+            read_source(file)
         except InputError as error:
             self.read_errors[path] = error
             return None

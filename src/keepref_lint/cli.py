@@ -53,7 +53,10 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _report_errors(result: RunResult) -> None:
+def _report_errors(result: RunResult, quiet: bool = False) -> None:
+    if not quiet:
+        for note in result.notes:
+            print(str(note), file=sys.stderr)
     for error in result.errors:
         print(str(error), file=sys.stderr)
 
@@ -100,7 +103,7 @@ def _check(args: Namespace, result: RunResult) -> int:
                 f"Found {_plural(len(findings), 'finding')} in {_plural(result.files_checked, 'file')} checked"
                 f" ({fixable} fixable with `keepref-lint fix`)."
             )
-    _report_errors(result)
+    _report_errors(result, args.quiet)
     if result.errors:
         return EXIT_ERROR
     return EXIT_FINDINGS if findings else EXIT_CLEAN
@@ -131,7 +134,7 @@ def _fix(args: Namespace, result: RunResult) -> int:
                 + ")"
             )
         print(summary + ".", file=sys.stderr if args.diff else sys.stdout)
-    _report_errors(result)
+    _report_errors(result, args.quiet)
     if result.errors:
         return EXIT_ERROR
     if args.diff:

@@ -39,6 +39,8 @@ class RunResult:
     def __init__(self, root: str | None = None) -> None:
         self.results: list[FileResult] = []
         self.errors: list[InputError] = []
+        # Files the walk left out (FIFOs, devices, broken links), each a one-line note, not an error.
+        self.notes: list[InputError] = []
         self.files_checked = 0
         self.skipped_generated = 0
         self.root = root if root is not None else os.getcwd()
@@ -125,8 +127,9 @@ def run(
     if not any(os.path.lexists(path) for path in paths):
         target_paths(paths, excluder, result.errors)  # nothing to check: each path is an error
         return result
-    manifest = scan_tree(settings.root, excluder)
-    target_names = target_paths(paths, excluder, result.errors, manifest)
+    skipped: dict[str, str] = {}
+    manifest = scan_tree(settings.root, excluder, skipped=skipped)
+    target_names = target_paths(paths, excluder, result.errors, manifest, skipped, result.notes)
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
     results_cache = _results_cache(settings) if settings.cache and not fix else None
     # Stored: (the index build they were computed with, {path: outcome}, {path: CRC-32 of the text
