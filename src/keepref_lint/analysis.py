@@ -23,14 +23,17 @@ from keepref_lint.engine import FileResult
 from keepref_lint.finding import Finding
 from keepref_lint.fragment import no_drop_possible
 from keepref_lint.index import Corpus, ParseCache, ProjectIndex
+from keepref_lint.deep import run_deep
 from keepref_lint.project import (
     Excluder,
     InputError,
+    InternalError,
     ModuleMap,
     SourceFile,
     display_path,
     read_source,
     scan_tree,
+    too_deep,
 )
 from keepref_lint.rules import check_tree
 from keepref_lint.sourcetext import SourceText
@@ -255,26 +258,48 @@ PARALLEL_MIN_FILES = 8  # below this, starting processes costs more than it save
 def _analyse(
     project: Project, path: str, fix: bool
 ) -> tuple[str, InputError | None, FileResult | None]:
-    """Check one file and, for ``fix``, compute and verify its new text (written by the caller)."""
+    """Check one file and, for ``fix``, compute and verify its new text (written by the caller).
+
+    Whatever goes wrong is this file's one-line error, and the run goes on with the others: a file
+    nested past the recursion limit is analysed again with more room (deep.py); any other failure is an
+    InternalError naming the file."""
     file = project.source(path)
     assert file is not None
     try:
         try:
-            findings = project.check_file(file)
-        except InputError as error:
-            return path, error, None
-        file_result = FileResult(file, findings)
-        if fix and any(f.fixable for f in findings):
-            try:
-                _fix_file(project, file_result)
-            except InputError as error:
-                return path, error, file_result
-        return path, None, file_result
+            return _analyse_file(project, file, fix)
+        except RecursionError:
+            project.release(file)  # what the failed attempt left half-built
+            return run_deep(_analyse_file, project, file, fix)
+    except RecursionError:
+        return path, too_deep(file.display), None
+    except Exception as exc:
+        import traceback
+
+        cause = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug; please report it)"
+        return path, InternalError(file.display, cause, traceback.format_exc()), None
     finally:
         project.release(file)
         if not gc.isenabled():
             # The run manages collection (engine.run): free whatever cycles this file left now.
             gc.collect(0)
+
+
+def _analyse_file(
+    project: Project, file: SourceFile, fix: bool
+) -> tuple[str, InputError | None, FileResult | None]:
+    path = file.path
+    try:
+        findings = project.check_file(file)
+    except InputError as error:
+        return path, error, None
+    file_result = FileResult(file, findings)
+    if fix and any(f.fixable for f in findings):
+        try:
+            _fix_file(project, file_result)
+        except InputError as error:
+            return path, error, file_result
+    return path, None, file_result
 
 
 def _analyse_in_worker(job: tuple[str, bool]) -> tuple[str, InputError | None, FileResult | None]:

@@ -58,6 +58,25 @@ def fixed_text(source: SourceText, findings: list[Finding]) -> str:
     return apply_edits(source.text, edits)
 
 
+def same_tree(a: ast.AST, b: ast.AST) -> bool:
+    """``ast.dump(a) == ast.dump(b)`` (node types and fields, not positions), compared with a stack of
+    our own: ``ast.dump`` recurses, and a valid file can nest expressions past the recursion limit."""
+    pending: list[tuple[object, object]] = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if isinstance(x, ast.AST):
+            if type(x) is not type(y):
+                return False
+            pending.extend((getattr(x, name, None), getattr(y, name, None)) for name in x._fields)
+        elif isinstance(x, list):
+            if not isinstance(y, list) or len(x) != len(y):
+                return False
+            pending.extend(zip(x, y))
+        elif type(x) is not type(y) or x != y:  # constants: 1, 1.0 and True are three values
+            return False
+    return True
+
+
 def verify(display: str, old_tree: ast.Module, new_data: bytes, findings: list[Finding]) -> None:
     """Raise InputError unless ``new_data`` is exactly the intended rewrite of ``old_tree``."""
     try:
@@ -66,7 +85,7 @@ def verify(display: str, old_tree: ast.Module, new_data: bytes, findings: list[F
         raise InputError(
             display, f"fix not written: the rewritten file does not parse ({exc})"
         ) from None
-    if ast.dump(new_tree) != ast.dump(expected_tree(old_tree, findings)):
+    if not same_tree(new_tree, expected_tree(old_tree, findings)):
         raise InputError(
             display, "fix not written: the rewrite changed more than the fixed statements"
         )

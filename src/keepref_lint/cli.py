@@ -53,12 +53,14 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _report_errors(result: RunResult, quiet: bool = False) -> None:
-    if not quiet:
+def _report_errors(result: RunResult, args: Namespace) -> None:
+    if not args.quiet:
         for note in result.notes:
             print(str(note), file=sys.stderr)
     for error in result.errors:
         print(str(error), file=sys.stderr)
+        if args.debug and getattr(error, "detail", ""):
+            sys.stderr.write(error.detail)  # type: ignore[attr-defined]
 
 
 def _write_findings(args: Namespace, findings: list[Finding], result: RunResult) -> None:
@@ -103,7 +105,7 @@ def _check(args: Namespace, result: RunResult) -> int:
                 f"Found {_plural(len(findings), 'finding')} in {_plural(result.files_checked, 'file')} checked"
                 f" ({fixable} fixable with `keepref-lint fix`)."
             )
-    _report_errors(result, args.quiet)
+    _report_errors(result, args)
     if result.errors:
         return EXIT_ERROR
     return EXIT_FINDINGS if findings else EXIT_CLEAN
@@ -134,7 +136,7 @@ def _fix(args: Namespace, result: RunResult) -> int:
                 + ")"
             )
         print(summary + ".", file=sys.stderr if args.diff else sys.stdout)
-    _report_errors(result, args.quiet)
+    _report_errors(result, args)
     if result.errors:
         return EXIT_ERROR
     if args.diff:

@@ -17,6 +17,7 @@ from keepref_lint.project import (
     GENERATED_MARKER,
     Excluder,
     InputError,
+    InternalError,
     SourceFile,
     display_path,
     scan_tree,
@@ -239,7 +240,8 @@ def _run_cold(
             if error is not None:
                 result.errors.append(error)
             if file_result is None:
-                outcomes[path] = ("error", error.cause if error else "")
+                if not isinstance(error, InternalError):  # ours, not the file's: try again next run
+                    outcomes[path] = ("error", error.cause if error else "")
                 continue
             outcomes[path] = ("checked", file_result.findings)
             if file_result.findings:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from keepref_lint.catalog import CATALOG, ENTRIES
 from keepref_lint.config import Settings
-from keepref_lint.project import InputError, SourceFile
+from keepref_lint.project import InputError, SourceFile, too_deep
 from keepref_lint.resolve import (
     ASSIGN,
     FileScopes,
@@ -104,7 +104,13 @@ class ParseCache:
             tree = self.parse(file)
             if tree is None:
                 return None
-            scopes = self._scopes[key] = FileScopes(tree, file.module, file.is_package)
+            try:
+                scopes = FileScopes(tree, file.module, file.is_package)
+            except RecursionError:
+                self.errors[key] = too_deep(file.display)
+                self.discard(file)
+                return None
+            self._scopes[key] = scopes
         return scopes
 
     def _close_scopes(self, key: str) -> None:

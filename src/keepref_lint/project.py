@@ -60,6 +60,23 @@ class InputError(Exception):
         return (InputError, (self.path, self.cause))  # picklable across worker processes
 
 
+class InternalError(InputError):
+    """A file whose analysis failed in keepref-lint itself: one line, the traceback kept for
+    ``--debug``, and never stored as the file's outcome (the next run tries again)."""
+
+    def __init__(self, path: str, cause: str, detail: str = "") -> None:
+        super().__init__(path, cause)
+        self.detail = detail
+
+    def __reduce__(self) -> tuple:
+        return (InternalError, (self.path, self.cause, self.detail))
+
+
+def too_deep(display: str) -> InputError:
+    """The error of a file nested past even ``deep.DEEP_RECURSION_LIMIT``."""
+    return InputError(display, "cannot check: expressions nested too deeply (RecursionError)")
+
+
 class SourceFile:
     __slots__ = ("data", "digest", "display", "is_package", "module", "path")
 
