@@ -16,6 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from argparse import Namespace
     from collections.abc import Sequence
+    from typing import Any
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -169,7 +170,57 @@ def _suggest(args: Namespace) -> int:
     return EXIT_FINDINGS if items else EXIT_CLEAN
 
 
+class _Output:
+    """``sys.stdout`` or ``sys.stderr`` for the length of a command, made safe to write to: a text the
+    stream's encoding cannot take is written with replacement characters, and once the reader has gone
+    (``keepref-lint check . | head -1``) the rest goes nowhere, quietly, and the run ends as it would
+    have, with its own exit status."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(self._stream, "encoding", None) or "utf-8"
+            return self.write(text.encode(encoding, "replace").decode(encoding))
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        import os
+
+        try:  # what is still buffered, and whatever follows, is written to nothing
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Output(stdout), _Output(stderr)  # type: ignore[assignment]
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "explain":
         return _explain(args.code)

@@ -17,6 +17,7 @@ DEFAULT_DECORATOR = "must_retain"
 # no configuration checks none, and the import is a sixth of its start-up).
 _QUALNAME = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_<>][A-Za-z0-9_<>]*)*"
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_DOTTED = rf"{_IDENT}(\.{_IDENT})*"
 _CODE_PREFIX = r"[A-Z]{1,3}[0-9]{0,3}"
 _PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 
@@ -202,10 +203,7 @@ def settings_from_table(
             f"{origin}: unknown key(s) in [tool.keepref-lint]: {', '.join(sorted(unknown))} "
             f"(known: {', '.join(sorted(_KNOWN_KEYS))})"
         )
-    decorators = _str_list(table, "decorators", origin)
-    for name in decorators:
-        if not _is(_IDENT, name.rpartition(".")[2]):
-            raise ConfigError(f"{origin}: decorator name {name!r} is not an identifier")
+    decorators = _decorator_names(_str_list(table, "decorators", origin), origin)
     skip_generated = table.get("skip-generated", True)
     if not isinstance(skip_generated, bool):
         raise ConfigError(f"{origin}: 'skip-generated' must be true or false")
@@ -223,7 +221,7 @@ def settings_from_table(
         cache_dir=cache_dir,
         config_path=path,
         must_retain=_retain_entries(table.get("must-retain", []), origin),
-        decorators=(DEFAULT_DECORATOR, *(d.rpartition(".")[2] for d in decorators)),
+        decorators=(DEFAULT_DECORATOR, *decorators),
         exclude=_str_list(table, "exclude", origin),
         select=_codes(_str_list(table, "select", origin), "select", origin) or ("KR",),
         ignore=_codes(_str_list(table, "ignore", origin), "ignore", origin),
@@ -232,6 +230,20 @@ def settings_from_table(
         catalog_disable=catalog_disable,
     )
     return settings
+
+
+def _decorator_names(names: Iterable[str], origin: str) -> tuple[str, ...]:
+    """The last names of decorators given as ``name`` or ``pkg.module.name``; ConfigError unless each
+    is a dotted name of identifiers."""
+    found = []
+    for raw in names:
+        name = raw.strip()
+        if not _is(_DOTTED, name):
+            raise ConfigError(
+                f"{origin}: decorator name {raw!r} is not an identifier or a dotted name like 'pkg.keep'"
+            )
+        found.append(name.rpartition(".")[2])
+    return tuple(found)
 
 
 def _catalog_ids(ids: tuple[str, ...], origin: str) -> tuple[str, ...]:
@@ -346,7 +358,7 @@ def with_overrides(
         spec = parse_retain_arg(text, "--must-retain")
         specs[spec.qualname] = spec
     changes: dict[str, Any] = {"must_retain": specs}
-    extra = tuple(d.strip().rpartition(".")[2] for d in decorators if d.strip())
+    extra = _decorator_names([d for d in decorators if d.strip()], "--decorator")
     if extra:
         changes["decorators"] = tuple(dict.fromkeys((*settings.decorators, *extra)))
     if select is not None:

@@ -132,7 +132,9 @@ def _provenance(mark: Mark) -> str:
 
 def _message(drop: Drop, advice: str, fix_reason: str | None) -> str:
     written = dotted_name(drop.call.func) or drop.mark.short_name
-    reason = f" ({drop.mark.reason})" if drop.mark.reason else ""
+    # A reason written over several lines (``reason="..."`` or the config's) reads as one: each finding
+    # is one line of text or flake8 output.
+    reason = f" ({' '.join(drop.mark.reason.split())})" if drop.mark.reason else ""
     provenance = _provenance(drop.mark)
     if isinstance(drop.stmt.node, ast.Expr):
         text = f"result of {written}() is dropped{reason}{provenance}; {advice}"
