@@ -141,7 +141,7 @@ class Project:
             index.digests.pop(path, None)
         return True
 
-    def _same_text(self, path: str, old: Manifest, digests: dict[str, int]) -> bool:
+    def _same_text(self, path: str, old: Manifest, digests: dict[str, bytes]) -> bool:
         """Does a file whose size or time differs from the ``old`` manifest hold the text the index was
         built from? (A checkout or ``touch`` gives every file a new time: reading and comparing checksums
         is a tenth of building.) A new size settles it without a read."""
@@ -149,8 +149,8 @@ class Project:
             return False
         return self.same_text(path, digests[path])
 
-    def same_text(self, path: str, digest: int) -> bool:
-        """Does the file at ``path`` hold the text whose CRC-32 is ``digest``?"""
+    def same_text(self, path: str, digest: bytes) -> bool:
+        """Does the file at ``path`` hold the text whose checksum (``SourceFile.digest``) is ``digest``?"""
         file = self.source(path)
         return file is not None and file.digest == digest
 

@@ -104,7 +104,7 @@ class _Previous:
         token: str | None,
         unchanged: dict[str, tuple],
         retouched: dict[str, tuple],
-        digests: dict[str, int],
+        digests: dict[str, bytes],
     ) -> None:
         self.token = token
         self.unchanged = unchanged
@@ -133,10 +133,10 @@ def run(
     target_names = target_paths(paths, excluder, result.errors, manifest, skipped, result.notes)
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
     results_cache = _results_cache(settings) if settings.cache and not fix else None
-    # Stored: (the index build they were computed with, {path: outcome}, {path: CRC-32 of the text
+    # Stored: (the index build they were computed with, {path: outcome}, {path: checksum of the text
     # checked}), and the manifest of then.
     stored: dict[str, tuple] = {}
-    digests: dict[str, int] = {}
+    digests: dict[str, bytes] = {}
     stored_manifest, payload = results_cache.load_any() if results_cache else (None, None)
     token = None
     if isinstance(payload, tuple) and len(payload) == 3:

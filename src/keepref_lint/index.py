@@ -519,7 +519,7 @@ class ProjectIndex:
         # was read (path -> as a skeleton): an edited file is read again the same way (see refresh).
         self.defined_in: dict[str, str] = {}
         self.summarized: dict[str, bool] = {}
-        self.digests: dict[str, int] = {}  # path -> CRC-32 of the text the index stands for
+        self.digests: dict[str, bytes] = {}  # path -> checksum of the text the index stands for
         self.token = os.urandom(8).hex()  # names this build (stored results are valid for it only)
         if settings.catalog:
             for entry in CATALOG:

@@ -148,7 +148,9 @@ class Excluder:
         return False
 
 
-Stat = tuple[int, int]  # (mtime_ns, size): what the caches compare
+# (mtime_ns, size, ctime_ns): what the caches compare. The status-change time is there for what changes
+# no byte: a chmod or chown that makes an unreadable file readable (or the reverse) changes only it.
+Stat = tuple[int, int, int]
 Skipped = dict[str, str]  # path -> why the walk left it out (not a regular file, a broken link)
 
 
@@ -185,7 +187,7 @@ def scan_tree(
                         skipped[entry.path] = "skipped: " + link_problem(exc)
                     continue
                 if S_ISREG(info.st_mode):
-                    found[entry.path] = (info.st_mtime_ns, info.st_size)
+                    found[entry.path] = (info.st_mtime_ns, info.st_size, info.st_ctime_ns)
                 elif skipped is not None:
                     skipped[entry.path] = "skipped: " + not_regular(info.st_mode)
             elif entry.is_dir(follow_symlinks=False) and not (
