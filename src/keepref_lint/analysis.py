@@ -19,11 +19,11 @@ from keepref_lint.apply import fixed_text, verify
 from keepref_lint.cache import DiskCache, Manifest, cache_folder, manifest_of
 from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
+from keepref_lint.deep import run_deep
 from keepref_lint.engine import FileResult
 from keepref_lint.finding import Finding
 from keepref_lint.fragment import no_drop_possible
 from keepref_lint.index import Corpus, ParseCache, ProjectIndex
-from keepref_lint.deep import run_deep
 from keepref_lint.project import (
     Excluder,
     InputError,
@@ -276,7 +276,9 @@ def _analyse(
     except Exception as exc:
         import traceback
 
-        cause = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug; please report it)"
+        cause = (
+            f"internal error: {type(exc).__name__}: {exc} (rerun with --debug; please report it)"
+        )
         return path, InternalError(file.display, cause, traceback.format_exc()), None
     finally:
         project.release(file)

@@ -71,7 +71,7 @@ def same_tree(a: ast.AST, b: ast.AST) -> bool:
         elif isinstance(x, list):
             if not isinstance(y, list) or len(x) != len(y):
                 return False
-            pending.extend(zip(x, y))
+            pending.extend(zip(x, y, strict=True))
         elif type(x) is not type(y) or x != y:  # constants: 1, 1.0 and True are three values
             return False
     return True

@@ -25,7 +25,9 @@ try:
 except ImportError:  # pragma: no cover - Windows: no lock, atomic replace still keeps entries whole
     fcntl = None  # type: ignore[assignment]
 
-Manifest = dict[str, tuple[int, int, int]]  # path -> (mtime_ns, size, ctime_ns), as project.scan_tree
+Manifest = dict[
+    str, tuple[int, int, int]
+]  # path -> (mtime_ns, size, ctime_ns), as project.scan_tree
 _FORMAT = 4
 # An entry on disk: this tag, the checksum of the rest, the rest (the marshal or pickle data). A torn,
 # truncated or bit-flipped entry fails the checksum and is rebuilt, never loaded.

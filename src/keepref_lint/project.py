@@ -42,7 +42,9 @@ def printable(text: str) -> str:
         if kind == "Cs":
             out.append("\ufffd")
         elif kind in ("Cc", "Cf", "Zl", "Zp", "Co", "Cn"):
-            out.append(repr(char)[1:-1] if kind == "Cc" and ord(char) < 0x80 else f"\\u{ord(char):04x}")
+            out.append(
+                repr(char)[1:-1] if kind == "Cc" and ord(char) < 0x80 else f"\\u{ord(char):04x}"
+            )
         else:
             out.append(char)
     return "".join(out)

@@ -14,8 +14,8 @@ import builtins
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from keepref_lint.deep import run_deep
 from keepref_lint.catalog import RETURN_TYPES, TYPE_ALIASES
+from keepref_lint.deep import run_deep
 
 # Binding kinds.
 IMPORT = "import"  # payload: qualified name
