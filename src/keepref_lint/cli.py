@@ -211,7 +211,8 @@ class _Output:
 
 def main(argv: Sequence[str] | None = None) -> int:
     stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Output(stdout), _Output(stderr)  # type: ignore[assignment]
+    if stdout is not None and stderr is not None:  # None: an interpreter without a console
+        sys.stdout, sys.stderr = _Output(stdout), _Output(stderr)  # type: ignore[assignment]
     try:
         code = _main(argv)
         sys.stdout.flush()
