@@ -58,6 +58,9 @@ def fixed_text(source: SourceText, findings: list[Finding]) -> str:
     return apply_edits(source.text, edits)
 
 
+_BY_REPR = (float, complex)  # as ``ast.dump`` shows them
+
+
 def same_tree(a: ast.AST, b: ast.AST) -> bool:
     """``ast.dump(a) == ast.dump(b)`` (node types and fields, not positions), compared with a stack of
     our own: ``ast.dump`` recurses, and a valid file can nest expressions past the recursion limit."""
@@ -72,8 +75,8 @@ def same_tree(a: ast.AST, b: ast.AST) -> bool:
             if not isinstance(y, list) or len(x) != len(y):
                 return False
             pending.extend(zip(x, y, strict=True))
-        elif type(x) is not type(y) or x != y:  # constants: 1, 1.0 and True are three values
-            return False
+        elif type(x) is not type(y) or (repr(x) != repr(y) if type(x) in _BY_REPR else x != y):
+            return False  # constants: 1, 1.0 and True are three values, and 0.0 and -0.0 two
     return True
 
 

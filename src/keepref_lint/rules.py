@@ -20,7 +20,7 @@ from keepref_lint.codes import KR001, KR002, KR003
 from keepref_lint.finding import Finding
 from keepref_lint.fix import NamePlanner, NoFix, derive_attr, plan_fix, suggestion
 from keepref_lint.index import Mark, ProjectIndex
-from keepref_lint.project import SourceFile
+from keepref_lint.project import SourceFile, printable
 from keepref_lint.resolve import FileScopes, Statement, dotted_name
 from keepref_lint.sourcetext import SourceText
 
@@ -148,7 +148,7 @@ def _message(drop: Drop, advice: str, fix_reason: str | None) -> str:
         )
     if fix_reason:
         text += f" (no automatic fix: {fix_reason})"
-    return text
+    return printable(text)  # whatever a marker's arguments hold, one finding is one line
 
 
 def check_tree(
