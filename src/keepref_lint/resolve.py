@@ -184,7 +184,9 @@ class FileScopes:
         }
         try:
             self._walk(tree)
-        except RecursionError:  # nested past the limit through the handlers (``x.a().a()...``)
+        except (
+            RecursionError
+        ):  # a valid file nested past the limit: ``a + a + ...``, ``x.a().a()...``
             self.close()
             self._start(tree)
             run_deep(self._walk, tree)
@@ -224,21 +226,9 @@ class FileScopes:
         handler = self._dispatch.get(type(node))
         if handler is not None:
             handler(node)
-            return
-        # Nodes without a handler (operators, literals, subscripts, ...) are walked with a stack of our
-        # own, in the same order as recursion would: a valid file may nest them a thousand deep
-        # (``a + a + ... + a``), past Python's recursion limit.
-        dispatch = self._dispatch
-        pending = [node]
-        while pending:
-            node = pending.pop()
-            handler = dispatch.get(type(node))
-            if handler is not None:
-                handler(node)
-            else:
-                children = list(ast.iter_child_nodes(node))
-                children.reverse()
-                pending.extend(children)
+        else:
+            for child in ast.iter_child_nodes(node):
+                self.visit(child)
 
     def _visit_all(self, nodes: list) -> None:
         for node in nodes:
