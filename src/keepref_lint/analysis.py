@@ -162,7 +162,7 @@ class Project:
         module, is_package = self.modules.module_for(path)
         file = SourceFile(path, display_path(path), module, is_package)
         try:
-            read_source(file)
+            read_source(file, digest=self.settings.cache)
         except InputError as error:
             self.read_errors[path] = error
             return None
