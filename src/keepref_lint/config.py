@@ -151,11 +151,18 @@ def _str_list(table: Mapping[str, Any], key: str, origin: str) -> tuple[str, ...
 
 
 def _codes(values: Iterable[str], key: str, origin: str) -> tuple[str, ...]:
+    from keepref_lint.codes import RULES, is_known_selector
+
     codes = tuple(v.strip().upper() for v in values if v.strip())
     for code in codes:
-        if not _is(_CODE_PREFIX, code):
+        if code != "ALL" and not _is(_CODE_PREFIX, code):
             raise ConfigError(
                 f"{origin}: '{key}' has {code!r}, which is not a code or code prefix like KR001"
+            )
+        if not is_known_selector(code):  # as ruff does: a typo or another tool's code is an error
+            raise ConfigError(
+                f"{origin}: '{key}' has unknown rule selector {code!r} "
+                f"(keepref-lint's codes: {', '.join(RULES)}, or a prefix of them, or ALL)"
             )
     return codes
 
@@ -190,6 +197,8 @@ _KNOWN_KEYS = {
     "ignore",
     "skip-generated",
     "cache-dir",
+    "catalog",
+    "catalog-disable",
 }
 
 
