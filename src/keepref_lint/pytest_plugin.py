@@ -57,7 +57,7 @@ def _start(config: pytest.Config) -> None:
 
 def _describe(found: list[Drop]) -> str:
     lines = [f"keepref-lint: {len(found)} must-retain result(s) dropped during this test:"]
-    lines += [f"  {drop.filename}:{drop.lineno}: {drop.kind}: {drop.message}" for drop in found]
+    lines += [f"  {drop.message}" for drop in found]
     return "\n".join(lines)
 
 

@@ -54,7 +54,9 @@ DEAD_LOCAL = "dead local"
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect (which imports ast)
 
 Drop = namedtuple("Drop", "callee filename lineno kind local message")
-Drop.__doc__ = """One early collection: the callee's qualified name, the call site, the rule, the message."""
+Drop.__doc__ = (
+    """One early collection: the callee's qualified name, the call site, the rule, the message."""
+)
 
 drops: list[Drop] = []  # every drop seen, oldest first; the pytest plugin takes them (take_drops)
 unwatchable: Counter[str] = Counter()  # callee -> results that could not be weakly referenced
@@ -62,7 +64,9 @@ unwatchable: Counter[str] = Counter()  # callee -> results that could not be wea
 _getframe = sys._getframe
 _serials = itertools.count(1)
 _by_object: dict[int, _Watch] = {}  # id(result) -> its watch: one watch per live result
-_latest: dict[tuple[int, int], int] = {}  # (frame id, offset) of a call site -> serial of its newest result
+_latest: dict[
+    tuple[int, int], int
+] = {}  # (frame id, offset) of a call site -> serial of its newest result
 _after_cache: dict[tuple[CodeType, int], Any] = {}
 _dead_cache: dict[tuple[CodeType, int], str | None] = {}
 _warned: dict[Any, Any] = {}  # the warnings registry: each distinct message is shown once
@@ -97,7 +101,9 @@ class _Mark:
 
     def __init__(self, target: Any, attr: str | None, reason: str | None) -> None:
         qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", "?")
-        self.name = qualname.rpartition(".<locals>.")[2]  # as messages name it: start(), Svc.method()
+        self.name = qualname.rpartition(".<locals>.")[
+            2
+        ]  # as messages name it: start(), Svc.method()
         module = getattr(target, "__module__", None)
         self.qualname = f"{module}.{qualname}" if module else qualname
         self.attr = attr
@@ -209,7 +215,9 @@ def _watch(result: Any, mark: _Mark, caller: FrameType) -> None:
     """Watch ``result``, created by a call from the frame ``caller``; keeps no reference to either."""
     key = id(result)
     watch = _by_object.get(key)
-    if watch is not None and watch() is result:  # the same object again (a cache): the newest call counts
+    if (
+        watch is not None and watch() is result
+    ):  # the same object again (a cache): the newest call counts
         _forget_site(watch)
     else:
         try:
@@ -257,7 +265,8 @@ def _collected(watch: _Watch) -> None:
     kind = local = None
     if id(frame) == watch.frame_id and frame.f_code is watch.code:
         if newest and (
-            frame.f_lineno == watch.lineno or frame.f_lasti == _offset_after(watch.code, watch.lasti)
+            frame.f_lineno == watch.lineno
+            or frame.f_lasti == _offset_after(watch.code, watch.lasti)
         ):
             kind = STATEMENT
     elif (
@@ -293,7 +302,11 @@ def _report(watch: _Watch, kind: str, local: str | None) -> None:
         message += f" ({mark.reason})"
     drops.append(Drop(mark.qualname, filename, lineno, kind, local, message))
     warnings.warn_explicit(
-        DroppedReferenceWarning(message), DroppedReferenceWarning, filename, lineno, registry=_warned
+        DroppedReferenceWarning(message),
+        DroppedReferenceWarning,
+        filename,
+        lineno,
+        registry=_warned,
     )
 
 
@@ -304,10 +317,19 @@ def _instructions(code: CodeType) -> Any:
 
 
 def _after(code: CodeType, lasti: int) -> Any:
-    """The instruction after the call whose (last) offset is ``lasti``, or None."""
+    """The instruction that receives the result of the call (or await) at offset ``lasti``, or None."""
     key = (code, lasti)
     if key not in _after_cache:
-        _after_cache[key] = next((i for i in _instructions(code) if i.offset > lasti), None)
+        instructions = list(_instructions(code))
+        start = lasti + 1
+        # Suspended in an await (SEND ... YIELD_VALUE ... jump back): the result comes out where SEND
+        # jumps when the awaited coroutine returns.
+        sends = [i for i in instructions if i.opname == "SEND" and i.offset <= lasti]
+        if sends and isinstance(sends[-1].argval, int) and lasti < sends[-1].argval:
+            start = sends[-1].argval
+        _after_cache[key] = next(
+            (i for i in instructions if i.offset >= start and i.opname != "END_SEND"), None
+        )
     return _after_cache[key]
 
 
@@ -330,7 +352,9 @@ def _dead_local(code: CodeType, lasti: int) -> str | None:
         name = after.argval
         for instruction in _instructions(code):
             op, arg = instruction.opname, instruction.argval
-            if op.startswith("LOAD_FAST") and (arg == name or (isinstance(arg, tuple) and name in arg)):
+            if op.startswith("LOAD_FAST") and (
+                arg == name or (isinstance(arg, tuple) and name in arg)
+            ):
                 name = None
                 break
             if op in ("LOAD_GLOBAL", "LOAD_NAME") and arg in _READS_ALL:
