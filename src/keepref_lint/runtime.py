@@ -213,6 +213,9 @@ def _constructor_codes(cls: type) -> frozenset[CodeType]:
 
 def _watch(result: Any, mark: _Mark, caller: FrameType) -> None:
     """Watch ``result``, created by a call from the frame ``caller``; keeps no reference to either."""
+    if not type(result).__weakrefoffset__:  # int, str, tuple, None, __slots__ without __weakref__
+        unwatchable[mark.qualname] += 1
+        return
     key = id(result)
     watch = _by_object.get(key)
     if (
@@ -222,7 +225,7 @@ def _watch(result: Any, mark: _Mark, caller: FrameType) -> None:
     else:
         try:
             watch = _Watch(result, _collected)
-        except TypeError:  # int, str, tuple, None, objects with __slots__ and no __weakref__
+        except TypeError:  # a type that says it can be but cannot
             unwatchable[mark.qualname] += 1
             return
         watch.object_id = key
@@ -248,7 +251,7 @@ def _forget_site(watch: _Watch) -> bool:
     """Drop the call site's entry if ``watch`` is its newest result; say whether it was."""
     site = (watch.frame_id, watch.lasti)
     if _latest.get(site) == watch.serial:
-        del _latest[site]
+        _latest.pop(site, None)  # pop, not del: another thread may have got there first
         return True
     return False
 
@@ -256,7 +259,7 @@ def _forget_site(watch: _Watch) -> bool:
 def _collected(watch: _Watch) -> None:
     """The weak reference's callback: decide from the interrupted frame whether this was a drop."""
     if _by_object.get(watch.object_id) is watch:
-        del _by_object[watch.object_id]
+        _by_object.pop(watch.object_id, None)
     newest = _forget_site(watch)
     try:
         frame = _getframe(1)
