@@ -115,12 +115,17 @@ def test_bare_call_drop_warns_with_the_call_site(tmp_path: Path) -> None:
     proc = _run(
         tmp_path,
         """\
+        import functools
+
+        import server
         from server import start_server
 
 
         def main():
             start_server()  # drop: statement
             print("still running")
+            functools.partial(start_server)()  # drop: statement
+            getattr(server, "start_server")()  # drop: statement
 
 
         main()
@@ -598,11 +603,56 @@ def test_pytest_plugin_does_nothing_unless_enabled(tmp_path: Path) -> None:
     assert "test_modules.py::test_no_runtime" in proc.stdout and "1 failed, 5 passed" in proc.stdout
 
 
-def test_pytest_plugin_reports_drops_outside_tests(tmp_path: Path) -> None:
-    (tmp_path / "test_import.py").write_text(
-        "from service import start\n\nstart()\n\n\ndef test_nothing():\n    pass\n"
+def test_pytest_plugin_attributes_fixture_drops_and_reports_drops_outside_tests(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "test_fixtures.py").write_text(
+        textwrap.dedent(
+            """\
+            import pytest
+
+            from service import start
+
+            start()  # drop: statement
+
+
+            @pytest.fixture
+            def dropped_in_setup():
+                start()  # drop: statement
+
+
+            @pytest.fixture
+            def dropped_in_teardown():
+                yield
+                start()  # drop: statement
+
+
+            def test_setup(dropped_in_setup):
+                pass
+
+
+            def test_teardown(dropped_in_teardown):
+                pass
+
+
+            def test_nothing():
+                pass
+            """
+        )
     )
-    proc = _pytest(tmp_path, "--keepref-runtime", "test_import.py")
+    proc = _pytest(tmp_path, "--keepref-runtime", "test_fixtures.py")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "keepref-lint: drops outside tests" in proc.stdout
-    assert f"{tmp_path / 'test_import.py'}:3: result of start()" in proc.stdout
+    found = re.findall(
+        r"^(PASSED|FAILED|ERROR) test_fixtures\.py::(\w+)", proc.stdout, re.MULTILINE
+    )
+    assert sorted(found) == [
+        ("ERROR", "test_teardown"),
+        ("FAILED", "test_setup"),
+        ("PASSED", "test_nothing"),
+        ("PASSED", "test_teardown"),
+    ]
+    lines = sorted(line for _, line in _expected(tmp_path / "test_fixtures.py"))
+    summary = proc.stdout.partition("keepref-lint: drops outside tests")[2]
+    assert f"{tmp_path / 'test_fixtures.py'}:{lines[0]}: result of start()" in summary
+    for line in lines[1:]:
+        assert f"created at {tmp_path / 'test_fixtures.py'}:{line} was" in proc.stdout

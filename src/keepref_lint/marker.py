@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 class DroppedReferenceWarning(RuntimeWarning):
     """A must-retain result was garbage-collected while its creator still ran (runtime mode only)."""
 
+    __module__ = (
+        "keepref_lint"  # where it is documented and shown: keepref_lint.DroppedReferenceWarning
+    )
+
 
 # Read once, at import: the values that turn runtime mode on (case-insensitive).
 RUNTIME_VALUES = ("1", "true", "yes", "on")
