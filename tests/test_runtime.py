@@ -58,7 +58,7 @@ REPORT = textwrap.dedent(
         print("UNWATCHABLE", dict(_runtime.unwatchable))
     """
 )
-EXPECT = re.compile(r"#\s*drop:\s*(statement|dead local)\s*$")
+EXPECT = re.compile(r"#\s*drop:\s*(statement|dead local|pending task)\s*$")
 WARNING = re.compile(r"^(?P<path>.+?):(?P<line>\d+): DroppedReferenceWarning: (?P<message>.*)$")
 
 
@@ -467,11 +467,59 @@ def test_runtime_mode_imports_no_parser(tmp_path: Path) -> None:
         start_server()  # drop: statement
         job()
         assert hasattr(start_server, "__wrapped__")
-        print("PARSERS", sorted({"ast", "libcst", "inspect"} & set(sys.modules)))
+        print("PARSERS", sorted({"ast", "libcst", "inspect", "asyncio"} & set(sys.modules)))
         """,
     )
     assert _drops(proc) == _expected(tmp_path / "app.py")
     assert "PARSERS []" in proc.stdout
+
+
+TASKS = """\
+    import asyncio
+    import gc
+
+    from server import start_server  # a mark: runtime mode starts watching tasks (asyncio is imported)
+
+
+    async def work():
+        await asyncio.get_running_loop().create_future()  # never finishes
+
+
+    async def quick():
+        return 1
+
+
+    background = set()
+
+
+    async def main():
+        asyncio.create_task(work())  # drop: pending task
+        kept = asyncio.create_task(work())
+        background.add(kept)
+        asyncio.create_task(quick())
+        asyncio.get_running_loop().create_task(work())  # drop: pending task
+        await asyncio.sleep(0.01)
+        gc.collect()
+        kept.cancel()
+        await asyncio.sleep(0)
+
+
+    asyncio.run(main())
+    """
+
+
+def test_a_task_destroyed_while_pending_is_reported_with_the_line_that_created_it(
+    tmp_path: Path,
+) -> None:
+    proc = _run(tmp_path, TASKS)
+    expected = _expected(tmp_path / "app.py")
+    assert len(expected) == 2 and _drops(proc) == expected
+    for _, line in expected:
+        assert (
+            f"app.py:{line}: DroppedReferenceWarning: asyncio task of work() created at"
+            f" {tmp_path / 'app.py'}:{line} was destroyed while pending" in proc.stderr
+        )
+    assert "DroppedReferenceWarning" not in _run(tmp_path, TASKS, None).stderr
 
 
 def test_enable_before_import_turns_the_mode_on(tmp_path: Path) -> None:

@@ -77,6 +77,9 @@ class _Checker:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        from keepref_lint import runtime
+
+        runtime._maybe_watch_tasks()  # asyncio tasks, once the tests have imported asyncio
         self.outside += self._take()  # anything since the last test belongs to no test
 
     @pytest.hookimpl(trylast=True)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEAD_LOCAL",
+    "PENDING_TASK",
     "STATEMENT",
     "Drop",
     "DroppedReferenceWarning",
@@ -46,11 +47,13 @@ __all__ = [
     "enabled",
     "take_drops",
     "unwatchable",
+    "watch_tasks",
     "wrap",
 ]
 
 STATEMENT = "statement"
 DEAD_LOCAL = "dead local"
+PENDING_TASK = "pending task"
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect (which imports ast)
 
 Drop = namedtuple("Drop", "callee filename lineno kind local message")
@@ -76,6 +79,7 @@ _init_codes: weakref.WeakKeyDictionary[type, frozenset[CodeType]] = weakref.Weak
 def enable() -> None:
     """Turn runtime mode on for what is marked from now on (import the marked code after this)."""
     marker._runtime = True
+    _maybe_watch_tasks()
 
 
 def disable() -> None:
@@ -134,6 +138,7 @@ def wrap(target: Any, *, attr: str | None = None, reason: str | None = None) -> 
     wrapper that watches the awaited result; static and class methods are rewrapped; a class is returned
     itself, with a ``__new__`` that watches each instance (of it and of its subclasses).
     """
+    _maybe_watch_tasks()
     if isinstance(target, (staticmethod, classmethod)):
         return type(target)(wrap(target.__func__, attr=attr, reason=reason))
     if isinstance(target, type):
@@ -309,6 +314,90 @@ def _report(watch: _Watch, kind: str, local: str | None) -> None:
         DroppedReferenceWarning,
         filename,
         lineno,
+        registry=_warned,
+    )
+
+
+# -- the catalog's asyncio tasks ---------------------------------------------------------------------
+
+_tasks_watched = False
+_task_watches: dict[int, _TaskWatch] = {}
+
+
+class _TaskWatch(weakref.ref):
+    """A weak reference to one asyncio task, with where it was created and whether it finished."""
+
+    __slots__ = ("done", "filename", "lineno", "name")
+
+    def finished(self, task: Any) -> None:  # the task's done callback
+        self.done = True
+
+
+def watch_tasks() -> None:
+    """Report each asyncio task destroyed while pending, with the line that created it.
+
+    Wraps ``asyncio.BaseEventLoop.create_task`` (which ``asyncio.create_task``, ``ensure_future`` and
+    ``TaskGroup.create_task`` call); loops that do not derive from it (uvloop) are not covered. Runtime
+    mode calls it (``enable()``, ``wrap()``, the pytest plugin before each test) once asyncio has been
+    imported; calling it again does nothing.
+    """
+    global _tasks_watched
+    if _tasks_watched:
+        return
+    _tasks_watched = True
+    import os
+    from asyncio import base_events
+
+    package = os.path.dirname(base_events.__file__) + os.sep
+    original = base_events.BaseEventLoop.create_task
+
+    @functools.wraps(original)
+    def create_task(self: Any, coro: Any, *args: Any, **kwargs: Any) -> Any:
+        task = original(self, coro, *args, **kwargs)
+        caller: FrameType | None = _getframe(1)
+        while caller is not None and caller.f_code.co_filename.startswith(package):
+            caller = caller.f_back  # asyncio.create_task, ensure_future, TaskGroup.create_task
+        if caller is not None and not task.done():
+            _watch_task(task, caller)
+        return task
+
+    base_events.BaseEventLoop.create_task = create_task  # type: ignore[method-assign]
+
+
+def _maybe_watch_tasks() -> None:
+    """``watch_tasks()`` once the program has imported asyncio (runtime mode never imports it itself)."""
+    if not _tasks_watched and "asyncio.base_events" in sys.modules:
+        watch_tasks()
+
+
+def _watch_task(task: Any, caller: FrameType) -> None:
+    watch = _TaskWatch(task, _task_collected)
+    watch.done = False
+    watch.filename = caller.f_code.co_filename
+    watch.lineno = caller.f_lineno
+    coro = task.get_coro()
+    watch.name = getattr(coro, "__qualname__", None) or type(coro).__name__
+    _task_watches[id(watch)] = watch
+    task.add_done_callback(watch.finished)
+
+
+def _task_collected(watch: _TaskWatch) -> None:
+    _task_watches.pop(id(watch), None)
+    if watch.done:
+        return
+    message = (
+        f"asyncio task of {watch.name}() created at {watch.filename}:{watch.lineno} was destroyed while"
+        " pending; keep a reference to the task (e.g. self.tasks.add(task);"
+        " task.add_done_callback(self.tasks.discard))"
+    )
+    drops.append(
+        Drop("asyncio.create_task", watch.filename, watch.lineno, PENDING_TASK, None, message)
+    )
+    warnings.warn_explicit(
+        DroppedReferenceWarning(message),
+        DroppedReferenceWarning,
+        watch.filename,
+        watch.lineno,
         registry=_warned,
     )
 
