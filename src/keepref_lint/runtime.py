@@ -13,6 +13,9 @@ result is collected the callback looks at the frame it interrupted (the one whos
   and the instruction after the call stored the result in a local the caller's code never reads (read
   from its bytecode, as KR002 reads the source): ``dead local``.
 
+Once the program has imported asyncio, tasks are watched too (``watch_tasks``): a task collected before
+it is done is a ``pending task``, reported at the line that created it.
+
 Anything else (kept, returned, stored elsewhere, a local that is read, ``del``, the creator raised, another
 thread, the cycle collector) is not reported. A drop is appended to ``drops`` and warned about with a
 ``DroppedReferenceWarning`` located at the call site.
