@@ -42,6 +42,25 @@ SERVER = textwrap.dedent(
     @must_retain
     def pair():
         return (Server(), Server())
+
+
+    class Managed:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+
+    @must_retain
+    def managed():
+        return Managed()
+
+
+    @must_retain
+    def items():
+        yield 1
+        yield 2
     """
 )
 # Printed by each program at its end: the drops the runtime recorded, one per line.
@@ -151,7 +170,7 @@ def test_kept_returned_and_stored_results_are_not_reported(tmp_path: Path) -> No
     proc = _run(
         tmp_path,
         """\
-        from server import plain, start_server
+        from server import items, managed, plain, start_server
 
         keep = []
         table = {}
@@ -188,12 +207,20 @@ def test_kept_returned_and_stored_results_are_not_reported(tmp_path: Path) -> No
             del server
 
 
+        def blocks():
+            with managed() as resource:
+                assert resource is not None
+            for item in items():
+                assert item
+
+
         used()
         kept = returned()
         stored()
         holder = Holder()
         reused_in_a_loop()
         deleted_after_use()
+        blocks()
         """,
     )
     assert _drops(proc) == set()

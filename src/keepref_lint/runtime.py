@@ -61,7 +61,7 @@ _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect (which i
 
 Drop = namedtuple("Drop", "callee filename lineno kind local message")
 Drop.__doc__ = (
-    """One early collection: the callee's qualified name, the call site, the rule, the message."""
+    "One early collection: the callee's qualified name, the call site, the rule, the message."
 )
 
 drops: list[Drop] = []  # every drop seen, oldest first; the pytest plugin takes them (take_drops)
@@ -70,13 +70,12 @@ unwatchable: Counter[str] = Counter()  # callee -> results that could not be wea
 _getframe = sys._getframe
 _serials = itertools.count(1)
 _by_object: dict[int, _Watch] = {}  # id(result) -> its watch: one watch per live result
-_latest: dict[
-    tuple[int, int], int
-] = {}  # (frame id, offset) of a call site -> serial of its newest result
+# (frame id, offset) of a call site -> the serial of its newest result still alive
+_latest: dict[tuple[int, int], int] = {}
 _after_cache: dict[tuple[CodeType, int], Any] = {}
 _dead_cache: dict[tuple[CodeType, int], str | None] = {}
 _warned: dict[Any, Any] = {}  # the warnings registry: each distinct message is shown once
-_init_codes: weakref.WeakKeyDictionary[type, frozenset[CodeType]] = weakref.WeakKeyDictionary()
+_new_codes: weakref.WeakKeyDictionary[type, frozenset[CodeType]] = weakref.WeakKeyDictionary()
 
 
 def enable() -> None:
@@ -108,9 +107,8 @@ class _Mark:
 
     def __init__(self, target: Any, attr: str | None, reason: str | None) -> None:
         qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", "?")
-        self.name = qualname.rpartition(".<locals>.")[
-            2
-        ]  # as messages name it: start(), Svc.method()
+        # As messages name it: start(), Service.open().
+        self.name = qualname.rpartition(".<locals>.")[2]
         module = getattr(target, "__module__", None)
         self.qualname = f"{module}.{qualname}" if module else qualname
         self.attr = attr
@@ -204,7 +202,7 @@ def _wrap_class(cls: type, mark: _Mark) -> type:
 
 def _constructor_codes(cls: type) -> frozenset[CodeType]:
     """The code of every ``__new__`` in ``cls``'s MRO (and what they wrap): frames to look past."""
-    codes = _init_codes.get(cls)
+    codes = _new_codes.get(cls)
     if codes is None:
         found = set()
         for klass in cls.__mro__:
@@ -215,7 +213,7 @@ def _constructor_codes(cls: type) -> frozenset[CodeType]:
                 if code is not None:
                     found.add(code)
                 func = getattr(func, "__wrapped__", None)
-        codes = _init_codes[cls] = frozenset(found)
+        codes = _new_codes[cls] = frozenset(found)
     return codes
 
 
@@ -226,10 +224,8 @@ def _watch(result: Any, mark: _Mark, caller: FrameType) -> None:
         return
     key = id(result)
     watch = _by_object.get(key)
-    if (
-        watch is not None and watch() is result
-    ):  # the same object again (a cache): the newest call counts
-        _forget_site(watch)
+    if watch is not None and watch() is result:
+        _forget_site(watch)  # the same object again (a cache): the newest call counts
     else:
         try:
             watch = _Watch(result, _collected)
@@ -275,9 +271,13 @@ def _collected(watch: _Watch) -> None:
         return
     kind = local = None
     if id(frame) == watch.frame_id and frame.f_code is watch.code:
-        if newest and (
-            frame.f_lineno == watch.lineno
-            or frame.f_lasti == _offset_after(watch.code, watch.lasti)
+        if (
+            newest
+            and (
+                frame.f_lineno == watch.lineno
+                or frame.f_lasti == _offset_after(watch.code, watch.lasti)
+            )
+            and not _held_by_block(watch.code, watch.lasti)
         ):
             kind = STATEMENT
     elif (
@@ -431,6 +431,18 @@ def _after(code: CodeType, lasti: int) -> Any:
 def _offset_after(code: CodeType, lasti: int) -> int:
     after = _after(code, lasti)
     return -1 if after is None else after.offset
+
+
+# What a statement does with a result it keeps for a whole block: ``with start() as s:``,
+# ``for item in start():``. The result dies at the block's end, on the line of the statement.
+_BLOCK_OPS = frozenset(
+    {"BEFORE_WITH", "BEFORE_ASYNC_WITH", "SETUP_WITH", "SETUP_ASYNC_WITH", "GET_ITER", "GET_AITER"}
+)
+
+
+def _held_by_block(code: CodeType, lasti: int) -> bool:
+    after = _after(code, lasti)
+    return after is not None and after.opname in _BLOCK_OPS
 
 
 _READS_ALL = frozenset({"locals", "vars", "eval", "exec"})
