@@ -67,12 +67,13 @@ class _Checker:
     def __init__(self) -> None:
         self.outside: list[Drop] = []
 
-    def _take(self) -> list[Drop]:
+    def _take(self, collect: bool = True) -> list[Drop]:
         import gc
 
         from keepref_lint import runtime
 
-        gc.collect()  # results in reference cycles die now, in this test, not in a later one
+        if collect:
+            gc.collect()  # results in reference cycles die now, in this test, not in a later one
         return runtime.take_drops()
 
     @pytest.hookimpl(tryfirst=True)
@@ -80,7 +81,7 @@ class _Checker:
         from keepref_lint import runtime
 
         runtime._maybe_watch_tasks()  # asyncio tasks, once the tests have imported asyncio
-        self.outside += self._take()  # anything since the last test belongs to no test
+        self.outside += self._take(collect=False)  # anything since the last test belongs to no test
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
