@@ -260,6 +260,11 @@ def _forget_site(watch: _Watch) -> bool:
     return False
 
 
+# CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR (inspect's flags, without
+# importing inspect)
+_RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200
+
+
 def _collected(watch: _Watch) -> None:
     """The weak reference's callback: decide from the interrupted frame whether this was a drop."""
     if _by_object.get(watch.object_id) is watch:
@@ -282,9 +287,12 @@ def _collected(watch: _Watch) -> None:
             kind = STATEMENT
     elif (
         watch.up_code is not None
-        and id(frame) == watch.up_id
         and frame.f_code is watch.up_code
         and frame.f_lasti == watch.up_lasti
+        # A coroutine (or generator) is resumed by a new frame of its driver at each step (the event
+        # loop's Handle._run), so the frame it returns to is the same code at the same place, not the
+        # same frame: it counts by code and offset.
+        and (id(frame) == watch.up_id or watch.code.co_flags & _RESUMABLE)
     ):
         local = _dead_local(watch.code, watch.lasti)
         if local is not None:
