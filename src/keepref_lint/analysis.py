@@ -235,6 +235,11 @@ class Project:
         """Apply select/ignore and ``# noqa`` the way flake8 would."""
         settings = self.settings
         findings = [f for f in findings if is_selected(f.code, settings.select, settings.ignore)]
+        if findings and settings.per_file_ignores:
+            from keepref_lint.config import per_file_ignored
+
+            ignored = per_file_ignored(settings, file.path)
+            findings = [f for f in findings if not is_selected(f.code, ignored, ())]
         if not findings:
             return findings
         if _NOQA.search(file.data) is None:
