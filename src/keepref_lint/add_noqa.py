@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from keepref_lint.finding import Finding
 from keepref_lint.project import InputError, display_path
 from keepref_lint.sourcetext import SourceText, parse_quietly
-from keepref_lint.suppress import NOQA_INLINE, _SPLIT, physical_lines
+from keepref_lint.suppress import _SPLIT, NOQA_INLINE, physical_lines
 
 
 def _placement(text: str) -> tuple[set[int], dict[int, int]]:

@@ -67,7 +67,10 @@ class Project:
         self.excluder = Excluder(settings.root, settings.exclude)
         self.cache = ParseCache()
         if manifest is None:
-            manifest = scan_tree(settings.root, self.excluder)
+            from keepref_lint.gitignore import NOTHING, ignored_below, without_ignored
+
+            ignored = ignored_below(settings.root) if settings.respect_gitignore else NOTHING
+            manifest = without_ignored(scan_tree(settings.root, self.excluder), ignored)
             manifest.update(manifest_of([p for p in extra_files if p not in manifest]))
         self.manifest = manifest  # also the sizes: a file is read in one call
         self.modules = ModuleMap(settings.root, manifest)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from keepref_lint.cache import DiskCache, cache_folder, manifest_of
 from keepref_lint.config import Settings
 from keepref_lint.finding import Finding
+from keepref_lint.gitignore import NOTHING, Ignored, ignored_below, without_ignored
 from keepref_lint.project import (
     GENERATED_MARKER,
     Excluder,
@@ -50,6 +51,11 @@ class RunResult:
 
 
 Progress = Callable[[int, int, int], None]  # (files done, files in all, fixes applied)
+
+
+def _gitignored(settings: Settings) -> Ignored:
+    """What git ignores below the root (respect-gitignore), else nothing."""
+    return ignored_below(settings.root) if settings.respect_gitignore else NOTHING
 
 
 def _results_cache(settings: Settings) -> DiskCache:
@@ -126,7 +132,16 @@ def run(
         target_paths(paths, excluder, result.errors)  # nothing to check: each path is an error
         return result
     manifest = scan_tree(settings.root, excluder)
-    target_names = target_paths(paths, excluder, result.errors, manifest)
+    ignored = _gitignored(settings)
+    manifest = without_ignored(manifest, ignored)
+    target_names = target_paths(
+        paths,
+        excluder,
+        result.errors,
+        manifest,
+        force_exclude=settings.force_exclude,
+        ignored=ignored,
+    )
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
     results_cache = _results_cache(settings) if settings.cache and not fix else None
     # Stored: (the index build they were computed with, {path: outcome}, {path: CRC-32 of the text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 # ruff's default exclusions, so a tree looks the same to both tools.
 DEFAULT_EXCLUDED_DIRS = frozenset(
@@ -144,10 +144,15 @@ def target_paths(
     excluder: Excluder,
     errors: list[InputError],
     scanned: dict[str, Stat] | None = None,
+    *,
+    force_exclude: bool = False,
+    ignored: Container[str] = (),
 ) -> list[str]:
     """The files a run reports on: named files as given, folders walked. Missing paths are errors.
 
-    ``scanned`` is the scan of the project root, reused for folders inside it.
+    ``scanned`` is the scan of the project root, reused for folders inside it. A file named on the
+    command line is checked even when an exclusion (or ``ignored``, what git ignores) matches it, as in
+    ruff, unless ``force_exclude``.
     """
     found: dict[str, None] = {}
     for raw in paths:
@@ -166,7 +171,7 @@ def target_paths(
                 files = list(scan_tree(path, excluder))
             found.update(dict.fromkeys(files))
         elif os.path.isfile(path):
-            if not excluder.excluded(path, False):
+            if not force_exclude or not (excluder.excluded(path, False) or path in ignored):
                 found.setdefault(path, None)
         elif os.path.islink(path):
             errors.append(InputError(raw, "cannot read: dangling symbolic link"))
