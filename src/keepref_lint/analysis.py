@@ -69,8 +69,14 @@ class Project:
         if manifest is None:
             from keepref_lint.gitignore import NOTHING, ignored_below, without_ignored
 
-            ignored = ignored_below(settings.root) if settings.respect_gitignore else NOTHING
-            manifest = without_ignored(scan_tree(settings.root, self.excluder), ignored)
+            found: list[str] = []
+            manifest = scan_tree(settings.root, self.excluder, gitignores=found)
+            ignored = (
+                ignored_below(settings.root, manifest, found)
+                if settings.respect_gitignore
+                else NOTHING
+            )
+            manifest = without_ignored(manifest, ignored)
             manifest.update(manifest_of([p for p in extra_files if p not in manifest]))
         self.manifest = manifest  # also the sizes: a file is read in one call
         self.modules = ModuleMap(settings.root, manifest)

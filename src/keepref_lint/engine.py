@@ -53,9 +53,14 @@ class RunResult:
 Progress = Callable[[int, int, int], None]  # (files done, files in all, fixes applied)
 
 
-def _gitignored(settings: Settings) -> Ignored:
+def _gitignored(settings: Settings, manifest: dict, gitignores: list[str] | None) -> Ignored:
     """What git ignores below the root (respect-gitignore), else nothing."""
-    return ignored_below(settings.root) if settings.respect_gitignore else NOTHING
+    if not settings.respect_gitignore:
+        return NOTHING
+    cache_file = (
+        os.path.join(cache_folder(settings), "gitignore.marshal") if settings.cache else None
+    )
+    return ignored_below(settings.root, manifest, gitignores, cache_file)
 
 
 def _results_cache(settings: Settings) -> DiskCache:
@@ -131,8 +136,9 @@ def run(
     if not any(os.path.lexists(path) for path in paths):
         target_paths(paths, excluder, result.errors)  # nothing to check: each path is an error
         return result
-    manifest = scan_tree(settings.root, excluder)
-    ignored = _gitignored(settings)
+    gitignores: list[str] | None = [] if settings.respect_gitignore else None
+    manifest = scan_tree(settings.root, excluder, gitignores=gitignores)
+    ignored = _gitignored(settings, manifest, gitignores)
     manifest = without_ignored(manifest, ignored)
     target_names = target_paths(
         paths,

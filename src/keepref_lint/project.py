@@ -103,12 +103,16 @@ Stat = tuple[int, int]  # (mtime_ns, size): what the caches compare
 
 
 def scan_tree(
-    folder: str, excluder: Excluder, found: dict[str, Stat] | None = None
+    folder: str,
+    excluder: Excluder,
+    found: dict[str, Stat] | None = None,
+    gitignores: list[str] | None = None,
 ) -> dict[str, Stat]:
     """Every ``*.py`` file below ``folder`` with its stat, sorted, without following symlinked folders.
 
     This runs on every invocation, warm ones included, over thousands of files: without exclusion
-    patterns the only test made per entry is a set lookup for folders.
+    patterns the only test made per entry is a set lookup for folders. ``gitignores``, when given,
+    collects the ``.gitignore`` files met on the way (gitignore.py keys its cache on them).
     """
     found = {} if found is None else found
     try:
@@ -125,11 +129,14 @@ def scan_tree(
                     continue
                 info = entry.stat()
                 found[entry.path] = (info.st_mtime_ns, info.st_size)
-            elif entry.is_dir(follow_symlinks=False) and not (
-                name in DEFAULT_EXCLUDED_DIRS
-                or (patterns and excluder.excluded_name(entry.path, name, True))
-            ):
-                scan_tree(entry.path, excluder, found)
+            elif entry.is_dir(follow_symlinks=False):
+                if not (
+                    name in DEFAULT_EXCLUDED_DIRS
+                    or (patterns and excluder.excluded_name(entry.path, name, True))
+                ):
+                    scan_tree(entry.path, excluder, found, gitignores)
+            elif gitignores is not None and name == ".gitignore":
+                gitignores.append(entry.path)
         except OSError:
             continue
     return found
