@@ -125,24 +125,38 @@ def _statistics(args: Namespace, findings: list[Finding]) -> None:
 
 
 class _Progress:
-    """``files done/total, fixes`` on one terminal line, at most ten times a second."""
+    """On a terminal (stderr): the phase of the run, then ``checking done/total files, fixes`` over the
+    files that need parsing, on one line rewritten at most ten times a second and cleared at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, fixing: bool) -> None:
+        self.fixing = fixing
         self.last = 0.0
         self.shown = False
 
+    def _show(self, text: str) -> None:
+        sys.stderr.write(f"\rkeepref-lint: {text}\x1b[K")
+        sys.stderr.flush()
+        self.shown = True
+
+    def phase(self, text: str) -> None:
+        self._show(f"{text}...")
+        self.last = time.monotonic()
+
     def __call__(self, done: int, total: int, fixes: int) -> None:
         now = time.monotonic()
-        if done < total and now - self.last < 0.1:
+        if 0 < done < total and now - self.last < 0.1:
             return
         self.last = now
-        sys.stderr.write(
-            f"\rkeepref-lint: {done}/{total} files, {fixes} fix{'' if fixes == 1 else 'es'} applied\x1b[K"
-        )
-        self.shown = True
-        if done == total:
+        text = f"checking {done:,}/{total:,} files"
+        if self.fixing:
+            text += f", {fixes} fix{'' if fixes == 1 else 'es'} applied"
+        self._show(text)
+
+    def close(self) -> None:
+        if self.shown:
             sys.stderr.write("\r\x1b[K")
-        sys.stderr.flush()
+            sys.stderr.flush()
+            self.shown = False
 
 
 def _check(args: Namespace, result: RunResult) -> int:
@@ -285,15 +299,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
         fixing = args.command == "fix"
-        show_progress = fixing and not args.quiet and sys.stderr.isatty()
-        result = run(
-            args.paths,
-            settings,
-            fix=fixing,
-            write=fixing and not args.diff,
-            progress=_Progress() if show_progress else None,
-            jobs=args.jobs,
-        )
+        show_progress = not args.quiet and sys.stderr.isatty()
+        progress = _Progress(fixing) if show_progress else None
+        try:
+            result = run(
+                args.paths,
+                settings,
+                fix=fixing,
+                write=fixing and not args.diff,
+                progress=progress,
+                jobs=args.jobs,
+            )
+        finally:
+            if progress is not None:
+                progress.close()
     except ConfigError as error:
         print(f"keepref-lint: error: {error}", file=sys.stderr)
         return EXIT_ERROR

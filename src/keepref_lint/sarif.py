@@ -18,9 +18,7 @@ from keepref_lint.finding import Finding
 from keepref_lint.project import InputError
 from keepref_lint.sources import Sources, Text
 
-SCHEMA_URI = (
-    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-)
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"  # as ruff and GitHub write it
 
 
 def artifact_location(path: str, root: str) -> dict[str, str]:
