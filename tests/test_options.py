@@ -81,7 +81,7 @@ def test_statistics(tmp_path: Path) -> None:
 def test_show_fixes(tmp_path: Path) -> None:
     root = _project(tmp_path)
     out = run_cli("check", "--show-fixes", cwd=root).stdout
-    assert "Would fix 2 findings:\n- app.py:\n    1 × KR001 (dropped-must-retain-result)" in out
+    assert "Would fix 2 findings:\n- app.py:\n    1 x KR001 (dropped-must-retain-result)" in out
     proc = run_cli("fix", "--show-fixes", cwd=root)
     assert "Fixed 2 findings:\n- app.py:" in proc.stdout
     assert "No findings fixed." in run_cli("fix", "--show-fixes", cwd=root).stdout

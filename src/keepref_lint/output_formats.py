@@ -245,5 +245,5 @@ def format_show_fixes(findings: Sequence[Finding], verb: str) -> str:
         lines.append(f"- {path}:")
         for code, count in sorted(by_file[path].items()):
             name = RULES[code].name if code in RULES else ""
-            lines.append(f"    {count} \u00d7 {code} ({name})")
+            lines.append(f"    {count} x {code} ({name})")
     return "\n".join(lines) + "\n"
