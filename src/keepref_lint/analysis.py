@@ -71,8 +71,13 @@ class Project:
 
             found: list[str] = []
             manifest = scan_tree(settings.root, self.excluder, gitignores=found)
+            cache_file = (
+                os.path.join(cache_folder(settings), "gitignore.marshal")
+                if settings.cache
+                else None
+            )
             ignored = (
-                ignored_below(settings.root, manifest, found)
+                ignored_below(settings.root, manifest, found, cache_file)
                 if settings.respect_gitignore
                 else NOTHING
             )
