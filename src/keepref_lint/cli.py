@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -10,7 +11,7 @@ from keepref_lint.codes import RULES, rule_page
 from keepref_lint.config import ConfigError, Settings, load_settings, with_overrides
 from keepref_lint.engine import RunResult, run
 from keepref_lint.finding import Finding
-from keepref_lint.output import format_github, format_json
+from keepref_lint.output import format_github, format_json, format_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ def _formatted(name: str, findings: list[Finding], result: RunResult) -> str:
         return format_github(findings)
     if name == "text" and not findings:
         return ""
+    if name in ("text", "concise") and not _colour_possible():
+        return format_text(findings)  # the common case of a warm run: no further import
     from keepref_lint import output_formats as formats
 
     if name == "json-lines":
@@ -91,6 +94,18 @@ def _formatted(name: str, findings: list[Finding], result: RunResult) -> str:
     if name == "full":
         return formats.format_full(findings, style)
     return formats.format_concise(findings, style)
+
+
+def _colour_possible() -> bool:
+    """Could output_formats.use_colour say yes? (Checked here to spare a pipe the import.)"""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _text_format(args: Namespace) -> bool:
@@ -243,7 +258,6 @@ def _fix(args: Namespace, result: RunResult) -> int:
 
 
 def _suggest(args: Namespace) -> int:
-    import os
 
     from keepref_lint.analysis import Project
     from keepref_lint.suggest import apply_suggestions, suggestions
