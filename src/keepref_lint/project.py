@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
 
 try:  # the C module itself: ``hashlib`` also loads OpenSSL, a twentieth of a warm run's time
@@ -160,6 +160,7 @@ def scan_tree(
     folder: str,
     excluder: Excluder,
     found: dict[str, Stat] | None = None,
+    gitignores: list[str] | None = None,
     skipped: Skipped | None = None,
 ) -> dict[str, Stat]:
     """Every ``*.py`` regular file below ``folder`` with its stat, sorted, without following symlinked
@@ -167,7 +168,8 @@ def scan_tree(
     or is a dangling or looping symbolic link is left out, with the reason in ``skipped``.
 
     This runs on every invocation, warm ones included, over thousands of files: without exclusion
-    patterns the only test made per entry is a set lookup for folders.
+    patterns the only test made per entry is a set lookup for folders. ``gitignores``, when given,
+    collects the ``.gitignore`` files met on the way (gitignore.py keys its cache on them).
     """
     found = {} if found is None else found
     try:
@@ -192,11 +194,14 @@ def scan_tree(
                     found[entry.path] = (info.st_mtime_ns, info.st_size, info.st_ctime_ns)
                 elif skipped is not None:
                     skipped[entry.path] = "skipped: " + not_regular(info.st_mode)
-            elif entry.is_dir(follow_symlinks=False) and not (
-                name in DEFAULT_EXCLUDED_DIRS
-                or (patterns and excluder.excluded_name(entry.path, name, True))
-            ):
-                scan_tree(entry.path, excluder, found, skipped)
+            elif entry.is_dir(follow_symlinks=False):
+                if not (
+                    name in DEFAULT_EXCLUDED_DIRS
+                    or (patterns and excluder.excluded_name(entry.path, name, True))
+                ):
+                    scan_tree(entry.path, excluder, found, gitignores, skipped)
+            elif gitignores is not None and name == ".gitignore":
+                gitignores.append(entry.path)
         except OSError:
             continue
     return found
@@ -236,12 +241,17 @@ def target_paths(
     scanned: dict[str, Stat] | None = None,
     skipped: Skipped | None = None,
     notes: list[InputError] | None = None,
+    *,
+    force_exclude: bool = False,
+    ignored: Container[str] = (),
 ) -> list[str]:
     """The files a run reports on: named files as given, folders walked. Missing paths, and named
     paths that are not regular files, are errors; what the walk of a named folder left out (``skipped``,
     from the scan of the root, else from this walk) goes to ``notes``.
 
-    ``scanned`` is the scan of the project root, reused for folders inside it.
+    ``scanned`` is the scan of the project root, reused for folders inside it. A file named on the
+    command line is checked even when an exclusion (or ``ignored``, what git ignores) matches it, as in
+    ruff, unless ``force_exclude``.
     """
     found: dict[str, None] = {}
     left_out: dict[str, str] = {}
@@ -279,7 +289,7 @@ def target_paths(
                 left_out.update(walk_skipped)
             found.update(dict.fromkeys(files))
         elif S_ISREG(mode):
-            if not excluder.excluded(path, False):
+            if not force_exclude or not (excluder.excluded(path, False) or path in ignored):
                 found.setdefault(path, None)
         else:
             errors.append(InputError(raw, "cannot read: " + not_regular(mode)))
