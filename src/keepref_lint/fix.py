@@ -118,8 +118,21 @@ def keep_alive_comment(noun: str) -> str:
     return f"# Keep a reference so the {noun} is not garbage-collected."
 
 
-def task_comment(noun: str) -> str:
-    return f"# Keep the {noun} until it finishes; the event loop holds it only weakly."
+LINE_LENGTH = 88  # what the fix keeps its comments within when it can (black's and ruff's default)
+NAME_LINE_LENGTH = 100  # a specific name is kept unless the line grows past this
+
+
+def task_comment(noun: str, indent: str) -> str:
+    """The comment above a kept task, as long as it fits: with its name in words, else shorter."""
+    width = len(indent.expandtabs(4))
+    for text in (
+        f"# Keep the {noun} until it finishes; the event loop holds it only weakly.",
+        "# Keep the task until it finishes; the event loop holds it only weakly.",
+        f"# Keep the {noun} until it finishes.",
+    ):
+        if width + len(text) <= LINE_LENGTH:
+            return text
+    return "# Keep the task until it finishes."
 
 
 def is_task(mark: Mark) -> bool:
@@ -201,6 +214,9 @@ class NamePlanner:
             self._taken_in(scope).update(self.file_names)
             self._merged.add(id(scope))
         return self.claim(scope, base)
+
+    def free_local(self, scope: Scope, name: str) -> bool:
+        return name not in self._taken_in(scope) and name not in self.file_names
 
     def holder(self) -> str:
         """The name of the file's one set of kept tasks."""
@@ -444,12 +460,24 @@ def plan_task_fix(
         raise NoFix("in a class body; start the task in a method or function")
     line_start, start, indent, line_end = _statement_bounds(stmt, source)
     holder = planner.holder()
-    base = task_base(call, mark)
     reuse = target is not None and target.id != "_"
-    name = target.id if reuse else planner.claim_local(stmt.scope, base)  # type: ignore[union-attr]
-    noun = in_words(name) if reuse and "task" in name else in_words(base)
+    if reuse:
+        name = target.id  # type: ignore[union-attr]
+        noun = in_words(name) if "task" in name else in_words(task_base(call, mark))
+    else:
+        # The specific name (``flush_task``) unless its line would grow past what long-line
+        # projects allow; then its last two words, then ``task``.
+        first_line = source.line(node.lineno)[len(indent) :].rstrip("\r\n")
+        room = NAME_LINE_LENGTH - len(indent.expandtabs(4)) - len(first_line) - 3
+        words = task_base(call, mark).split("_")
+        candidates = ["_".join(words), "_".join(words[-3:]) if len(words) > 3 else ""]
+        base = next((c for c in candidates if c and len(c) <= room), "task")
+        if base == "task" and not planner.free_local(stmt.scope, "task"):
+            base = candidates[0]  # a long line reads better than ``task_2``
+        name = planner.claim_local(stmt.scope, base)
+        noun = in_words(base)
     newline = source.newline_of(node.lineno)
-    head = f"{indent}{task_comment(noun)}{newline}{indent}"
+    head = f"{indent}{task_comment(noun, indent)}{newline}{indent}"
     if target is None:
         edits = [Edit(line_start, start, f"{head}{name} = ")]
         edits += realign(source, node, start, len(name) + 3)
@@ -504,8 +532,8 @@ def holder_edit(
     for i, top in enumerate(body[:limit]):
         if isinstance(top, (ast.Import, ast.ImportFrom)) or _guarded_import(top):
             index = i + 1
-        elif not (i == 0 and _is_docstring(top)):
-            break  # the imports at the top end here
+        elif not _is_docstring(top):
+            break  # the imports at the top end here (a string between them is a comment)
     if index == 0 and body and _is_docstring(body[0]) and limit > 0:
         index = 1
     while 0 < index < len(body) and body[index].lineno == body[index - 1].end_lineno:
