@@ -68,7 +68,7 @@ def changed_lines(old: str, new: str) -> tuple[set[int], dict[int, int]]:
     added: set[int] = set()
     same: dict[int, int] = {}
     matcher = difflib.SequenceMatcher(None, old.splitlines(), new.splitlines(), autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, _i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             same.update({j1 + k + 1: i1 + k + 1 for k in range(j2 - j1)})
         else:
