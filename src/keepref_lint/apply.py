@@ -69,7 +69,8 @@ def expected_tree(tree: ast.Module, findings: list[Finding]) -> ast.Module:
     """``tree`` with each fixed statement replaced by what the fix means to write (mutates ``tree``)."""
     fixes = [f.fix for f in findings if f.fix is not None]
     wanted = {(f.line, f.column - 1): f.fix for f in findings if f.fix is not None}
-    holders = {fix.holder for fix in fixes if fix.holder is not None}
+    # A holder at index -1 is a set an earlier fix defined: nothing to insert.
+    holders = {fix.holder for fix in fixes if fix.holder is not None and fix.holder[2] >= 0}
     body = tree.body
     # Where each set is defined, named by the statement it goes before (indices move below).
     anchors = [(body[h[2]] if h[2] < len(body) else None, h) for h in sorted(holders, key=str)]

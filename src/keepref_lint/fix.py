@@ -176,7 +176,7 @@ class NamePlanner:
         self._next: dict[tuple[int, str], int] = {}
         self.file_names = file_names if file_names is not None else set()
         self._holder: str | None = None
-        self._merged: set[int] = set()
+        self._near_names: dict[int, set[str]] = {}
 
     def _taken_in(self, owner: Scope) -> set[str]:
         taken = self._taken.get(id(owner))
@@ -190,33 +190,72 @@ class NamePlanner:
     def free(self, owner: Scope, name: str) -> bool:
         return name not in self._taken_in(owner) and not keyword.iskeyword(name)
 
-    def claim(self, owner: Scope, base: str, specific: tuple[str, ...] = ()) -> str:
-        """``base`` if free, else the first free of ``specific``, else ``base_2``, ``base_3``, ..."""
+    def claim(
+        self,
+        owner: Scope,
+        base: str,
+        specific: tuple[str, ...] = (),
+        also: frozenset | set = frozenset(),
+    ) -> str:
+        """``base`` if free, else the first free of ``specific``, else ``base_2``, ``base_3``, ...
+        (names in ``also`` count as taken too)."""
         taken = self._taken_in(owner)
         if keyword.iskeyword(base):
             base += "_"
         for name in (base, *specific):
-            if name not in taken and name.isidentifier() and not keyword.iskeyword(name):
+            if (
+                name not in taken
+                and name not in also
+                and name.isidentifier()
+                and not keyword.iskeyword(name)
+            ):
                 taken.add(name)
                 return name
         key = (id(owner), base)
         number = self._next.get(key, 2)
-        while f"{base}_{number}" in taken:
+        while f"{base}_{number}" in taken or f"{base}_{number}" in also:
             number += 1
         name = f"{base}_{number}"
         self._next[key] = number + 1
         taken.add(name)
         return name
 
+    def _near(self, scope: Scope) -> set[str]:
+        """Names a new local of a function could shadow or capture: what it and the scopes nested in
+        it bind, read or declare global/nonlocal, what enclosing scopes and the module bind, and the
+        file's set of tasks."""
+        near = self._near_names.get(id(scope))
+        if near is None:
+            near = set()
+            todo = [scope]
+            while todo:
+                current = todo.pop()
+                near.update(current.bindings, current.reads, current.globals, current.nonlocals)
+                todo.extend(current.children)
+            outer = scope.parent
+            while outer is not None:  # and what the enclosing scopes and the module bind
+                near.update(outer.bindings)
+                outer = outer.parent
+            if self._holder is not None:
+                near.add(self._holder)
+            self._near_names[id(scope)] = near
+        return near
+
     def claim_local(self, scope: Scope, base: str) -> str:
-        """A name for a new local of ``scope`` that shadows nothing anywhere in the file."""
-        if id(scope) not in self._merged:
-            self._taken_in(scope).update(self.file_names)
-            self._merged.add(id(scope))
-        return self.claim(scope, base)
+        """A name for a new local of ``scope`` that changes what no other name means: in a function,
+        one it and its nested scopes do not use (a local of another function may have it); at module
+        level, one the file does not use anywhere."""
+        if scope.kind != "function":
+            return self.claim(scope, base, also=self.file_names)
+        return self.claim(scope, base, also=self._near(scope))
 
     def free_local(self, scope: Scope, name: str) -> bool:
-        return name not in self._taken_in(scope) and name not in self.file_names
+        near = self._near(scope) if scope.kind == "function" else self.file_names
+        return name not in self._taken_in(scope) and name not in near
+
+    def reuse_holder(self, name: str) -> None:
+        """The file already defines a set of kept tasks (an earlier fix): new fixes use it."""
+        self._holder = name
 
     def holder(self) -> str:
         """The name of the file's one set of kept tasks."""
@@ -512,15 +551,49 @@ def _first_line(stmt: ast.stmt) -> int:
     return min([stmt.lineno, *(d.lineno for d in decorators)])
 
 
+def existing_holder(tree: ast.Module, file_names: set[str]) -> tuple[str, int] | None:
+    """A set of kept tasks that an earlier fix defined: ``NAME = set()`` (or annotated) at module level,
+    the only assignment to NAME in the file. Returns (name, index in the module body)."""
+    names = [name for name in HOLDER_NAMES if name in file_names]
+    if not names:
+        return None
+    stores: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load) and node.id in names:
+            stores[node.id] = stores.get(node.id, 0) + 1
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            for name in node.names:
+                stores[name] = stores.get(name, 0) + 2
+    for index, top in enumerate(tree.body):
+        target = top.targets[0] if isinstance(top, ast.Assign) and len(top.targets) == 1 else None
+        if isinstance(top, ast.AnnAssign):
+            target = top.target
+        value = getattr(top, "value", None)
+        if (
+            isinstance(target, ast.Name)
+            and target.id in names
+            and stores.get(target.id) == 1
+            and isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id == "set"
+            and not value.args
+            and not value.keywords
+        ):
+            return target.id, index
+    return None
+
+
 def holder_edit(
     tree: ast.Module,
     source: SourceText,
     scopes_module: Scope,
     holder: str,
     fixes: list[tuple[Statement, Fix, ast.Call]],
-) -> tuple[tuple[str, str, int], Edit]:
+    existing: tuple[str, int] | None = None,
+) -> tuple[tuple[str, str, int], Edit | None]:
     """Where and how the file's set of kept tasks is defined: after the imports (before any
-    module-level statement that uses it), annotated when the file imports asyncio."""
+    module-level statement that uses it), annotated when the file imports asyncio; or the set an
+    earlier fix defined (no edit)."""
     if "set" in scopes_module.bindings:
         raise NoFix("the module rebinds set; keep the task in a collection of your own")
     body = tree.body
@@ -528,6 +601,10 @@ def holder_edit(
         (_top_index(body, s.node.lineno) for s, _, _ in fixes if s.scope.kind == "module"),
         default=len(body),
     )
+    if existing is not None and existing[0] == holder:
+        if existing[1] >= limit:
+            raise NoFix(f"{holder} is defined after this statement; move its definition up")
+        return (holder, "", -1), None
     index = 0
     for i, top in enumerate(body[:limit]):
         if isinstance(top, (ast.Import, ast.ImportFrom)) or _guarded_import(top):

@@ -22,6 +22,7 @@ from keepref_lint.fix import (
     NamePlanner,
     NoFix,
     derive_attr,
+    existing_holder,
     holder_edit,
     is_task,
     noun_of,
@@ -170,6 +171,9 @@ def check_tree(
         return []
     source = SourceText(file.data, file.display)
     planner = NamePlanner(used_names(tree))
+    existing = existing_holder(tree, planner.file_names)
+    if existing is not None:
+        planner.reuse_holder(existing[0])
     planned: list[tuple[Drop, Fix | None, str | None, str]] = []
     task_fixes: list[tuple[Statement, Fix, ast.Call]] = []
     for drop in drops:
@@ -200,9 +204,12 @@ def check_tree(
         planned.append((drop, fix, reason, base))
     if task_fixes:
         try:
-            holder, edit = holder_edit(tree, source, scopes.module, planner.holder(), task_fixes)
+            holder, edit = holder_edit(
+                tree, source, scopes.module, planner.holder(), task_fixes, existing
+            )
+            extra = (edit,) if edit is not None else ()
             ready = {
-                id(fix): fix._replace(edits=(edit, *fix.edits), holder=holder)
+                id(fix): fix._replace(edits=(*extra, *fix.edits), holder=holder)
                 for _, fix, _ in task_fixes
             }
         except NoFix as why:
