@@ -159,7 +159,12 @@ def test_sarif_carries_the_fix_title(tmp_path: Path) -> None:
     root = project(tmp_path, TASK_SOURCE)
     proc = run_cli("check", ".", "--format", "sarif", cwd=root)
     (result,) = json.loads(proc.stdout)["runs"][0]["results"]
-    assert result["properties"]["fixTitle"].startswith("Keep the task in flush_task")
+    (fix,) = result["fixes"]
+    assert fix["description"]["text"].startswith("Keep the task in flush_task")
+    inserted = "".join(
+        r["insertedContent"]["text"] for r in fix["artifactChanges"][0]["replacements"]
+    )
+    assert "_background_tasks: set[asyncio.Task] = set()" in inserted
     rules = json.loads(proc.stdout)["runs"][0]["tool"]["driver"]["rules"]
     assert all("module-level set" in rule["properties"]["fix"] for rule in rules)
 

@@ -60,10 +60,21 @@ RULES: dict[str, Rule] = {rule.code: rule for rule in (KR001, KR002, KR003)}
 
 
 def is_selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
-    """flake8/ruff prefix semantics: the longest matching prefix between select and ignore wins."""
-    best_select = max((len(p) for p in select if code.startswith(p)), default=-1)
-    best_ignore = max((len(p) for p in ignore if code.startswith(p)), default=-1)
-    return best_select >= 0 and best_select >= best_ignore
+    """ruff's and flake8's prefix semantics: the longest matching prefix between select and ignore
+    wins, and ignore wins a tie (``--select KR001 --ignore KR001`` reports nothing). ``ALL`` is the
+    empty prefix."""
+    best_select = max((len(_prefix(p)) for p in select if code.startswith(_prefix(p))), default=-1)
+    best_ignore = max((len(_prefix(p)) for p in ignore if code.startswith(_prefix(p))), default=-1)
+    return best_select >= 0 and best_select > best_ignore
+
+
+def _prefix(selector: str) -> str:
+    return "" if selector == "ALL" else selector
+
+
+def is_known_selector(selector: str) -> bool:
+    """``ALL``, or a prefix of some rule's code (``KR``, ``KR00``, ``KR001``)."""
+    return selector == "ALL" or any(code.startswith(selector) for code in RULES)
 
 
 def rule_page(code: str) -> str | None:

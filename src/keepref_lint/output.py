@@ -116,12 +116,7 @@ def format_sarif(findings: Sequence[Finding], root: str) -> str:
                         }
                     }
                 ],
-                "properties": {
-                    "callee": f.callee,
-                    "fixable": f.fixable,
-                    **({"fixTitle": f.fix.title} if f.fix is not None else {}),
-                    **({"noFixReason": f.no_fix_reason} if f.no_fix_reason else {}),
-                },
+                "properties": {"callee": f.callee, "fixable": f.fixable},
             }
         )
     sarif = {
