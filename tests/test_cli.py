@@ -438,5 +438,5 @@ def test_suggest_lists_and_marks_inferred_wrappers(tmp_path: Path) -> None:
         14: "KR001",
     }
     task = next(f for f in after if f["line"] == 13)
-    assert not task["fixable"] and "only the last task" in task["no_fix_reason"]
+    assert task["fixable"] and "add_done_callback" in task["message"]  # the task fix
     assert run_cli("suggest", cwd=root).stdout == ""

@@ -13,6 +13,7 @@ import signal
 import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from typing import ClassVar
 
 from keepref_lint.apply import fixed_text, verify
@@ -270,6 +271,7 @@ class Project:
 
 
 _NOQA = re.compile(rb"noqa", re.IGNORECASE)
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 _worker_project: Project | None = None
 PARALLEL_MIN_FILES = 8  # below this, starting processes costs more than it saves
 
@@ -383,13 +385,25 @@ def _fix_file(project: Project, file_result: FileResult) -> None:
     verify(file.display, tree, new_data, fixable)
     file_result.diff = unified_diff(file.display, source.text, new_text)
     file_result.new_data = new_data
-    # Each fix adds one comment line above its statement: move what is left to where it now stands.
-    fixed_lines = sorted(f.line for f in fixable)
-    for finding in file_result.findings:
-        if finding.fix is None:
-            shift = bisect_right(fixed_lines, finding.line)
-            finding.line += shift
-            finding.end_line += shift
+    # Fixes add lines (a comment above, a task's two lines below, the set of tasks after the imports):
+    # move what is left to where it now stands.
+    added: dict[int, int] = {}
+    for edit in dict.fromkeys(e for f in fixable for e in f.fix.edits):
+        lines = len(_NEWLINE.findall(edit.text)) - len(
+            _NEWLINE.findall(source.text, edit.start, edit.end)
+        )
+        if lines:
+            line = bisect_right(source.line_starts, edit.start)
+            added[line] = added.get(line, 0) + lines
+    if added:
+        at = sorted(added)
+        before = list(accumulate(added[line] for line in at))
+        for finding in file_result.findings:
+            if finding.fix is None:
+                i = bisect_right(at, finding.line)
+                shift = before[i - 1] if i else 0
+                finding.line += shift
+                finding.end_line += shift
 
 
 def unified_diff(display: str, old: str, new: str) -> str:

@@ -18,11 +18,16 @@ class Rule(namedtuple("Rule", "code name summary fix_title fix_safety")):
     fix_safety: str
 
 
+_TASK_FIX = "; a task is bound to a local, added to a module-level set and discarded from it when it finishes"
+
 KR001 = Rule(
     code="KR001",
     name="dropped-must-retain-result",
     summary="The result of a must-retain call is discarded by an expression statement.",
-    fix_title="Store the result in an attribute (or module-private name) with a keep-alive comment",
+    fix_title=(
+        "Store the result in an attribute (or module-private name) with a keep-alive comment"
+        + _TASK_FIX
+    ),
     fix_safety="safe",
 )
 KR002 = Rule(
@@ -32,7 +37,8 @@ KR002 = Rule(
         "The result of a must-retain call is stored only in a local name that is never read, "
         "so it dies when the function returns."
     ),
-    fix_title="Store the result in an attribute instead of the dead local",
+    fix_title="Store the result in an attribute instead of the dead local"
+    + _TASK_FIX.replace("bound to a local", "kept in its local"),
     fix_safety="safe",
 )
 
@@ -43,7 +49,10 @@ KR003 = Rule(
         "The result of a project function that returns a must-retain result (a wrapper, found by "
         "inference) is dropped or kept only in a dead local."
     ),
-    fix_title="Store the result in an attribute (or module-private name) with a keep-alive comment",
+    fix_title=(
+        "Store the result in an attribute (or module-private name) with a keep-alive comment"
+        + _TASK_FIX
+    ),
     fix_safety="safe",
 )
 
