@@ -71,7 +71,7 @@ class Option:
         return [] if self.kind == "append" else self.default
 
 
-PATHS_HELP = "files or folders (default: .)"
+PATHS_HELP = "files or folders (default: .); - reads one file from standard input"
 COMMON = (
     Option(("--format",), "output format", choices=FORMATS, default="text"),
     Option(
@@ -97,12 +97,21 @@ COMMON = (
     Option(("-q", "--quiet"), "print findings only, no summary", kind="flag"),
     Option(("--debug",), "show tracebacks for internal errors", kind="flag"),
 )
+STDIN_FILENAME = Option(
+    ("--stdin-filename",),
+    "read the file's text from standard input (path -) and report it as PATH, which the index"
+    " then reads from standard input too",
+    metavar="PATH",
+)
 # The commands that take paths: their help and the options they add to COMMON.
 COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
-    "check": ("report dropped must-retain results", ()),
+    "check": ("report dropped must-retain results", (STDIN_FILENAME,)),
     "fix": (
         "rewrite drops to keep a reference",
-        (Option(("--diff",), "print a unified diff and write nothing", kind="flag"),),
+        (
+            Option(("--diff",), "print a unified diff and write nothing", kind="flag"),
+            STDIN_FILENAME,
+        ),
     ),
     "suggest": (
         "list functions inferred must-retain that are not marked",
@@ -123,7 +132,7 @@ def quick_parse(argv: Sequence[str]) -> SimpleNamespace | None:
     positionals = "before"  # argparse takes the paths as one run: "before", "in", then "after" it
     words = iter(argv[1:])
     for word in words:
-        if not word.startswith("-"):
+        if word == "-" or not word.startswith("-"):  # "-": standard input
             if positionals == "after":
                 return None  # a second run of paths: argparse calls them unrecognized
             positionals = "in"

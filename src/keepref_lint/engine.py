@@ -117,18 +117,24 @@ def run(
     write: bool = True,
     progress: Progress | None = None,
     jobs: int | None = None,
+    buffers: dict[str, bytes] | None = None,
 ) -> RunResult:
-    """Check (and optionally fix) ``paths``; with ``write=False`` fixes are computed and diffed only."""
+    """Check (and optionally fix) ``paths``; with ``write=False`` fixes are computed and diffed only.
+
+    ``buffers`` (absolute path -> text, e.g. standard input) are checked too, each in place of the file
+    at its path (which need not exist), and the index uses them for their modules; results of such a
+    run are not stored (they belong to texts that are not on disk)."""
     result = RunResult(root=settings.root)
     excluder = Excluder(settings.root, settings.exclude)
     paths = list(paths)
-    if not any(os.path.lexists(path) for path in paths):
+    if not buffers and not any(os.path.lexists(path) for path in paths):
         target_paths(paths, excluder, result.errors)  # nothing to check: each path is an error
         return result
     manifest = scan_tree(settings.root, excluder)
-    target_names = target_paths(paths, excluder, result.errors, manifest)
+    target_names = target_paths(paths, excluder, result.errors, manifest) if paths else []
+    target_names += [path for path in buffers or () if path not in target_names]
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
-    results_cache = _results_cache(settings) if settings.cache and not fix else None
+    results_cache = _results_cache(settings) if settings.cache and not fix and not buffers else None
     # Stored: (the index build they were computed with, {path: outcome}, {path: CRC-32 of the text
     # checked}), and the manifest of then.
     stored: dict[str, tuple] = {}
@@ -168,6 +174,7 @@ def run(
             write=write,
             progress=progress,
             jobs=jobs,
+            buffers=buffers,
         )
     finally:
         if not frozen:
@@ -188,11 +195,12 @@ def _run_cold(
     write: bool,
     progress: Progress | None,
     jobs: int | None,
+    buffers: dict[str, bytes] | None = None,
 ) -> RunResult:
     from keepref_lint.analysis import Project, analyse_all  # the cold path: parsers and the index
 
     outcomes: dict[str, tuple] = {}
-    project = Project(settings, manifest=manifest)
+    project = Project(settings, manifest=manifest, buffers=buffers)
     fixes_applied = 0
     stored: dict[str, tuple] = {}
     if previous.token == project.index.token:  # else the index was rebuilt: any outcome may change
