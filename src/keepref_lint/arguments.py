@@ -132,7 +132,7 @@ def quick_parse(argv: Sequence[str]) -> SimpleNamespace | None:
     positionals = "before"  # argparse takes the paths as one run: "before", "in", then "after" it
     words = iter(argv[1:])
     for word in words:
-        if word == "-" or not word.startswith("-"):  # "-": standard input
+        if not word.startswith("-"):
             if positionals == "after":
                 return None  # a second run of paths: argparse calls them unrecognized
             positionals = "in"
