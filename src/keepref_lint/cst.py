@@ -23,7 +23,6 @@ already changed), the index reads the text given for that module.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
@@ -33,7 +32,7 @@ from keepref_lint.finding import Finding
 from keepref_lint.project import InputError, SourceFile, display_path
 from keepref_lint.sourcetext import SourceText, parse_quietly
 
-__all__ = ["Drop", "DropVisitor", "findings_for"]
+__all__ = ["Drop", "DropMatcher", "DropVisitor", "findings_for"]
 
 
 class Drop:
@@ -150,6 +149,40 @@ def _fixed_lines(
     return found
 
 
+class DropMatcher:
+    """The mapping shared by ``DropVisitor`` and the Fixit rule: the engine's findings for a module, and,
+    for each statement the visit meets, the drop reported at its position."""
+
+    def __init__(self, path: str, settings: Settings) -> None:
+        self.path = path
+        self.settings = settings
+        self._wanted: dict[tuple[int, int], Finding] = {}
+        self._fixed: dict[int, cst.SimpleStatementLine] = {}
+
+    def begin(self, module: cst.Module) -> None:
+        data = module.bytes
+        findings = findings_for(self.path, data, self.settings)
+        source = SourceText(data, self.path)
+        self._wanted = {(f.line, _char_column(source, f.line, f.column - 1)): f for f in findings}
+        self._fixed = _fixed_lines(source, data, findings)
+
+    def match(
+        self,
+        node: cst.BaseSmallStatement,
+        where: CodeRange,
+        line: cst.SimpleStatementLine | None,
+    ) -> Drop | None:
+        """The drop at ``node`` (a small statement at ``where``, inside ``line`` if it is in one)."""
+        if not self._wanted:
+            return None
+        finding = self._wanted.pop((where.start.line, where.start.column), None)
+        if finding is None:
+            return None
+        if line is not None and len(line.body) == 1:
+            return Drop(line, finding, self._fixed.get(id(finding)))
+        return Drop(node, finding, None)  # it shares its line: the engine offers no fix either
+
+
 class DropVisitor(cst.CSTVisitor):
     """Collects ``drops`` (see the module docstring); run it through ``MetadataWrapper``."""
 
@@ -168,17 +201,12 @@ class DropVisitor(cst.CSTVisitor):
             self.path, None if root is None else os.fspath(root)
         )
         self.drops: list[Drop] = []
-        self._wanted: dict[tuple[int, int], Finding] = {}
-        self._fixed: dict[int, cst.SimpleStatementLine] = {}
+        self._matcher = DropMatcher(self.path, self.settings)
         self._lines: list[cst.SimpleStatementLine] = []
 
     def visit_Module(self, node: cst.Module) -> None:
         self.drops = []
-        data = node.bytes
-        findings = findings_for(self.path, data, self.settings)
-        source = SourceText(data, self.path)
-        self._wanted = {(f.line, _char_column(source, f.line, f.column - 1)): f for f in findings}
-        self._fixed = _fixed_lines(source, data, findings)
+        self._matcher.begin(node)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self._lines.append(node)
@@ -186,14 +214,18 @@ class DropVisitor(cst.CSTVisitor):
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
         self._lines.pop()
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.BaseSmallStatement) and self._wanted:
-            where: CodeRange = self.get_metadata(PositionProvider, node)
-            finding = self._wanted.pop((where.start.line, where.start.column), None)
-            if finding is not None:
-                line = self._lines[-1] if self._lines else None
-                alone: Sequence[cst.BaseSmallStatement] = line.body if line is not None else ()
-                statement = line if line is not None and len(alone) == 1 else node
-                replacement = self._fixed.get(id(finding)) if statement is line else None
-                self.drops.append(Drop(statement, finding, replacement))
-        return super().on_visit(node)
+    # The statements rules.py reports: a bare call (KR001, KR003) and an assignment to dead locals.
+    def visit_Expr(self, node: cst.Expr) -> None:
+        self._visit_statement(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._visit_statement(node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._visit_statement(node)
+
+    def _visit_statement(self, node: cst.BaseSmallStatement) -> None:
+        where = self.get_metadata(PositionProvider, node)
+        drop = self._matcher.match(node, where, self._lines[-1] if self._lines else None)
+        if drop is not None:
+            self.drops.append(drop)
