@@ -212,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="print the documentation of a rule", formatter_class=formatter
     )
     explain.add_argument("code", help="a rule code such as KR001")
+    commands.add_parser(
+        "server",
+        help="run the language server on standard input and output (needs keepref-lint[server])",
+        formatter_class=formatter,
+    )
     return parser
 
 

@@ -206,12 +206,27 @@ def _fix_stdin(args: Namespace, result: RunResult, original: bytes) -> int:
     return EXIT_FINDINGS if remaining else EXIT_CLEAN
 
 
+def _server() -> int:
+    try:
+        from keepref_lint.server import main as serve
+    except ImportError as error:
+        print(
+            f"keepref-lint: error: the language server needs pygls and lsprotocol ({error}); "
+            "install keepref-lint[server]",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return serve()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "explain":
         return _explain(args.code)
     if args.command == "suggest":
         return _suggest(args)
+    if args.command == "server":
+        return _server()
     try:
         stdin_path = _stdin_path(args)
     except ValueError as error:
