@@ -90,6 +90,17 @@ def _replay_one(result: RunResult, name: str, outcome: tuple) -> None:
         result.errors.append(InputError(display_path(name), outcome[1]))
 
 
+def _holds(path: str, data: bytes) -> bool:
+    """Does the file at ``path`` hold exactly ``data``?"""
+    try:
+        if os.path.getsize(path) != len(data):
+            return False
+        with open(path, "rb") as handle:
+            return handle.read() == data
+    except OSError:
+        return False
+
+
 class _Previous:
     """What the results cache held: the index build, the outcomes still valid by their files' times,
     those of files with a new time only (valid if the text is the same), and the texts' checksums."""
@@ -127,6 +138,11 @@ def run(
     result = RunResult(root=settings.root)
     excluder = Excluder(settings.root, settings.exclude)
     paths = list(paths)
+    if buffers:
+        # A buffer that holds the file's text is the file: checked (and cached) as any other.
+        same = [path for path, data in buffers.items() if _holds(path, data)]
+        paths += same
+        buffers = {path: data for path, data in buffers.items() if path not in same}
     if not buffers and not any(os.path.lexists(path) for path in paths):
         target_paths(paths, excluder, result.errors)  # nothing to check: each path is an error
         return result
