@@ -17,7 +17,9 @@ from keepref_lint.cst import DropVisitor
 SCENARIOS = scenarios()
 
 
-def settings_of(root: Path, scenario: Scenario):  # the settings `check` builds from the fixture's args
+def settings_of(
+    root: Path, scenario: Scenario
+):  # the settings `check` builds from the fixture's args
     args = parse_args(["check", *scenario.cli_args()])
     return with_overrides(
         load_settings([str(root)]),

@@ -5,6 +5,10 @@ the engine on the tree flake8 already parsed. The project index is built (or loa
 once in flake8's main process while options are parsed, so forked ``-j`` workers inherit it, and workers
 started any other way load the same cache entry. Autofix is not offered through flake8: use
 ``keepref-lint fix``.
+
+Editors run ``flake8 --stdin-display-name PATH -`` with an unsaved buffer: a text that is not the file on
+disk is checked as the buffer it is, with a project whose index reads it for PATH's module, and each
+file's stored findings are keyed by the text analysed, never by the file's stat.
 """
 
 from __future__ import annotations
@@ -101,8 +105,10 @@ def _same_as_disk(path: str, text: str) -> bool:
     try:
         with open(path, "rb") as handle:
             data = handle.read()
+        if data == text.encode("utf-8", "surrogatepass"):
+            return True  # the common case: UTF-8 with plain newlines, settled without decoding
         on_disk = SourceText(data, path).text
-    except (OSError, InputError):
+    except (OSError, InputError, UnicodeError):
         return False
     return _normalized(on_disk) == _normalized(text)
 
