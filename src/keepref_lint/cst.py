@@ -32,6 +32,10 @@ from keepref_lint.finding import Finding
 from keepref_lint.project import InputError, SourceFile, display_path
 from keepref_lint.sourcetext import SourceText, parse_quietly
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from keepref_lint.analysis import Project
+
 __all__ = ["Drop", "DropMatcher", "DropVisitor", "findings_for"]
 
 
@@ -64,10 +68,10 @@ def settings_for(path: str, root: str | None = None) -> Settings:
     return settings if settings.root == root else settings.replace(root=root)
 
 
-_buffer_projects: dict[tuple, object] = {}
+_buffer_projects: dict[tuple, Project] = {}
 
 
-def _project_for(settings: Settings, path: str, data: bytes):  # -> analysis.Project
+def _project_for(settings: Settings, path: str, data: bytes) -> Project:
     """The shared project when ``data`` is the file on disk, else one with ``data`` standing in for it
     (kept for the last few texts, as a Fixit run asks once per rule and file)."""
     from keepref_lint.analysis import Project

@@ -138,17 +138,16 @@ def run(
     result = RunResult(root=settings.root)
     excluder = Excluder(settings.root, settings.exclude)
     paths = list(paths)
+    named = list(buffers or ())  # checked whatever the exclusions say, as ruff's --stdin-filename
     if buffers:
         # A buffer that holds the file's text is the file: checked (and cached) as any other.
-        same = [path for path, data in buffers.items() if _holds(path, data)]
-        paths += same
-        buffers = {path: data for path, data in buffers.items() if path not in same}
-    if not buffers and not any(os.path.lexists(path) for path in paths):
+        buffers = {path: data for path, data in buffers.items() if not _holds(path, data)}
+    if not named and not any(os.path.lexists(path) for path in paths):
         target_paths(paths, excluder, result.errors)  # nothing to check: each path is an error
         return result
     manifest = scan_tree(settings.root, excluder)
     target_names = target_paths(paths, excluder, result.errors, manifest) if paths else []
-    target_names += [path for path in buffers or () if path not in target_names]
+    target_names += [path for path in named if path not in target_names]
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
     results_cache = _results_cache(settings) if settings.cache and not fix and not buffers else None
     # Stored: (the index build they were computed with, {path: outcome}, {path: CRC-32 of the text
