@@ -380,7 +380,8 @@ def test_fix_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     os.close(follower)
     shown = os.read(leader, 65536).decode()
     os.close(leader)
-    assert "keepref-lint: 2/2 files, 1 fix applied" in shown
+    assert "keepref-lint: scanning the project..." in shown
+    assert "keepref-lint: checking 2/2 files, 1 fix applied" in shown  # the files parsed
     assert proc.stdout.decode().strip() == "Fixed 1 finding in 1 file."
     root2 = project(tmp_path / "again", {"server.py": MARKED, "app.py": USER})
     assert "files," not in run_cli("fix", cwd=root2).stderr

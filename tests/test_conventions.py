@@ -102,6 +102,14 @@ def test_every_documented_option_is_accepted(tmp_path: Path) -> None:
     section = page.split("## Command-line overrides", 1)[1].split("\n## ", 1)[0]
     options = set(re.findall(r"`(--[a-z-]+|-[a-z])\b", section))
     assert {"--select", "--ignore", "--no-catalog", "--jobs"} <= options
+    assert {
+        "--exit-zero",
+        "--statistics",
+        "--show-fixes",
+        "--output-format",
+        "--add-noqa",
+    } <= options
+    options.discard("--add-noqa")  # it rewrites the files: tests/test_options.py runs it
     values = {
         "--must-retain": "server.start_server",
         "--decorator": "keep_alive",
@@ -112,6 +120,10 @@ def test_every_documented_option_is_accepted(tmp_path: Path) -> None:
         "--cache-dir": ".cache-here",
         "-j": "1",
         "--jobs": "1",
+        "--extend-select": "KR002",
+        "--extend-ignore": "KR002",
+        "--format": "json",
+        "--output-format": "json-lines",
     }
     root = _project(tmp_path)
     for option in sorted(options):

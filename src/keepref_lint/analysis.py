@@ -70,7 +70,21 @@ class Project:
         self.excluder = Excluder(settings.root, settings.exclude)
         self.cache = ParseCache()
         if manifest is None:
-            manifest = scan_tree(settings.root, self.excluder)
+            from keepref_lint.gitignore import NOTHING, ignored_below, without_ignored
+
+            found: list[str] = []
+            manifest = scan_tree(settings.root, self.excluder, gitignores=found)
+            cache_file = (
+                os.path.join(cache_folder(settings), "gitignore.marshal")
+                if settings.cache
+                else None
+            )
+            ignored = (
+                ignored_below(settings.root, manifest, found, cache_file)
+                if settings.respect_gitignore
+                else NOTHING
+            )
+            manifest = without_ignored(manifest, ignored)
             manifest.update(manifest_of([p for p in extra_files if p not in manifest]))
         self.manifest = manifest  # also the sizes: a file is read in one call
         new_packages = [
@@ -300,6 +314,11 @@ class Project:
         """Apply select/ignore and ``# noqa`` the way flake8 would."""
         settings = self.settings
         findings = [f for f in findings if is_selected(f.code, settings.select, settings.ignore)]
+        if findings and settings.per_file_ignores:
+            from keepref_lint.config import per_file_ignored
+
+            ignored = per_file_ignored(settings, file.path)
+            findings = [f for f in findings if not is_selected(f.code, ignored, ())]
         if not findings:
             return findings
         if _NOQA.search(file.data) is None:

@@ -55,8 +55,11 @@ class Settings:
         "config_path",
         "decorators",
         "exclude",
+        "force_exclude",
         "ignore",
         "must_retain",
+        "per_file_ignores",
+        "respect_gitignore",
         "root",
         "select",
         "skip_generated",
@@ -76,6 +79,9 @@ class Settings:
         cache_dir: str | None = None,
         catalog: bool = True,
         catalog_disable: tuple[str, ...] = (),
+        per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = (),
+        respect_gitignore: bool = True,
+        force_exclude: bool = False,
     ) -> None:
         self.root = os.fspath(root)  # absolute; a string, as every path a warm run touches
         self.config_path = config_path
@@ -89,6 +95,10 @@ class Settings:
         self.cache_dir = cache_dir
         self.catalog = catalog
         self.catalog_disable = catalog_disable
+        # (glob, codes) pairs as ruff's per-file-ignores; a glob starting with "!" matches the others.
+        self.per_file_ignores = per_file_ignores
+        self.respect_gitignore = respect_gitignore
+        self.force_exclude = force_exclude
         self._fingerprint: str | None = None
 
     def replace(self, **changes: Any) -> Settings:
@@ -117,6 +127,8 @@ class Settings:
                 self.skip_generated,
                 self.catalog,
                 sorted(self.catalog_disable),
+                self.per_file_ignores,
+                self.respect_gitignore,
             )
         )
 
@@ -199,6 +211,11 @@ _KNOWN_KEYS = {
     "cache-dir",
     "catalog",
     "catalog-disable",
+    "extend-select",
+    "extend-ignore",
+    "per-file-ignores",
+    "respect-gitignore",
+    "force-exclude",
 }
 
 
@@ -239,8 +256,73 @@ def settings_from_table(
         skip_generated=skip_generated,
         catalog=catalog,
         catalog_disable=catalog_disable,
+        **_convention_keys(table, origin),
     )
-    return settings
+    return extended_codes(settings, table, origin)
+
+
+def _convention_keys(table: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """ruff's keys: extend-select / extend-ignore (added to select / ignore), per-file-ignores,
+    respect-gitignore and force-exclude."""
+    values: dict[str, Any] = {}
+    for key in ("respect-gitignore", "force-exclude"):
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise ConfigError(f"{origin}: '{key}' must be true or false")
+            values[key.replace("-", "_")] = table[key]
+    raw = table.get("per-file-ignores", {})
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{origin}: 'per-file-ignores' must be a table of globs to lists of codes"
+        )
+    pairs = []
+    for pattern, codes in raw.items():
+        if (
+            isinstance(codes, str)
+            or not isinstance(codes, list)
+            or not all(isinstance(code, str) for code in codes)
+        ):
+            raise ConfigError(f"{origin}: per-file-ignores for {pattern!r} must be a list of codes")
+        pairs.append((pattern, _codes(codes, f"per-file-ignores.{pattern}", origin)))
+    if pairs:
+        values["per_file_ignores"] = tuple(pairs)
+    return values
+
+
+def extended_codes(settings: Settings, table: Mapping[str, Any], origin: str) -> Settings:
+    """``extend-select`` / ``extend-ignore`` of the file, added after its select / ignore."""
+    more_select = _codes(_str_list(table, "extend-select", origin), "extend-select", origin)
+    more_ignore = _codes(_str_list(table, "extend-ignore", origin), "extend-ignore", origin)
+    if not (more_select or more_ignore):
+        return settings
+    return settings.replace(
+        select=(*settings.select, *more_select), ignore=(*settings.ignore, *more_ignore)
+    )
+
+
+def per_file_ignored(settings: Settings, path: str) -> tuple[str, ...]:
+    """The codes ``per-file-ignores`` ignores in ``path`` (absolute): a glob matches the path relative
+    to the root, a folder above it, or the file's name; ``!glob`` matches every file the glob does not."""
+    if not settings.per_file_ignores:
+        return ()
+    import fnmatch
+
+    root = settings.root.rstrip(os.sep) + os.sep
+    rel = (path[len(root) :] if path.startswith(root) else path).replace(os.sep, "/")
+    name = rel.rpartition("/")[2]
+    ignored: list[str] = []
+    for pattern, codes in settings.per_file_ignores:
+        negated = pattern.startswith("!")
+        glob = pattern[1:] if negated else pattern
+        glob = glob[2:] if glob.startswith("./") else glob.rstrip("/")
+        matched = (
+            fnmatch.fnmatchcase(rel, glob)
+            or fnmatch.fnmatchcase(name, glob)
+            or rel.startswith(glob + "/")
+        )
+        if matched != negated:
+            ignored.extend(codes)
+    return tuple(ignored)
 
 
 def _catalog_ids(ids: tuple[str, ...], origin: str) -> tuple[str, ...]:
@@ -348,6 +430,10 @@ def with_overrides(
     no_cache: bool = False,
     cache_dir: str | None = None,
     no_catalog: bool = False,
+    extend_select: Iterable[Iterable[str]] = (),
+    extend_ignore: Iterable[Iterable[str]] = (),
+    respect_gitignore: bool | None = None,
+    force_exclude: bool = False,
 ) -> Settings:
     """Apply command-line values on top of the file's settings."""
     specs = dict(settings.must_retain)
@@ -371,4 +457,14 @@ def with_overrides(
         changes["catalog"] = False
     if cache_dir:
         changes["cache_dir"] = os.path.realpath(cache_dir)
+    more_select = _codes([c for group in extend_select for c in group], "select", "--extend-select")
+    if more_select:
+        changes["select"] = (*changes.get("select", settings.select), *more_select)
+    more_ignore = _codes([c for group in extend_ignore for c in group], "ignore", "--extend-ignore")
+    if more_ignore:
+        changes["ignore"] = (*changes.get("ignore", settings.ignore), *more_ignore)
+    if respect_gitignore is not None:
+        changes["respect_gitignore"] = respect_gitignore
+    if force_exclude:
+        changes["force_exclude"] = True
     return settings.replace(**changes)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from keepref_lint.cache import DiskCache, cache_folder, manifest_of
 from keepref_lint.config import Settings
 from keepref_lint.finding import Finding
+from keepref_lint.gitignore import NOTHING, Ignored, ignored_below, without_ignored
 from keepref_lint.project import (
     GENERATED_MARKER,
     Excluder,
@@ -49,7 +50,24 @@ class RunResult:
         return sorted((f for r in self.results for f in r.findings), key=Finding.sort_key)
 
 
-Progress = Callable[[int, int, int], None]  # (files done, files in all, fixes applied)
+Progress = Callable[[int, int, int], None]  # (files checked, files to check, fixes applied)
+
+
+def _phase(progress: Progress | None, text: str) -> None:
+    """Tell a progress display which phase the run is in (scanning, indexing, reading), if it listens."""
+    announce = getattr(progress, "phase", None)
+    if announce is not None:
+        announce(text)
+
+
+def _gitignored(settings: Settings, manifest: dict, gitignores: list[str] | None) -> Ignored:
+    """What git ignores below the root (respect-gitignore), else nothing."""
+    if not settings.respect_gitignore:
+        return NOTHING
+    cache_file = (
+        os.path.join(cache_folder(settings), "gitignore.marshal") if settings.cache else None
+    )
+    return ignored_below(settings.root, manifest, gitignores, cache_file)
 
 
 def _results_cache(settings: Settings) -> DiskCache:
@@ -138,16 +156,37 @@ def run(
     result = RunResult(root=settings.root)
     excluder = Excluder(settings.root, settings.exclude)
     paths = list(paths)
-    named = list(buffers or ())  # checked whatever the exclusions say, as ruff's --stdin-filename
+    named = list(buffers or ())  # the files standard input stands for
     if buffers:
         # A buffer that holds the file's text is the file: checked (and cached) as any other.
         buffers = {path: data for path, data in buffers.items() if not _holds(path, data)}
     if not named and not any(os.path.lexists(path) for path in paths):
         target_paths(paths, excluder, result.errors)  # nothing to check: each path is an error
         return result
-    manifest = scan_tree(settings.root, excluder)
-    target_names = target_paths(paths, excluder, result.errors, manifest) if paths else []
-    target_names += [path for path in named if path not in target_names]
+    _phase(progress, "scanning the project")
+    gitignores: list[str] | None = [] if settings.respect_gitignore else None
+    manifest = scan_tree(settings.root, excluder, gitignores=gitignores)
+    ignored = _gitignored(settings, manifest, gitignores)
+    manifest = without_ignored(manifest, ignored)
+    target_names = (
+        target_paths(
+            paths,
+            excluder,
+            result.errors,
+            manifest,
+            force_exclude=settings.force_exclude,
+            ignored=ignored,
+        )
+        if paths
+        else []
+    )
+    # Standard input's file is checked as a path given on the command line is (see target_paths).
+    target_names += [
+        path
+        for path in named
+        if path not in target_names
+        and not (settings.force_exclude and (excluder.excluded(path, False) or path in ignored))
+    ]
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
     results_cache = _results_cache(settings) if settings.cache and not fix and not buffers else None
     # Stored: (the index build they were computed with, {path: outcome}, {path: CRC-32 of the text
@@ -215,6 +254,7 @@ def _run_cold(
     from keepref_lint.analysis import Project, analyse_all  # the cold path: parsers and the index
 
     outcomes: dict[str, tuple] = {}
+    _phase(progress, f"indexing {len(manifest):,} files")
     project = Project(settings, manifest=manifest, buffers=buffers)
     fixes_applied = 0
     stored: dict[str, tuple] = {}
@@ -233,6 +273,7 @@ def _run_cold(
     for name in targets:
         if name in stored:
             _replay_one(result, name, stored[name])
+    _phase(progress, f"reading {len(fresh):,} files")
     candidates = project.candidates(fresh)
     work: list[str] = []
     for path in fresh:
@@ -252,7 +293,11 @@ def _run_cold(
             else:
                 outcomes[path] = ("checked", [])
     project.release_texts(set(work))
-    done = len(targets) - len(work)
+    # The files that need parsing: the others were decided from their text (or the cache), so counting
+    # them as done would open the display at 89% on sglang and leave it there.
+    done = 0
+    if progress is not None:
+        progress(0, len(work), 0)
     try:
         for path, error, file_result in analyse_all(project, work, fix, jobs):
             done += 1
@@ -282,13 +327,13 @@ def _run_cold(
                         continue
                 fixes_applied += sum(f.fixable for f in file_result.findings)
             if progress is not None:
-                progress(done, len(targets), fixes_applied)
+                progress(done, len(work), fixes_applied)
     except KeyboardInterrupt:
         # Each file is written whole or not at all, so stopping between files is safe: report what was done.
         result.interrupted = True
         return result
     if progress is not None:
-        progress(len(targets), len(targets), fixes_applied)
+        progress(len(work), len(work), fixes_applied)
     if results_cache is not None:
         # An outcome depends on its file and the index: valid while both are unchanged.
         computed = {path: _plain(outcome) for path, outcome in outcomes.items()}

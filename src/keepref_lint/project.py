@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 # ruff's default exclusions, so a tree looks the same to both tools.
 DEFAULT_EXCLUDED_DIRS = frozenset(
@@ -103,12 +103,16 @@ Stat = tuple[int, int]  # (mtime_ns, size): what the caches compare
 
 
 def scan_tree(
-    folder: str, excluder: Excluder, found: dict[str, Stat] | None = None
+    folder: str,
+    excluder: Excluder,
+    found: dict[str, Stat] | None = None,
+    gitignores: list[str] | None = None,
 ) -> dict[str, Stat]:
     """Every ``*.py`` file below ``folder`` with its stat, sorted, without following symlinked folders.
 
     This runs on every invocation, warm ones included, over thousands of files: without exclusion
-    patterns the only test made per entry is a set lookup for folders.
+    patterns the only test made per entry is a set lookup for folders. ``gitignores``, when given,
+    collects the ``.gitignore`` files met on the way (gitignore.py keys its cache on them).
     """
     found = {} if found is None else found
     try:
@@ -125,11 +129,14 @@ def scan_tree(
                     continue
                 info = entry.stat()
                 found[entry.path] = (info.st_mtime_ns, info.st_size)
-            elif entry.is_dir(follow_symlinks=False) and not (
-                name in DEFAULT_EXCLUDED_DIRS
-                or (patterns and excluder.excluded_name(entry.path, name, True))
-            ):
-                scan_tree(entry.path, excluder, found)
+            elif entry.is_dir(follow_symlinks=False):
+                if not (
+                    name in DEFAULT_EXCLUDED_DIRS
+                    or (patterns and excluder.excluded_name(entry.path, name, True))
+                ):
+                    scan_tree(entry.path, excluder, found, gitignores)
+            elif gitignores is not None and name == ".gitignore":
+                gitignores.append(entry.path)
         except OSError:
             continue
     return found
@@ -144,10 +151,15 @@ def target_paths(
     excluder: Excluder,
     errors: list[InputError],
     scanned: dict[str, Stat] | None = None,
+    *,
+    force_exclude: bool = False,
+    ignored: Container[str] = (),
 ) -> list[str]:
     """The files a run reports on: named files as given, folders walked. Missing paths are errors.
 
-    ``scanned`` is the scan of the project root, reused for folders inside it.
+    ``scanned`` is the scan of the project root, reused for folders inside it. A file named on the
+    command line is checked even when an exclusion (or ``ignored``, what git ignores) matches it, as in
+    ruff, unless ``force_exclude``.
     """
     found: dict[str, None] = {}
     for raw in paths:
@@ -166,7 +178,7 @@ def target_paths(
                 files = list(scan_tree(path, excluder))
             found.update(dict.fromkeys(files))
         elif os.path.isfile(path):
-            if not excluder.excluded(path, False):
+            if not force_exclude or not (excluder.excluded(path, False) or path in ignored):
                 found.setdefault(path, None)
         elif os.path.islink(path):
             errors.append(InputError(raw, "cannot read: dangling symbolic link"))
