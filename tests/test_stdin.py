@@ -163,6 +163,9 @@ def test_check_stdin_uses_the_buffer_in_the_index(project: Path) -> None:
 def test_check_stdin_alone(project: Path) -> None:
     proc = run_cli("check", "pkg", "-", cwd=project)
     assert proc.returncode == 2 and "standard input (-) is checked alone" in proc.stderr
+    proc = check_stdin(project, "pkg/app.py", APP, "check", "--add-noqa")
+    assert proc.returncode == 2 and "--add-noqa" in proc.stderr
+    assert (project / "pkg" / "app.py").read_text() == APP
 
 
 def test_fix_stdin_prints_the_fixed_text_and_writes_nothing(project: Path) -> None:

@@ -300,6 +300,8 @@ def _stdin_path(args: Namespace) -> str | None:
         return None
     if [p for p in args.paths if p not in ("-", ".")] or args.paths.count("-") > 1:
         raise ValueError("standard input (-) is checked alone: give no other paths")
+    if getattr(args, "add_noqa", False):
+        raise ValueError("--add-noqa writes files: it cannot take standard input")
     return os.path.abspath(name if name is not None else "-")
 
 
