@@ -25,6 +25,15 @@ ASSIGN = "assign"  # payload: the assigned expression (an alias if it names some
 SELF = "self"  # first parameter of a method; payload: the class Scope
 ANNOTATED = "annotated"  # payload: (annotation, assigned value or None)
 OPAQUE = "opaque"  # parameters, loop targets, ...: nothing known
+WITH = "with"  # ``with x as name``; payload: (context expression, is async)
+
+# A qualified name that stands for an instance of the class it names (a receiver's type), not the class:
+# ``b = Impl()`` makes ``b`` "@pkg.Impl", so ``b.open`` is "pkg.Impl.open" but ``b()`` calls nothing known.
+INSTANCE = "@"
+_CASTS = frozenset({"typing.cast", "typing_extensions.cast"})
+_SELF_TYPES = frozenset({"typing.Self", "typing_extensions.Self"})
+_UNIONS = frozenset({"typing.Optional", "typing.Union", "typing_extensions.Optional"})
+_PROPERTIES = frozenset({"property", "cached_property", "functools.cached_property"})
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _DYNAMIC_CALLS = frozenset({"locals", "vars", "eval", "exec"})
@@ -145,12 +154,26 @@ class Statement:
     in_loop: bool
 
 
+class TypeOracle:
+    """What other modules state about types: a project function's return annotation, a class's
+    annotated attributes. This base knows nothing (a file on its own); the project index may know more."""
+
+    def return_types(self, qualname: str, awaited: bool) -> list[str] | None:
+        """Instance types (``@pkg.Cls``) a call of ``qualname`` returns; None when unknown."""
+        return None
+
+    def attribute_types(self, cls: str, attr: str) -> list[str] | None:
+        """Instance types of ``cls().attr``; None when unknown."""
+        return None
+
+
 class FileScopes:
     """The scopes, bindings, reads and candidate statements of one module."""
 
     def __init__(self, tree: ast.Module, module: str, is_package: bool) -> None:
         self.module_name = module
         self.is_package = is_package
+        self.types = TypeOracle()
         self._start(tree)
         self._dispatch: dict[type, Callable[[ast.AST], None]] = {
             ast.FunctionDef: self._function,
@@ -181,6 +204,10 @@ class FileScopes:
             ast.MatchAs: self._match_name,
             ast.MatchStar: self._match_name,
             ast.MatchMapping: self._match_mapping,
+            ast.If: self._if,
+            ast.Assert: self._assert,
+            ast.With: self._with,
+            ast.AsyncWith: self._with,
         }
         try:
             self._walk(tree)
@@ -201,6 +228,12 @@ class FileScopes:
         self.returns: list[tuple[ast.Return, Scope]] = []
         self._method: Scope | None = None  # innermost method whose self name is in reach
         self.all_scopes: list[Scope] = [self.module]
+        # Receiver types: classes and functions of this file by qualified name, and the reads of a name
+        # that an ``isinstance`` test narrows (id of the Name node -> (class expression, scope)).
+        self.classes: dict[str, Scope] = {}
+        self.functions: dict[str, Scope] = {}
+        self.narrowed: dict[int, tuple[ast.expr, Scope]] = {}
+        self._narrowing: list[tuple[str, ast.expr, Scope]] = []
 
     def _walk(self, tree: ast.Module) -> None:
         for stmt in tree.body:
@@ -216,6 +249,9 @@ class FileScopes:
             scope.attr_values.clear()
             scope.bindings.clear()
         self.all_scopes.clear()
+        self.classes.clear()
+        self.functions.clear()
+        self.narrowed.clear()
         self.statements.clear()
         self.returns.clear()
         self.scope = self.module
@@ -289,6 +325,7 @@ class FileScopes:
         outer = self.scope
         scope = self._push("function", node.name, node)
         outer.bind(node.name, DEF, scope.qualname)
+        self.functions.setdefault(scope.qualname, scope)
         decorators = {decorator_name(d) for d in node.decorator_list}
         saved_method = self._method
         if outer.kind == "class":
@@ -304,7 +341,9 @@ class FileScopes:
         if scope.self_name is not None:
             scope.bindings[scope.self_name] = [(SELF, outer)]
         saved_loop, self.loop_depth = self.loop_depth, 0
+        saved_narrowing, self._narrowing = self._narrowing, []
         self._visit_all(node.body)
+        self._narrowing = saved_narrowing
         self.loop_depth = saved_loop
         self._method = saved_method
         self._pop()
@@ -324,6 +363,7 @@ class FileScopes:
         scope = self._push("class", node.name, node)
         scope.bases = list(node.bases)
         outer.bind(node.name, CLASS, scope.qualname)
+        self.classes.setdefault(scope.qualname, scope)
         saved_loop, self.loop_depth = self.loop_depth, 0
         saved_method, self._method = self._method, None
         self._visit_all(node.body)
@@ -352,6 +392,10 @@ class FileScopes:
     def _name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             self.scope.reads.add(node.id)
+            for name, cls, scope in reversed(self._narrowing):
+                if name == node.id and scope is self.scope:
+                    self.narrowed[id(node)] = (cls, scope)
+                    break
         else:
             self.scope.bind(node.id, OPAQUE)
 
@@ -457,6 +501,45 @@ class FileScopes:
         self._visit_all(node.args)
         self._visit_all(node.keywords)
 
+    def _isinstance_tests(self, test: ast.expr) -> list[tuple[str, ast.expr, Scope]]:
+        """``isinstance(name, Cls)`` (alone or in an ``and``): the narrowings the test states."""
+        tests = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+        found = []
+        for item in tests:
+            if (
+                isinstance(item, ast.Call)
+                and isinstance(item.func, ast.Name)
+                and item.func.id == "isinstance"
+                and len(item.args) == 2
+                and isinstance(item.args[0], ast.Name)
+            ):
+                found.append((item.args[0].id, item.args[1], self.scope))
+        return found
+
+    def _if(self, node: ast.If) -> None:
+        self.visit(node.test)
+        saved = len(self._narrowing)
+        self._narrowing.extend(self._isinstance_tests(node.test))
+        self._visit_all(node.body)
+        del self._narrowing[saved:]
+        self._visit_all(node.orelse)
+
+    def _assert(self, node: ast.Assert) -> None:
+        self.visit(node.test)
+        if node.msg is not None:
+            self.visit(node.msg)
+        self._narrowing.extend(self._isinstance_tests(node.test))  # until the end of the block
+
+    def _with(self, node: ast.With | ast.AsyncWith) -> None:
+        is_async = isinstance(node, ast.AsyncWith)
+        for item in node.items:
+            self.visit(item.context_expr)
+            if isinstance(item.optional_vars, ast.Name):
+                self.scope.bind(item.optional_vars.id, WITH, (item.context_expr, is_async))
+            elif item.optional_vars is not None:
+                self.visit(item.optional_vars)
+        self._visit_all(node.body)
+
     def _match_name(self, node: ast.MatchAs | ast.MatchStar) -> None:
         if getattr(node, "pattern", None) is not None:
             self.visit(node.pattern)  # type: ignore[attr-defined]
@@ -490,14 +573,22 @@ class FileScopes:
     def qualify(
         self, expr: ast.expr, scope: Scope, known: Callable[[str], bool], depth: int = 0
     ) -> list[str]:
-        """Candidate qualified names for ``expr`` (a Name/Attribute chain), best first; [] if opaque."""
+        """Candidate qualified names for ``expr``, best first; [] if opaque.
+
+        A Name/Attribute chain gives what it names; an expression whose type the code states (a call of
+        a class or of a function with a return annotation, an annotated or narrowed name, ``cast``, ...)
+        gives that type as an instance name (``@pkg.Cls``), so that ``expr.method`` is ``pkg.Cls.method``.
+        """
         if depth > _MAX_ALIAS_DEPTH:
             return []
         if isinstance(expr, ast.Name):
+            narrowed = self.narrowed.get(id(expr))
+            if narrowed is not None:
+                return self._annotation_type(narrowed[0], narrowed[1], known, depth)
             return self._qualify_name(expr.id, scope, known, depth)
         if isinstance(expr, ast.Attribute):
             base = expr.value
-            if isinstance(base, ast.Name):
+            if isinstance(base, ast.Name) and id(base) not in self.narrowed:
                 owner = self.binding_scope(base.id, scope)
                 if owner is not None:
                     kinds = owner.bindings[base.id]
@@ -505,27 +596,133 @@ class FileScopes:
                         cls = kinds[0][1]
                         assert isinstance(cls, Scope)
                         return self._class_member(cls, expr.attr, known, depth)
-            return [f"{q}.{expr.attr}" for q in self.qualify(base, scope, known, depth + 1)]
-        if isinstance(
-            expr, ast.Call
-        ):  # a call whose result type is known: asyncio.get_event_loop()
-            return [
-                RETURN_TYPES[q]
-                for q in self.qualify(expr.func, scope, known, depth + 1)
-                if q in RETURN_TYPES
-            ]
+            found: list[str] = []
+            for q in self.qualify(base, scope, known, depth + 1):
+                if q.startswith(INSTANCE):
+                    members = self._instance_member(q[1:], expr.attr, known, depth + 1)
+                else:
+                    members = [f"{q}.{expr.attr}"]
+                found.extend(m for m in members if m not in found)
+            return found
+        if isinstance(expr, ast.Call):
+            return self._call_types(expr, scope, known, depth, awaited=False)
+        if isinstance(expr, ast.Await) and isinstance(expr.value, ast.Call):
+            return self._call_types(expr.value, scope, known, depth, awaited=True)
+        if isinstance(expr, (ast.IfExp, ast.BoolOp)):
+            # ``x if c else y`` and ``x or y``: a type only where every side states the same one.
+            sides = [expr.body, expr.orelse] if isinstance(expr, ast.IfExp) else expr.values
+            types = [self.qualify(side, scope, known, depth + 1) for side in sides]
+            first = types[0]
+            if first and all(t[0].startswith(INSTANCE) for t in types if t) and all(
+                set(t) == set(first) for t in types
+            ):
+                return first
         return []
 
-    def _annotation_type(
-        self, annotation: ast.expr, scope: Scope, known: Callable[[str], bool], depth: int
+    def _call_types(
+        self, call: ast.Call, scope: Scope, known: Callable[[str], bool], depth: int, awaited: bool
     ) -> list[str]:
+        """Instance types of a call's result, from what the code states."""
+        found: list[str] = []
+        for q in self.qualify(call.func, scope, known, depth + 1):
+            if q.startswith(INSTANCE):
+                continue  # calling an instance: ``__call__`` is not followed
+            if q in RETURN_TYPES:
+                types = [INSTANCE + RETURN_TYPES[q]]
+            elif q in _CASTS:
+                types = (
+                    self._annotation_type(call.args[0], scope, known, depth) if call.args else []
+                )
+            elif q in self.functions:
+                function = self.functions[q]
+                node = function.node
+                is_async = isinstance(node, ast.AsyncFunctionDef)
+                if node.returns is None or is_async != awaited:  # type: ignore[union-attr]
+                    continue
+                cls = function.enclosing_class()
+                types = self._annotation_type(
+                    node.returns,  # type: ignore[union-attr]
+                    function.parent or self.module,
+                    known,
+                    depth,
+                    cls.qualname if cls is not None else None,
+                )
+            elif q in self.classes:
+                types = [] if awaited else [INSTANCE + q]
+            else:
+                stated = self.types.return_types(q, awaited)
+                # A name of another module called without await: a class gives an instance of itself
+                # (``pkg.func.m`` is never the qualified name of a marked method, so a function is
+                # harmless here).
+                types = stated if stated is not None else ([] if awaited else [INSTANCE + q])
+            found.extend(t for t in types if t not in found)
+        return found
+
+    def _instance_member(
+        self, cls: str, attr: str, known: Callable[[str], bool], depth: int
+    ) -> list[str]:
+        """``instance.attr`` for an instance of ``cls``: the attribute's stated type, and the member."""
+        scope = self.classes.get(cls)
+        if scope is not None:
+            return self._class_member(scope, attr, known, depth)
+        found = [f"{cls}.{attr}"]
+        stated = self.types.attribute_types(cls, attr)
+        if stated:
+            found = [*stated, *found]
+        return found
+
+    def _annotation_type(
+        self,
+        annotation: ast.expr,
+        scope: Scope,
+        known: Callable[[str], bool],
+        depth: int,
+        self_class: str | None = None,
+    ) -> list[str]:
+        """Instance types an annotation (or an ``isinstance``/``cast`` class) states."""
+        if depth > _MAX_ALIAS_DEPTH:
+            return []
         if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
             try:
-                annotation = ast.parse(annotation.value, mode="eval").body
+                annotation = ast.parse(annotation.value.strip(), mode="eval").body
             except SyntaxError:
                 return []
-        names = self.qualify(annotation, scope, known, depth + 1)
-        return [TYPE_ALIASES[q] for q in names if q in TYPE_ALIASES]
+        if isinstance(annotation, ast.Constant) and annotation.value is None:
+            return []
+        if isinstance(annotation, ast.Tuple):  # isinstance(x, (A, B))
+            parts = annotation.elts
+        elif isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+            parts = [annotation.left, annotation.right]
+        elif isinstance(annotation, ast.Subscript) and any(
+            q in _UNIONS for q in self.qualify(annotation.value, scope, known, depth + 1)
+        ):
+            inner = annotation.slice
+            parts = inner.elts if isinstance(inner, ast.Tuple) else [inner]
+        else:
+            parts = None
+        if parts is not None:
+            found: list[str] = []
+            for part in parts:
+                found.extend(
+                    t
+                    for t in self._annotation_type(part, scope, known, depth + 1, self_class)
+                    if t not in found
+                )
+            return found
+        if not isinstance(annotation, (ast.Name, ast.Attribute)):
+            return []
+        found = []
+        for q in self.qualify(annotation, scope, known, depth + 1):
+            if q.startswith(INSTANCE):
+                continue
+            if q in _SELF_TYPES:
+                if self_class is not None:
+                    found.append(INSTANCE + self_class)
+                continue
+            typed = INSTANCE + TYPE_ALIASES.get(q, q)
+            if typed not in found:
+                found.append(typed)
+        return found
 
     def _values(
         self, kind: str, payload: object, scope: Scope, known: Callable[[str], bool], depth: int
@@ -534,9 +731,18 @@ class FileScopes:
         if kind in (IMPORT, DEF, CLASS):
             assert isinstance(payload, str)
             return [payload]
+        if kind == SELF:
+            assert isinstance(payload, Scope)
+            cls = payload
+            return [cls.qualname] if _is_class_method(scope, cls) else [INSTANCE + cls.qualname]
+        if kind == WITH:
+            context, is_async = payload  # type: ignore[misc]
+            return self._entered(context, is_async, scope, known, depth) or None
         if kind == ANNOTATED:
             annotation, value = payload  # type: ignore[misc]
-            typed = self._annotation_type(annotation, scope, known, depth)
+            typed = self._annotation_type(
+                annotation, scope, known, depth, _self_class_of(scope)
+            )
             if typed:
                 return typed
             if value is None:
@@ -548,6 +754,36 @@ class FileScopes:
                 return []  # ``x = None`` placeholders cannot be what gets called
             return self.qualify(payload, scope, known, depth + 1) or None
         return None
+
+    def _entered(
+        self, context: ast.expr, is_async: bool, scope: Scope, known: Callable[[str], bool], depth: int
+    ) -> list[str]:
+        """The type bound by ``with context as name``: what ``__enter__``/``__aenter__`` is annotated
+        to return, ``self`` when it returns ``self``, else the context manager's own type."""
+        method = "__aenter__" if is_async else "__enter__"
+        found: list[str] = []
+        for q in self.qualify(context, scope, known, depth + 1):
+            if not q.startswith(INSTANCE):
+                continue
+            cls = self.classes.get(q[1:])
+            enter = self.functions.get(f"{q[1:]}.{method}") if cls is not None else None
+            if enter is None:
+                stated = self.types.return_types(f"{q[1:]}.{method}", is_async)
+                types = stated if stated is not None else [q]
+            elif enter.node.returns is not None:  # type: ignore[union-attr]
+                types = self._annotation_type(
+                    enter.node.returns,  # type: ignore[union-attr]
+                    cls.parent or self.module,  # type: ignore[union-attr]
+                    known,
+                    depth,
+                    q[1:],
+                )
+            elif _returns_self(enter):
+                types = [q]
+            else:
+                types = []
+            found.extend(t for t in types if t not in found)
+        return found
 
     def _class_member(
         self, cls: Scope, attr: str, known: Callable[[str], bool], depth: int
@@ -562,11 +798,32 @@ class FileScopes:
                 found = []
                 break
             found.extend(v for v in values if v not in found)
+        for kind, payload in cls.bindings.get(attr, ()):
+            function = self.functions.get(payload) if kind == DEF else None  # type: ignore[arg-type]
+            if function is not None and _is_property(function) and function.node.returns:  # type: ignore[union-attr]
+                found.extend(
+                    t
+                    for t in self._annotation_type(
+                        function.node.returns,  # type: ignore[union-attr]
+                        cls.parent or self.module,
+                        known,
+                        depth + 1,
+                        cls.qualname,
+                    )
+                    if t not in found
+                )
         found.append(f"{cls.qualname}.{attr}")
         if attr not in cls.bindings:
             parent = cls.parent or self.module
             for base in cls.bases:
-                found.extend(f"{q}.{attr}" for q in self.qualify(base, parent, known, depth + 1))
+                for q in self.qualify(base, parent, known, depth + 1):
+                    if q.startswith(INSTANCE):
+                        continue
+                    if q in self.classes and self.classes[q] is not cls:
+                        members = self._class_member(self.classes[q], attr, known, depth + 1)
+                    else:
+                        members = self._instance_member(q, attr, known, depth + 1)
+                    found.extend(m for m in members if m not in found)
         return found
 
     def _qualify_name(
@@ -589,3 +846,42 @@ class FileScopes:
         if len({c for c in found if known(c)}) > 1:
             return []  # bound to different must-retain callables on different paths: do not guess
         return found
+
+
+def _is_class_method(scope: Scope, cls: Scope) -> bool:
+    """Is ``scope`` (or the method it is nested in) a classmethod of ``cls``, so that its first
+    parameter is the class and not an instance?"""
+    current: Scope | None = scope
+    while current is not None and current.parent is not cls:
+        current = current.parent
+    return current is not None and current.self_kind == "class"
+
+
+def _self_class_of(scope: Scope) -> str | None:
+    """The class whose method ``scope`` is (or is nested in), for ``typing.Self``."""
+    current: Scope | None = scope
+    while current is not None:
+        if current.kind == "class":
+            return current.qualname
+        current = current.parent
+    return None
+
+
+def _is_property(function: Scope) -> bool:
+    node = function.node
+    return any(
+        dotted_name(d) in _PROPERTIES or decorator_name(d) == "cached_property"
+        for d in getattr(node, "decorator_list", ())
+    )
+
+
+def _returns_self(function: Scope) -> bool:
+    """Does every ``return`` of the method give its first parameter back?"""
+    returns = [
+        n
+        for n in ast.walk(function.node)  # type: ignore[arg-type]
+        if isinstance(n, ast.Return)
+    ]
+    return bool(returns) and all(
+        isinstance(r.value, ast.Name) and r.value.id == function.self_name for r in returns
+    )
