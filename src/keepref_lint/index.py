@@ -17,6 +17,14 @@ from dataclasses import dataclass, field, replace
 from keepref_lint.catalog import CATALOG, ENTRIES
 from keepref_lint.config import Settings
 from keepref_lint.project import InputError, SourceFile, too_deep
+from keepref_lint.receivers import (
+    ReceiverTypes,
+    build_receiver_types,
+    file_facts,
+    method_names,
+    module_of,
+    questions_of,
+)
 from keepref_lint.resolve import (
     ASSIGN,
     FileScopes,
@@ -521,6 +529,13 @@ class ProjectIndex:
         self.summarized: dict[str, bool] = {}
         self.digests: dict[str, bytes] = {}  # path -> checksum of the text the index stands for
         self.token = os.urandom(8).hex()  # names this build (stored results are valid for it only)
+        # Marker decorators: the configured names, and project names bound to a marker under another
+        # name (``from .markers import must_retain as own_marker`` makes ``pkg.own_marker`` one).
+        self.decorators: set[str] = set(settings.decorators)
+        self.markers: set[str] = set()
+        self.receiver_types = ReceiverTypes()
+        # Where config marks are defined: path -> {qualified name: async def?}.
+        self.config_defs: dict[str, dict[str, bool]] = {}
         if settings.catalog:
             for entry in CATALOG:
                 if entry.id in settings.catalog_disable:
@@ -544,19 +559,72 @@ class ProjectIndex:
         corpus: Corpus | None = None,
     ) -> ProjectIndex:
         index = cls(settings)
-        decorators = [d.encode() for d in settings.decorators]
-        for file in files:
-            if any(d in file.data for d in decorators):
-                index._summarize(file, cache)
+        index._summarize_marked(files, cache)
         corpus = corpus or Corpus([f.data for f in files], [f.path for f in files])
         while True:
             index._close_over_aliases(files, cache, corpus)
             if not index._infer_wrappers(files, cache, corpus):
                 break
         index._canonicalize_config_marks()
+        index._config_async(files, cache)
         index.prefilter = index._prefilter()
+        known = lambda q: index.lookup(q) is not None  # noqa: E731
+        names = method_names((q, m.kind) for q, m in index.marks.items())
+        index.receiver_types, read = build_receiver_types(files, cache, corpus, names, known)
+        index.used |= read
         index.digests = {file.path: file.digest for file in files}
         return index
+
+    def _summarize_marked(self, files: list[SourceFile], cache: ParseCache) -> None:
+        """Summarize the files that mention a marker decorator, until no new alias of a marker turns up
+        (a module that binds a marker under another name makes that name a marker where it is imported)."""
+        while True:
+            words = [d.encode() for d in self.decorators]
+            for file in files:
+                if file.module not in self.summaries and any(d in file.data for d in words):
+                    self._summarize(file, cache)
+            markers = set(self.markers)
+            for module, summary in self.summaries.items():
+                for local, targets in summary.bindings.items():
+                    if any(t in markers or t.rpartition(".")[2] in self.settings.decorators for t in targets):
+                        markers.add(f"{module}.{local}")
+            if markers == self.markers:
+                return
+            self.markers = markers
+            self.decorators |= {m.rpartition(".")[2] for m in markers}
+            # Files read before an alias was known are read again with it.
+            for path in [p for p in self.summarized if not self.summarized[p]]:
+                file = next((f for f in files if f.path == path), None)
+                if file is None:
+                    continue
+                summary = self._read_summary(file, cache, False)
+                if summary is not None:
+                    self.summaries[file.module] = summary
+                    self._add_marks(summary, path)
+
+    def _config_async(self, files: list[SourceFile], cache: ParseCache) -> None:
+        """A configured function that is ``async def`` is awaited to give its result: read where each
+        config mark is defined (its module, if it is part of the project)."""
+        by_module = {file.module: file for file in files}
+        found: dict[int, Mark] = {}
+        for qualname, mark in list(self.marks.items()):
+            if mark.source != "config":
+                continue
+            module = module_of(qualname, by_module)
+            if module is None:
+                continue
+            file = by_module[module]
+            is_async = _defined_async(file, cache, qualname[len(module) + 1 :])
+            if is_async is None:
+                continue
+            self.used.add(file.path)
+            self.config_defs.setdefault(file.path, {})[qualname] = is_async
+            if is_async:
+                found[id(mark)] = replace(mark, is_async=True)
+        for qualname, mark in list(self.marks.items()):  # a re-export shares its definition's mark
+            if id(mark) in found:
+                self.marks[qualname] = found[id(mark)]
+        self._lookup_cache.clear()
 
     def _summarize(self, file: SourceFile, cache: ParseCache, skeleton: bool = False) -> None:
         """Record the module's bindings; ``skeleton`` parses only its top-level imports, assignments
@@ -584,7 +652,7 @@ class ProjectIndex:
             tree = cache.parse(file)
         if tree is None:
             return None
-        return summarize_module(tree, file, set(self.settings.decorators))
+        return summarize_module(tree, file, set(self.settings.decorators), self.markers)
 
     def _add_marks(self, summary: ModuleSummary, path: str) -> None:
         for mark in summary.marks:
@@ -686,7 +754,39 @@ class ProjectIndex:
         """Would the build have read this text (so an index built without it may be stale)? The same
         tests as the build's, with its final words: a marker decorator, a re-export or class base of a
         must-retain name, a star import that matters, a possible wrapper."""
-        return self._summary_mode(file) is not None or self._may_define_wrapper(file)
+        return (
+            self._summary_mode(file) is not None
+            or self._may_define_wrapper(file)
+            or not self._types_still_hold(file, None)
+        )
+
+    def _types_still_hold(self, file: SourceFile, cache: ParseCache | None) -> bool:
+        """Do the config marks' ``async``, the receiver facts and the receiver questions read from this
+        text stay what the build found? (``cache`` None: the file was not read by the build.)"""
+        cache = cache or ParseCache()
+        types = self.receiver_types
+        data, path = file.data, file.path
+        for qualname, was_async in self.config_defs.get(path, {}).items():
+            tail = qualname[len(file.module) + 1 :]
+            if _defined_async(file, cache, tail) != was_async:
+                return False
+        if any(q.startswith(f"{file.module}.") for q in types.asked) and path not in types.facts:
+            return False  # a module that answers a question the build could not
+        known = lambda q: self.lookup(q) is not None  # noqa: E731
+        if path in types.facts:
+            scopes = cache.scopes(file)
+            if scopes is None:
+                return False
+            scopes.types = types
+            facts = file_facts(scopes, known)
+            cache.done(file)
+            if facts.shape() != types.facts[path].shape():
+                return False
+        if any(f".{name}(".encode() in data for name in types.names):
+            asked = questions_of(file, cache, types, types.names, known)
+            if asked is None or not asked <= types.asked:
+                return False
+        return True
 
     def _may_define_wrapper(self, file: SourceFile) -> bool:
         """The wrapper inference's textual tests, with the marks known now: could a function of this
@@ -702,7 +802,7 @@ class ProjectIndex:
         """How the build would summarize this text now: None (not at all), True (its skeleton) or
         False (whole). The build's own tests, with its final words."""
         data, path = file.data, file.path
-        if any(decorator.encode() in data for decorator in self.settings.decorators):
+        if any(decorator.encode() in data for decorator in self.decorators):
             return False
         closure = self._prefilter(with_classes=True, reexports_only=True)
         if closure(data, path):
@@ -721,6 +821,8 @@ class ProjectIndex:
         touches comments leaves the index as it was.
         """
         path = file.path
+        if not self._types_still_hold(file, cache):
+            return False
         old = self.summaries.get(file.module)
         summarized = path in self.summarized
         new: ModuleSummary | None = None
@@ -836,9 +938,33 @@ class ProjectIndex:
         """The mark a qualified name leads to, following re-exports, aliases, star imports and bases."""
         if qualname in self._lookup_cache:
             return self._lookup_cache[qualname]
-        result = self._lookup(qualname, 0, set())
+        self._lookup_cache[qualname] = None  # a cycle through bases finds nothing
+        result = self._lookup(qualname, 0, set()) or self._inherited(qualname)
         self._lookup_cache[qualname] = result
         return result
+
+    def _inherited(self, qualname: str) -> Mark | None:
+        """Marks that reach a name through its class: an override of a marked method (``Sub.open``
+        when ``Base.open`` is marked or configured), a subclass of a marked class, and a class whose
+        ``__init__`` is marked."""
+        owner, _, name = qualname.rpartition(".")
+        info = self._class_info(owner) if owner else None
+        if info is not None and name in info.names:
+            for base in info.bases:
+                mark = self.lookup(f"{base}.{name}")
+                if mark is not None and mark.source in ("decorator", "config") and mark.kind != "class":
+                    return mark
+        info = self._class_info(qualname)
+        if info is None:
+            return None
+        init = self.marks.get(f"{qualname}.__init__")
+        if init is not None and init.source == "decorator":
+            return replace(init, qualname=qualname, kind="class")
+        for base in info.bases:
+            mark = self.lookup(base)
+            if mark is not None and mark.kind == "class":
+                return mark
+        return None
 
     def _lookup(self, qualname: str, depth: int, seen: set[str]) -> Mark | None:
         mark = self.marks.get(qualname)
@@ -936,8 +1062,13 @@ def _summary_shape(summary: ModuleSummary, with_defined: bool) -> tuple:
     )
 
 
-def summarize_module(tree: ast.Module, file: SourceFile, decorators: set[str]) -> ModuleSummary:
-    """Module-level bindings, class shapes and marked definitions of one module."""
+def summarize_module(
+    tree: ast.Module, file: SourceFile, decorators: set[str], markers: set[str] = frozenset()
+) -> ModuleSummary:
+    """Module-level bindings, class shapes and marked definitions of one module. A name the module
+    imports from a marker (``from keepref_lint import must_retain as keep``, or a project module's
+    re-export of one under another name, in ``markers``) is a marker too."""
+    decorators = set(decorators) | _marker_aliases(tree, file, decorators, markers)
     summary = ModuleSummary(file.module)
     module_defs: set[str] = set()
     raw_bases: dict[str, list[ast.expr]] = {}
@@ -1027,6 +1158,48 @@ def summarize_module(tree: ast.Module, file: SourceFile, decorators: set[str]) -
             if dotted is not None:
                 summary.classes[qualname].bases.extend(qualify(dotted))
     return summary
+
+
+def _marker_aliases(
+    tree: ast.Module, file: SourceFile, decorators: set[str], markers: set[str]
+) -> set[str]:
+    """Local names the module's imports bind to a marker decorator."""
+    found = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for local, target in import_bindings(stmt, file.module, file.is_package):
+                if target in markers or target.rpartition(".")[2] in decorators:
+                    found.add(local)
+    return found
+
+
+def _defined_async(file: SourceFile, cache: ParseCache, path: str) -> bool | None:
+    """Is ``path`` (``func`` or ``Class.method``) of the module an ``async def``? None when the module
+    does not define it (or does not parse)."""
+    name = path.rpartition(".")[2]
+    if name.encode() not in file.data:
+        return None
+    tree = cache.parse(file)
+    if tree is None:
+        return None
+    body: list[ast.stmt] = tree.body
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        node = next(
+            (
+                n
+                for n in body
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and n.name == part
+            ),
+            None,
+        )
+        if node is None:
+            return None
+        if i == len(parts) - 1:
+            return isinstance(node, ast.AsyncFunctionDef)
+        body = node.body
+    return None
 
 
 def _blocks(stmt: ast.stmt) -> Iterable[list[ast.stmt]]:

@@ -1,0 +1,231 @@
+"""Receiver types across modules: what other files state about the classes and functions a receiver of a
+must-retain method goes through (``self.hass.loop.create_task(...)`` needs ``HomeAssistant.loop``).
+
+The facts are read only where a question leads. The receiver files are those whose text calls a
+must-retain method name (``.create_task(``); resolving their receivers (``resolve.FileScopes.qualify``)
+asks about classes and functions of other modules, and only the modules those questions name are read,
+round after round while answers lead to new questions. Each fact is an instance type (``@pkg.Cls``)
+the defining file states: an annotated or assigned attribute, a property's or a function's return
+annotation, and a class's bases (so inherited attributes are found). Nothing is guessed: a question
+without a stated answer stays unknown.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable
+
+from keepref_lint.resolve import ANNOTATED, DEF, INSTANCE, FileScopes, Scope, TypeOracle
+
+_MAX_ROUNDS = 8
+_MAX_BASES = 20
+
+
+class FileFacts:
+    """What one module states about its classes and functions (instance types, already qualified)."""
+
+    def __init__(self) -> None:
+        self.attrs: dict[str, dict[str, list[str]]] = {}  # class -> attribute -> types
+        self.bases: dict[str, list[str]] = {}  # class -> qualified bases
+        self.returns: dict[str, tuple[bool, list[str]]] = {}  # function -> (async, types)
+
+    def shape(self) -> tuple:
+        return (self.attrs, self.bases, self.returns)
+
+
+def file_facts(scopes: FileScopes, known: Callable[[str], bool]) -> FileFacts:
+    """The facts one file states, resolved with its own scopes (and the oracle it carries)."""
+    facts = FileFacts()
+    for qualname, cls in scopes.classes.items():
+        parent = cls.parent or scopes.module
+        bases = [
+            q
+            for base in cls.bases
+            for q in scopes.qualify(base, parent, known)
+            if not q.startswith(INSTANCE)
+        ]
+        if bases:
+            facts.bases[qualname] = bases
+        names = set(cls.attr_values)
+        names.update(
+            name
+            for name, kinds in cls.bindings.items()
+            if any(kind in (ANNOTATED, DEF) for kind, _ in kinds)
+        )
+        for attr in sorted(names):
+            types = [
+                t for t in scopes._class_member(cls, attr, known, 0) if t.startswith(INSTANCE)
+            ]
+            if types:
+                facts.attrs.setdefault(qualname, {})[attr] = types
+    for qualname, function in scopes.functions.items():
+        node = function.node
+        returns = getattr(node, "returns", None)
+        if returns is None:
+            continue
+        cls = function.enclosing_class()
+        types = scopes._annotation_type(
+            returns, function.parent or scopes.module, known, 0, cls.qualname if cls else None
+        )
+        if types:
+            facts.returns[qualname] = (isinstance(node, ast.AsyncFunctionDef), types)
+    return facts
+
+
+class ReceiverTypes(TypeOracle):
+    """The facts of the files read so far, answering ``resolve.TypeOracle``'s questions."""
+
+    def __init__(self) -> None:
+        self.facts: dict[str, FileFacts] = {}  # path -> facts
+        self.modules: dict[str, str] = {}  # module -> path, for the files read
+        self._attrs: dict[str, dict[str, list[str]]] = {}
+        self._bases: dict[str, list[str]] = {}
+        self._returns: dict[str, tuple[bool, list[str]]] = {}
+        self.questions: set[str] | None = None  # while resolving: qualified names asked about
+        self.asked: set[str] = set()  # every question of the build (a new module may answer one)
+        self.names: set[str] = set()  # the must-retain method names whose receivers were typed
+
+    def add(self, path: str, module: str, facts: FileFacts) -> None:
+        self.facts[path] = facts
+        self.modules[module] = path
+        self._attrs.update(facts.attrs)
+        self._bases.update(facts.bases)
+        self._returns.update(facts.returns)
+
+    def rebuild_tables(self) -> None:
+        self._attrs, self._bases, self._returns = {}, {}, {}
+        for facts in self.facts.values():
+            self._attrs.update(facts.attrs)
+            self._bases.update(facts.bases)
+            self._returns.update(facts.returns)
+
+    def _ask(self, qualname: str) -> None:
+        if self.questions is not None:
+            self.questions.add(qualname)
+
+    def _mro(self, cls: str) -> list[str]:
+        order, todo = [], [cls]
+        while todo and len(order) < _MAX_BASES:
+            current = todo.pop(0)
+            if current in order:
+                continue
+            order.append(current)
+            self._ask(current)
+            todo.extend(self._bases.get(current, ()))
+        return order
+
+    def return_types(self, qualname: str, awaited: bool) -> list[str] | None:
+        self._ask(qualname)
+        entry = self._returns.get(qualname)
+        if entry is None and "." in qualname:  # a method inherited from a base
+            owner, _, name = qualname.rpartition(".")
+            for cls in self._mro(owner)[1:]:
+                entry = self._returns.get(f"{cls}.{name}")
+                if entry is not None:
+                    break
+        if entry is None:
+            return None
+        is_async, types = entry
+        return types if is_async == awaited else []
+
+    def attribute_types(self, cls: str, attr: str) -> list[str] | None:
+        for current in self._mro(cls):
+            types = self._attrs.get(current, {}).get(attr)
+            if types:
+                return types
+        return None
+
+
+def method_names(qualnames: Iterable[tuple[str, str]]) -> set[str]:
+    """Last names of must-retain methods: (qualified name, kind) of marks whose owner is a class."""
+    found = set()
+    for qualname, kind in qualnames:
+        parts = qualname.split(".")
+        if len(parts) > 1 and (kind == "method" or parts[-2][:1].isupper()):
+            found.add(parts[-1])
+    return found
+
+
+def receiver_calls(scopes: FileScopes, names: set[str]) -> list[tuple[ast.expr, Scope]]:
+    """The receivers of calls of a must-retain method name in statements that could drop them."""
+    found = []
+    for stmt in scopes.statements:
+        value = stmt.node.value
+        if isinstance(value, ast.Await):
+            value = value.value
+        if isinstance(value, ast.IfExp):
+            candidates = [value.body, value.orelse]
+        else:
+            candidates = [value]
+        for call in candidates:
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr in names
+            ):
+                found.append((call.func.value, stmt.scope))
+    return found
+
+
+def module_of(qualname: str, modules: dict[str, object]) -> str | None:
+    """The longest prefix of ``qualname`` that is a module of the project."""
+    parts = qualname.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:i])
+        if prefix in modules:
+            return prefix
+    return None
+
+
+def questions_of(
+    file: object, cache: object, types: ReceiverTypes, names: set[str], known: Callable[[str], bool]
+) -> set[str] | None:
+    """Resolve the receivers of one file with the facts so far; the qualified names it asked about
+    (None when the file does not parse)."""
+    scopes = cache.scopes(file)  # type: ignore[attr-defined]
+    if scopes is None:
+        return None
+    saved, types.questions = types.questions, set()
+    try:
+        scopes.types = types
+        for expr, scope in receiver_calls(scopes, names):
+            scopes.qualify(expr, scope, known)
+        return types.questions
+    finally:
+        types.questions = saved
+        cache.done(file)  # type: ignore[attr-defined]
+
+
+def build_receiver_types(
+    files: list, cache: object, corpus: object, names: set[str], known: Callable[[str], bool]
+) -> tuple[ReceiverTypes, set[str]]:
+    """The facts receivers in ``files`` lead to, and the paths read (receiver files and fact files)."""
+    types = ReceiverTypes()
+    types.names = set(names)
+    if not names:
+        return types, set()
+    by_module = {file.module: file for file in files}
+    found: set[int] = set()
+    for name in names:
+        found |= corpus.files_with(f".{name}(")  # type: ignore[attr-defined]
+    receiver_files = [files[i] for i in sorted(found)]
+    for _ in range(_MAX_ROUNDS):
+        wanted: dict[str, object] = {}
+        for file in receiver_files:
+            asked = questions_of(file, cache, types, names, known)
+            for qualname in asked or ():
+                types.asked.add(qualname)
+                module = module_of(qualname, by_module)
+                if module is not None and by_module[module].path not in types.facts:
+                    wanted[by_module[module].path] = by_module[module]
+        if not wanted:
+            break
+        for path, file in sorted(wanted.items()):
+            scopes = cache.scopes(file)  # type: ignore[attr-defined]
+            if scopes is None:
+                types.add(path, file.module, FileFacts())  # type: ignore[attr-defined]
+                continue
+            scopes.types = types
+            types.add(path, file.module, file_facts(scopes, known))  # type: ignore[attr-defined]
+            cache.done(file)  # type: ignore[attr-defined]
+    return types, {file.path for file in receiver_files} | set(types.facts)
