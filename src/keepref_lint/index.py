@@ -513,6 +513,16 @@ def may_return_one(data: bytes, names: Iterable[str]) -> bool:
     return False
 
 
+def may_annotate_one(data: bytes, names: Iterable[str]) -> bool:
+    """Does a return annotation (``-> ... Name``) name one of ``names``?"""
+    for name in names:
+        for at in occurrences(data, name):
+            line = _line_before(data, at)
+            if b"->" in line:
+                return True
+    return False
+
+
 class ProjectIndex:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -695,12 +705,15 @@ class ProjectIndex:
         wrappers are found, across modules.
         """
         names = {qualname.rpartition(".")[2] for qualname in self.marks}
+        classes = self._class_mark_names()
         candidates = self._prefilter().candidates(corpus)
         known = lambda q: self.lookup(q) is not None  # noqa: E731
         added = False
         for i in sorted(candidates):
             file = files[i]
-            if b"return" not in file.data or not may_return_one(file.data, names):
+            if (b"return" not in file.data or not may_return_one(file.data, names)) and not (
+                b"->" in file.data and may_annotate_one(file.data, classes)
+            ):
                 continue
             self.used.add(file.path)
             scopes = cache.scopes(file)
@@ -746,8 +759,46 @@ class ProjectIndex:
                 line=function.lineno,
             )
             added = True
+        added |= self._infer_typed_returns(file, scopes, known)
         if added:
             self._lookup_cache.clear()
+        return added
+
+    def _infer_typed_returns(
+        self, file: SourceFile, scopes: FileScopes, known: Callable[[str], bool]
+    ) -> bool:
+        """A function whose return annotation is a must-retain class (or ``Optional``/``|`` of one) is
+        must-retain (KR003): ``def get() -> Handle`` with ``Handle`` marked. ``Self`` and the class's
+        own methods are left alone (a fluent ``h.configure()`` keeps ``h``)."""
+        added = False
+        for qualname, function in scopes.functions.items():
+            node = function.node
+            returns = getattr(node, "returns", None)
+            if returns is None or qualname in self.marks:
+                continue
+            cls = function.enclosing_class()
+            for typed in scopes._annotation_type(returns, function.parent or scopes.module, known, 0):
+                self._lookup_cache.pop(typed[1:], None)
+                mark = self.lookup(typed[1:])
+                if mark is None or mark.kind != "class" or mark.source not in ("decorator", "config"):
+                    continue
+                if cls is not None and (cls.qualname == typed[1:] or cls.qualname == mark.qualname):
+                    continue
+                self.defined_in[qualname] = file.path
+                self.marks[qualname] = Mark(
+                    qualname,
+                    "method" if cls is not None else "function",
+                    "inferred",
+                    attr=mark.attr,
+                    reason=mark.reason,
+                    is_async=isinstance(node, ast.AsyncFunctionDef),
+                    location=f"{file.display}:{node.lineno}",  # type: ignore[union-attr]
+                    returns=replace(mark, qualname=typed[1:]),
+                    path=file.path,
+                    line=node.lineno,  # type: ignore[union-attr]
+                )
+                added = True
+                break
         return added
 
     def affected_by(self, file: SourceFile) -> bool:
@@ -792,11 +843,28 @@ class ProjectIndex:
         """The wrapper inference's textual tests, with the marks known now: could a function of this
         file return a must-retain result?"""
         data = file.data
-        return (
-            b"return" in data
-            and self.prefilter.mentions(data, file.path)
-            and may_return_one(data, {qualname.rpartition(".")[2] for qualname in self.marks})
+        if not self.prefilter.mentions(data, file.path):
+            return False
+        if b"->" in data and may_annotate_one(data, self._class_mark_names()):
+            return True
+        return b"return" in data and may_return_one(
+            data, {qualname.rpartition(".")[2] for qualname in self.marks}
         )
+
+    def _class_mark_names(self) -> set[str]:
+        """Last names of marked or configured classes and of the project classes that inherit a mark
+        (a return annotation that names one makes its function must-retain)."""
+        names = set()
+        for qualname, mark in self.marks.items():
+            if mark.kind == "class" and mark.source in ("decorator", "config"):
+                names.add(qualname.rpartition(".")[2])
+            elif qualname.endswith(".__init__") and mark.source == "decorator":
+                names.add(qualname.split(".")[-2])
+        for summary in self.summaries.values():
+            for qualname in summary.classes:
+                if self.lookup(qualname) is not None:
+                    names.add(qualname.rpartition(".")[2])
+        return names
 
     def _summary_mode(self, file: SourceFile) -> bool | None:
         """How the build would summarize this text now: None (not at all), True (its skeleton) or
