@@ -596,7 +596,10 @@ class ProjectIndex:
             markers = set(self.markers)
             for module, summary in self.summaries.items():
                 for local, targets in summary.bindings.items():
-                    if any(t in markers or t.rpartition(".")[2] in self.settings.decorators for t in targets):
+                    if any(
+                        t in markers or t.rpartition(".")[2] in self.settings.decorators
+                        for t in targets
+                    ):
                         markers.add(f"{module}.{local}")
             if markers == self.markers:
                 return
@@ -777,10 +780,16 @@ class ProjectIndex:
             if returns is None or qualname in self.marks:
                 continue
             cls = function.enclosing_class()
-            for typed in scopes._annotation_type(returns, function.parent or scopes.module, known, 0):
+            for typed in scopes._annotation_type(
+                returns, function.parent or scopes.module, known, 0
+            ):
                 self._lookup_cache.pop(typed[1:], None)
                 mark = self.lookup(typed[1:])
-                if mark is None or mark.kind != "class" or mark.source not in ("decorator", "config"):
+                if (
+                    mark is None
+                    or mark.kind != "class"
+                    or mark.source not in ("decorator", "config")
+                ):
                     continue
                 if cls is not None and (cls.qualname == typed[1:] or cls.qualname == mark.qualname):
                     continue
@@ -1020,7 +1029,11 @@ class ProjectIndex:
         if info is not None and name in info.names:
             for base in info.bases:
                 mark = self.lookup(f"{base}.{name}")
-                if mark is not None and mark.source in ("decorator", "config") and mark.kind != "class":
+                if (
+                    mark is not None
+                    and mark.source in ("decorator", "config")
+                    and mark.kind != "class"
+                ):
                     return mark
         info = self._class_info(qualname)
         if info is None:

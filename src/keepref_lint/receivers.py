@@ -53,9 +53,7 @@ def file_facts(scopes: FileScopes, known: Callable[[str], bool]) -> FileFacts:
             if any(kind in (ANNOTATED, DEF) for kind, _ in kinds)
         )
         for attr in sorted(names):
-            types = [
-                t for t in scopes._class_member(cls, attr, known, 0) if t.startswith(INSTANCE)
-            ]
+            types = [t for t in scopes._class_member(cls, attr, known, 0) if t.startswith(INSTANCE)]
             if types:
                 facts.attrs.setdefault(qualname, {})[attr] = types
     for qualname, function in scopes.functions.items():

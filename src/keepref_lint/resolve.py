@@ -503,7 +503,9 @@ class FileScopes:
 
     def _isinstance_tests(self, test: ast.expr) -> list[tuple[str, ast.expr, Scope]]:
         """``isinstance(name, Cls)`` (alone or in an ``and``): the narrowings the test states."""
-        tests = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+        tests = (
+            test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+        )
         found = []
         for item in tests:
             if (
@@ -613,8 +615,10 @@ class FileScopes:
             sides = [expr.body, expr.orelse] if isinstance(expr, ast.IfExp) else expr.values
             types = [self.qualify(side, scope, known, depth + 1) for side in sides]
             first = types[0]
-            if first and all(t[0].startswith(INSTANCE) for t in types if t) and all(
-                set(t) == set(first) for t in types
+            if (
+                first
+                and all(t[0].startswith(INSTANCE) for t in types if t)
+                and all(set(t) == set(first) for t in types)
             ):
                 return first
         return []
@@ -740,9 +744,7 @@ class FileScopes:
             return self._entered(context, is_async, scope, known, depth) or None
         if kind == ANNOTATED:
             annotation, value = payload  # type: ignore[misc]
-            typed = self._annotation_type(
-                annotation, scope, known, depth, _self_class_of(scope)
-            )
+            typed = self._annotation_type(annotation, scope, known, depth, _self_class_of(scope))
             if typed:
                 return typed
             if value is None:
@@ -756,7 +758,12 @@ class FileScopes:
         return None
 
     def _entered(
-        self, context: ast.expr, is_async: bool, scope: Scope, known: Callable[[str], bool], depth: int
+        self,
+        context: ast.expr,
+        is_async: bool,
+        scope: Scope,
+        known: Callable[[str], bool],
+        depth: int,
     ) -> list[str]:
         """The type bound by ``with context as name``: what ``__enter__``/``__aenter__`` is annotated
         to return, ``self`` when it returns ``self``, else the context manager's own type."""
