@@ -332,7 +332,7 @@ def _fix_stdin(args: Namespace, result: RunResult, original: bytes) -> int:
     )
     if remaining:
         sys.stderr.write(format_text(remaining))
-    _report_errors(result)
+    _report_errors(result, args)
     if result.errors:
         return EXIT_ERROR
     if args.diff:
