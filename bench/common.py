@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,9 +16,11 @@ CACHE = Path(os.environ.get("KEEPREF_BENCH_CACHE", Path.home() / ".cache" / "kee
 def wheel(name: str, version: str) -> Path:
     """The wheel of ``name==version`` from PyPI, downloaded once into the cache."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    prefix = f"{name.replace('-', '_')}-{version}-"
+    # A wheel's file name spells the project with runs of "-", "_" and "." as one "_" (discord.py ->
+    # discord_py), whatever the case.
+    prefix = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}-"
     for path in CACHE.glob("*.whl"):
-        if path.name.startswith(prefix):
+        if path.name.lower().startswith(prefix):
             return path
     subprocess.run(
         [
@@ -34,7 +37,7 @@ def wheel(name: str, version: str) -> Path:
         check=True,
     )
     for path in CACHE.glob("*.whl"):
-        if path.name.startswith(prefix):
+        if path.name.lower().startswith(prefix):
             return path
     raise SystemExit(f"bench: pip downloaded no wheel for {name}=={version}")
 
