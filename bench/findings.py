@@ -37,7 +37,9 @@ def record(out: Path, work: Path) -> None:
         seconds = time.perf_counter() - start
         findings = json.loads(proc.stdout or "[]")
         (out / f"{package}.json").write_text(json.dumps(findings, indent=1, sort_keys=True))
-        print(f"{name} {version}: {len(findings)} findings, exit {proc.returncode}, {seconds:.2f} s")
+        print(
+            f"{name} {version}: {len(findings)} findings, exit {proc.returncode}, {seconds:.2f} s"
+        )
         if proc.stderr.strip():
             print("  stderr:", proc.stderr.strip().splitlines()[-1][:200])
 

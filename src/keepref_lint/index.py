@@ -28,8 +28,6 @@ from keepref_lint.resolve import (
 )
 from keepref_lint.sourcetext import parse_quietly
 
-_MAX_DEPTH = 30
-_MAX_STEPS = 500  # qualified names one lookup may visit
 _STAR_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\*", re.MULTILINE)
 _CATALOG_ROOTS = frozenset(q.partition(".")[0] for entry in CATALOG for q in entry.qualnames)
 
@@ -80,10 +78,6 @@ class ModuleSummary:
     defined: set[str] = field(
         default_factory=set
     )  # module-level functions, classes and assigned names
-
-    def provides(self, name: str) -> bool:
-        """Could ``from <this module> import *`` bind ``name``?"""
-        return name in self.defined or name in self.bindings or bool(self.stars)
 
 
 class ParseCache:
@@ -506,6 +500,7 @@ class ProjectIndex:
         self.summaries: dict[str, ModuleSummary] = {}
         self.prefilter = Prefilter(set(), {})
         self._lookup_cache: dict[str, Mark | None] = {}
+        self._exports: dict[str, dict[str, list[str]]] = {}  # module -> its star exports
         # The files whose text the index was built from: an edit elsewhere cannot change it (see
         # affected_by), so a cached index survives edits to every other file.
         self.used: set[str] = set()
@@ -563,6 +558,7 @@ class ProjectIndex:
             return
         self.summaries[file.module] = summary
         self.summarized[file.path] = skeleton
+        self._forget_lookups()
         self._add_marks(summary, file.path)
 
     def _read_summary(
@@ -608,11 +604,20 @@ class ProjectIndex:
                 ):
                     skeleton = _skeleton_suffices(files[i], prefilter, plain_only)
                     self._summarize(files[i], cache, skeleton=skeleton)
-            for i in sorted(stars):
-                file = files[i]
-                if file.module not in self.summaries and self._star_source_matters(file):
-                    self._summarize(file, cache)
-            self._lookup_cache.clear()
+            # A star import of a module summarized just now matters too, whatever the files' order
+            # (a -> b -> service as well as z -> y -> service): repeat until no star importer is new.
+            waiting = [i for i in sorted(stars) if files[i].module not in self.summaries]
+            while waiting:
+                known = len(self.summaries)
+                for i in waiting:
+                    if files[i].module not in self.summaries and self._star_source_matters(
+                        files[i]
+                    ):
+                        self._summarize(files[i], cache)
+                if len(self.summaries) == known:
+                    break
+                waiting = [i for i in waiting if files[i].module not in self.summaries]
+            self._forget_lookups()
 
     def _infer_wrappers(self, files: list[SourceFile], cache: ParseCache, corpus: Corpus) -> bool:
         """Mark project functions that return a must-retain result (directly or through a local).
@@ -673,7 +678,7 @@ class ProjectIndex:
             )
             added = True
         if added:
-            self._lookup_cache.clear()
+            self._forget_lookups()
         return added
 
     def affected_by(self, file: SourceFile) -> bool:
@@ -734,7 +739,7 @@ class ProjectIndex:
             del self.marks[qualname], self.defined_in[qualname]
         if new is not None:
             self._add_marks(new, path)
-        self._lookup_cache.clear()
+        self._forget_lookups()
         if self._may_define_wrapper(file):
             scopes = cache.scopes(file)
             if scopes is not None:
@@ -749,6 +754,7 @@ class ProjectIndex:
             return False
         if new is not None:
             self.summaries[file.module] = new
+            self._forget_lookups()
         return True
 
     def _returned_mark(
@@ -794,7 +800,7 @@ class ProjectIndex:
             target = self._follow(qualname, set())
             if target is not None and target != qualname and target not in self.marks:
                 self.marks[target] = mark
-        self._lookup_cache.clear()
+        self._forget_lookups()
 
     def _prefilter(self, with_classes: bool = False, reexports_only: bool = False) -> Prefilter:
         """What a file must mention to call something must-retain (see Prefilter)."""
@@ -826,25 +832,33 @@ class ProjectIndex:
         return Prefilter(plain, guarded, reexports_only, in_file)
 
     # -- lookup ----------------------------------------------------------------------------------
+    def _forget_lookups(self) -> None:
+        """Marks or summaries changed: what lookups and star exports found may no longer hold."""
+        self._lookup_cache.clear()
+        self._exports.clear()
+
     def lookup(self, qualname: str) -> Mark | None:
         """The mark a qualified name leads to, following re-exports, aliases, star imports and bases."""
         if qualname in self._lookup_cache:
             return self._lookup_cache[qualname]
-        result = self._lookup(qualname, 0, set())
+        result = self._lookup(qualname)
         self._lookup_cache[qualname] = result
         return result
 
-    def _lookup(self, qualname: str, depth: int, seen: set[str]) -> Mark | None:
-        mark = self.marks.get(qualname)
-        if mark is not None:
-            return mark
-        if depth > _MAX_DEPTH or qualname in seen or len(seen) > _MAX_STEPS:
-            return None
-        seen.add(qualname)
-        for candidate in self._redirects(qualname):
-            mark = self._lookup(candidate, depth + 1, seen)
+    def _lookup(self, qualname: str) -> Mark | None:
+        """Depth first through the names ``qualname`` denotes (in ``_redirects``'s order), each visited
+        once: a chain of any length ends at its mark, a cycle ends when it comes round."""
+        seen: set[str] = set()
+        stack = [qualname]
+        while stack:
+            name = stack.pop()
+            mark = self.marks.get(name)
             if mark is not None:
                 return mark
+            if name in seen:
+                continue
+            seen.add(name)
+            stack.extend(reversed(self._redirects(name)))
         return None
 
     def _redirects(self, qualname: str) -> list[str]:
@@ -857,15 +871,110 @@ class ProjectIndex:
             tail = "".join("." + p for p in rest)
             summary = self.summaries.get(prefix)
             if summary is not None:
-                found.extend(target + tail for target in summary.bindings.get(name, ()))
+                # A target that the name already starts with is skipped: in discord.ui,
+                # ``from .select import *`` rebinds ``select`` to discord.ui.select.select, and following
+                # that again from discord.ui.select.select.X would grow the name without end.
+                targets = list(summary.bindings.get(name, ()))
                 for star in summary.stars:
-                    source = self.summaries.get(star)
-                    if source is not None and source.provides(name):
-                        found.append(f"{star}.{name}{tail}")
+                    if star in self.summaries:
+                        targets.extend(self._star_exports(star).get(name, ()))
+                found.extend(
+                    target + tail
+                    for target in targets
+                    if not (
+                        qualname.startswith(target)
+                        and qualname[len(target) : len(target) + 1] in ("", ".")
+                    )
+                )
             owner = self._class_info(prefix)
             if owner is not None and name not in owner.names:
                 found.extend(f"{base}.{name}{tail}" for base in owner.bases)
         return found
+
+    def _own_exports(self, module: str) -> dict[str, list[str]]:
+        """What ``from <module> import *`` binds from the module's own statements: a name it defines
+        stands for itself, a name it imports or aliases for its targets (and for itself when marked)."""
+        summary = self.summaries[module]
+        own: dict[str, list[str]] = {}
+        for name in summary.defined:
+            own[name] = [f"{module}.{name}"]
+        for name, targets in summary.bindings.items():
+            here = f"{module}.{name}"
+            listed = own.setdefault(name, [here] if here in self.marks else [])
+            listed.extend(t for t in targets if t not in listed)
+        return own
+
+    def _star_exports(self, module: str) -> dict[str, list[str]]:
+        """Every name ``from <module> import *`` binds -> what it stands for, through the module's own
+        star imports of any depth. Computed once per module (until the index changes) over the star graph's
+        strongly connected components (Tarjan, without recursion), so cycles share one table."""
+        done = self._exports
+        if module in done:
+            return done[module]
+        summaries = self.summaries
+        order: dict[str, int] = {}
+        low: dict[str, int] = {}
+        stack: list[str] = []
+        on_stack: set[str] = set()
+
+        def sources(name: str) -> list[str]:
+            return [s for s in summaries[name].stars if s in summaries and s != name]
+
+        work: list[tuple[str, Iterator[str]]] = [(module, iter(sources(module)))]
+        order[module] = low[module] = 0
+        stack.append(module)
+        on_stack.add(module)
+        while work:
+            node, pending = work[-1]
+            advanced = False
+            for source in pending:
+                if source in done:
+                    continue
+                if source not in order:
+                    order[source] = low[source] = len(order)
+                    stack.append(source)
+                    on_stack.add(source)
+                    work.append((source, iter(sources(source))))
+                    advanced = True
+                    break
+                if source in on_stack:
+                    low[node] = min(low[node], order[source])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] != order[node]:
+                continue
+            members: list[str] = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                members.append(member)
+                if member == node:
+                    break
+            members.reverse()
+            # The component's star imports from outside it (already done) and its members' own names.
+            shared: dict[str, list[str]] = {}
+            for member in members:
+                for name, targets in self._own_exports(member).items():
+                    listed = shared.setdefault(name, [])
+                    listed.extend(t for t in targets if t not in listed)
+            for member in members:
+                for source in sources(member):
+                    if source in done:
+                        for name, targets in done[source].items():
+                            listed = shared.setdefault(name, [])
+                            listed.extend(t for t in targets if t not in listed)
+            for member in members:
+                table = self._own_exports(member)
+                if len(members) > 1 or summaries[member].stars:
+                    for name, targets in shared.items():
+                        listed = table.setdefault(name, [])
+                        listed.extend(t for t in targets if t not in listed)
+                done[member] = table
+        return done[module]
 
     def _class_info(self, qualname: str) -> ClassInfo | None:
         module = qualname
@@ -878,16 +987,21 @@ class ProjectIndex:
 
     def _follow(self, qualname: str, seen: set[str]) -> str | None:
         """Where a re-exported name is defined (first binding chain), or None if it is not re-exported."""
-        if qualname in seen or len(seen) > _MAX_DEPTH:
-            return None
-        seen.add(qualname)
-        parts = qualname.split(".")
-        for i in range(len(parts) - 1, 0, -1):
-            summary = self.summaries.get(".".join(parts[:i]))
-            if summary is not None and parts[i] in summary.bindings:
-                target = summary.bindings[parts[i]][0] + "".join("." + p for p in parts[i + 1 :])
-                return self._follow(target, seen) or target
-        return None
+        target: str | None = None
+        while qualname not in seen:
+            seen.add(qualname)
+            parts = qualname.split(".")
+            for i in range(len(parts) - 1, 0, -1):
+                summary = self.summaries.get(".".join(parts[:i]))
+                if summary is not None and parts[i] in summary.bindings:
+                    qualname = summary.bindings[parts[i]][0] + "".join(
+                        "." + p for p in parts[i + 1 :]
+                    )
+                    target = qualname
+                    break
+            else:
+                break
+        return target
 
 
 def _mark_for(node: ast.AST, decorators: set[str]) -> tuple[str | None, str | None] | None:

@@ -1,0 +1,214 @@
+"""Resolution across modules: star chains and re-exports of any length, cycles, wrappers through aliases.
+
+Each scenario is a real project folder checked by the real command; none depends on the order in which
+files are found or defined.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from helpers import run_cli
+
+SERVICE = """\
+from keepref_lint import must_retain
+
+
+@must_retain(reason="the service stops when collected")
+def start_service():
+    return object()
+"""
+
+USER = """\
+from {source} import start_service
+
+
+class App:
+    def run(self):
+        start_service()
+"""
+
+
+def write(root: Path, files: dict[str, str], config: str = "") -> Path:
+    (root / "pyproject.toml").write_text(f"[project]\nname = 'p'\nversion = '0'\n{config}")
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def findings(root: Path, *args: str) -> list[dict]:
+    proc = run_cli("check", "--no-cache", "--format", "json", *args, cwd=root)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def places(root: Path) -> set[tuple[str, int, str]]:
+    return {(f["path"], f["line"], f["code"]) for f in findings(root)}
+
+
+@pytest.mark.parametrize("first, second", [("a", "b"), ("z", "y")])
+def test_two_hop_star_chain_is_found_whatever_the_names(
+    tmp_path: Path, first: str, second: str
+) -> None:
+    # user -> first -> second -> service, each hop a star import; "a" sorts before "b", "z" after "y".
+    root = write(
+        tmp_path,
+        {
+            "service.py": SERVICE,
+            f"{second}.py": "from service import *\n",
+            f"{first}.py": f"from {second} import *\n",
+            "user.py": USER.format(source=first),
+        },
+    )
+    assert places(root) == {("user.py", 6, "KR001")}
+
+
+def test_star_chain_into_a_package_init(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from .api import *\n",
+            "pkg/api.py": "from .core import *\n",
+            "pkg/core.py": "from .service import *\n",
+            "pkg/service.py": SERVICE,
+            "app.py": USER.format(source="pkg"),
+        },
+    )
+    assert places(root) == {("app.py", 6, "KR001")}
+
+
+def test_forty_module_reexport_chain(tmp_path: Path) -> None:
+    files = {"m0.py": SERVICE}
+    for i in range(1, 40):
+        files[f"m{i}.py"] = f"from m{i - 1} import start_service\n"
+    files["user.py"] = USER.format(source="m39")
+    root = write(tmp_path, files)
+    assert places(root) == {("user.py", 6, "KR001")}
+
+
+def test_forty_module_star_chain(tmp_path: Path) -> None:
+    files = {"m0.py": SERVICE}
+    for i in range(1, 40):
+        files[f"m{i}.py"] = f"from m{i - 1} import *\n"
+    files["user.py"] = USER.format(source="m39")
+    root = write(tmp_path, files)
+    assert places(root) == {("user.py", 6, "KR001")}
+
+
+def test_star_cycle_resolves_and_ends(tmp_path: Path) -> None:
+    # a and b star-import each other; b also star-imports the service. A name neither provides
+    # (missing) must end the lookup, not loop.
+    root = write(
+        tmp_path,
+        {
+            "service.py": SERVICE,
+            "a.py": "from b import *\n",
+            "b.py": "from a import *\nfrom service import *\n",
+            "user.py": USER.format(source="a")
+            + "\n\ndef other():\n    from a import missing\n    missing()\n",
+        },
+    )
+    assert places(root) == {("user.py", 6, "KR001")}
+
+
+def test_wrapper_calling_through_an_import_alias_is_inferred(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "svc.py": SERVICE,
+            "wrap.py": """\
+                from svc import start_service as s
+
+
+                def launch():
+                    return s()
+                """,
+            "app.py": """\
+                from wrap import launch
+
+
+                class App:
+                    def run(self):
+                        launch()
+                """,
+        },
+    )
+    found = findings(root)
+    assert [(f["path"], f["line"], f["code"]) for f in found] == [("app.py", 6, "KR003")]
+    assert "start_service()" in found[0]["message"]
+
+
+def test_wrapper_calling_through_a_function_level_import_alias(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "svc.py": SERVICE,
+            "wrap.py": """\
+                def launch():
+                    from svc import start_service as s
+                    return s()
+                """,
+            "app.py": """\
+                from wrap import launch
+
+
+                class App:
+                    def run(self):
+                        launch()
+                """,
+        },
+    )
+    assert places(root) == {("app.py", 6, "KR003")}
+
+
+def _chain(count: int, reverse: bool) -> str:
+    """f0 is marked; f(i) returns f(i-1)(); defined first to last or last to first."""
+    defs = [f"def f{i}():\n    return f{i - 1}()\n" for i in range(1, count)]
+    if reverse:
+        defs.reverse()
+    head = (
+        "from keepref_lint import must_retain\n\n\n@must_retain\ndef f0():\n    return object()\n"
+    )
+    return head + "\n\n" + "\n\n".join(defs)
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["natural", "reverse"])
+def test_long_wrapper_chain_in_either_order_has_a_bounded_message(
+    tmp_path: Path, reverse: bool
+) -> None:
+    count = 400
+    use = f"from chain import f{count - 1}\n\n\nclass App:\n    def run(self):\n        f{count - 1}()\n"
+    root = write(tmp_path, {"chain.py": _chain(count, reverse), "app.py": use})
+    start = time.perf_counter()
+    found = findings(root)
+    elapsed = time.perf_counter() - start
+    assert [(f["path"], f["line"], f["code"]) for f in found] == [("app.py", 6, "KR003")]
+    message = found[0]["message"]
+    assert len(message) < 400, message
+    assert f"f{count - 2}()" in message and "f0()" in message and f"{count - 3}" in message
+    assert elapsed < 20  # quadratic inference took about 30 s here in reverse order
+
+
+def test_lookup_of_unknown_names_through_many_star_imports_is_fast(tmp_path: Path) -> None:
+    # A package whose __init__ star-imports 60 submodules which star-import each other: a name that
+    # none of them defines must be settled once, not walked name by name.
+    files = {"pkg/service.py": SERVICE}
+    for i in range(60):
+        files[f"pkg/m{i}.py"] = (
+            f"from .m{(i + 1) % 60} import *\nfrom .service import *\n\n\ndef f{i}():\n    pass\n"
+        )
+    files["pkg/__init__.py"] = "".join(f"from .m{i} import *\n" for i in range(60))
+    files["app.py"] = (
+        "import pkg\n\n\nclass App:\n    def run(self):\n        pkg.start_service()\n"
+        "        pkg.m3.nothing()\n        pkg.nothing.deeper()\n"
+    )
+    root = write(tmp_path, files)
+    start = time.perf_counter()
+    assert places(root) == {("app.py", 6, "KR001")}
+    assert time.perf_counter() - start < 20
