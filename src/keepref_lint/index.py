@@ -11,8 +11,10 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from keepref_lint.catalog import CATALOG, ENTRIES
 from keepref_lint.config import Settings
@@ -29,6 +31,7 @@ from keepref_lint.resolve import (
 from keepref_lint.sourcetext import parse_quietly
 
 _STAR_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\*", re.MULTILINE)
+_AS_ALIAS = re.compile(rb"\b(\w+)[ \t]+as[ \t]+(\w+)")
 _CATALOG_ROOTS = frozenset(q.partition(".")[0] for entry in CATALOG for q in entry.qualnames)
 
 
@@ -60,6 +63,13 @@ class Mark:
     @property
     def short_name(self) -> str:
         return self.qualname.rpartition(".")[2]
+
+
+def bounded_chain(steps: list[str], ends: int = 2) -> list[str]:
+    """A long chain of wrappers as its first steps, a count, and its last step (one line stays short)."""
+    if len(steps) <= 2 * ends:
+        return steps
+    return [*steps[:ends], f"... ({len(steps) - ends - 1:,} more)", steps[-1]]
 
 
 @dataclass
@@ -622,64 +632,149 @@ class ProjectIndex:
     def _infer_wrappers(self, files: list[SourceFile], cache: ParseCache, corpus: Corpus) -> bool:
         """Mark project functions that return a must-retain result (directly or through a local).
 
-        Returns whether anything new was marked; the caller repeats until nothing is, so wrappers of
-        wrappers are found, across modules.
+        Returns whether anything new was marked. Wrappers of wrappers are found by propagation: each
+        ``return`` that could pass a result on is a site, indexed by the names it calls; a new mark
+        re-examines only the sites that call its name, and brings in the files that mention it. So a
+        chain of wrappers costs time linear in its length whatever the order of files and definitions.
+        The caller repeats (with the alias closure) until nothing is new, so re-exported wrappers count.
         """
         names = {qualname.rpartition(".")[2] for qualname in self.marks}
         candidates = self._prefilter().candidates(corpus)
-        known = lambda q: self.lookup(q) is not None  # noqa: E731
-        added = False
-        for i in sorted(candidates):
+        collected: set[int] = set()
+        sites: list[_Site] = []
+        opened: list[SourceFile] = []
+
+        def collect(i: int, words: set[str]) -> list[_Site]:
             file = files[i]
-            if b"return" not in file.data or not may_return_one(file.data, names):
-                continue
+            if b"return" not in file.data:
+                collected.add(i)
+                return []
+            if not may_return_one(file.data, words | self._aliases_in(file, words)):
+                return []  # (a name marked later may still bring it in)
+            collected.add(i)
             self.used.add(file.path)
             scopes = cache.scopes(file)
             if scopes is None:
-                continue
-            added |= self._infer_in(file, scopes, known)
+                return []
+            opened.append(file)
+            found = _sites(file, scopes)
+            sites.extend(found)
+            return found
+
+        for i in sorted(candidates):
+            collect(i, names)
+        added = self._propagate(
+            sites, lambda name: self._new_sites(name, corpus, collected, collect)
+        )
+        for file in opened:
             cache.done(file)
         return added
 
-    def _infer_in(self, file: SourceFile, scopes: FileScopes, known: Callable[[str], bool]) -> bool:
+    def _new_sites(
+        self,
+        name: str,
+        corpus: Corpus,
+        collected: set[int],
+        collect: Callable[[int, set[str]], list[_Site]],
+    ) -> list[_Site]:
+        """Sites of files not yet looked at that mention a name just marked."""
+        found: list[_Site] = []
+        for i in sorted(corpus.files_with(name) - collected):
+            found.extend(collect(i, {name}))
+        return found
+
+    def _aliases_in(self, file: SourceFile, names: set[str]) -> set[str]:
+        """Local names under which the file may call one of ``names``: ``import ... as`` aliases and the
+        module's own aliases of must-retain things (``from svc import start as s; return s()``)."""
+        found = {
+            match.group(2).decode()
+            for match in _AS_ALIAS.finditer(file.data)
+            if match.group(1).decode() in names
+        }
+        summary = self.summaries.get(file.module)
+        if summary is not None:
+            for local, targets in summary.bindings.items():
+                if any(t.rpartition(".")[2] in names for t in targets):
+                    found.add(local)
+        return found
+
+    def _propagate(
+        self, sites: list[_Site], more: Callable[[str], list[_Site]] | None = None
+    ) -> bool:
+        """Examine every site once, then again only the sites that call a name just marked (and, through
+        ``more``, those of files that mention it), until none is left; then one more full pass for what
+        names cannot tell (a wrapper re-exported under another name), repeated while it finds anything."""
+        by_name: dict[str, list[int]] = {}
+
+        def index(start: int) -> None:
+            for at in range(start, len(sites)):
+                for name in sites[at].keys:
+                    by_name.setdefault(name, []).append(at)
+
+        index(0)
+        known = lambda q: self.lookup(q) is not None  # noqa: E731
         added = False
-        for node, scope in scopes.returns:
-            if scope.kind != "function":
-                continue
-            marked = self.marks.get(scope.qualname)
-            if marked is not None and (marked.source != "decorator" or marked.entry is not None):
-                continue
-            inner = self._returned_mark(scopes, node.value, scope, known)
-            if inner is None:
-                continue
-            if marked is not None:
-                # A marked wrapper of a catalog entry keeps the entry's nature (a task repeats).
-                if inner.entry is not None:
-                    self.marks[scope.qualname] = replace(
-                        marked, entry=inner.entry, reason=marked.reason or inner.reason
-                    )
-                    added = True
-                continue
+        while True:
+            queue = deque(range(len(sites)))
+            queued = set(queue)
+            found_any = False
+            while queue:
+                at = queue.popleft()
+                queued.discard(at)
+                mark = self._infer_site(sites[at], known)
+                if mark is None:
+                    continue
+                found_any = True
+                name = mark.short_name
+                if more is not None:
+                    start = len(sites)
+                    sites.extend(more(name))
+                    index(start)
+                    for new in range(start, len(sites)):
+                        queue.append(new)
+                        queued.add(new)
+                for other in by_name.get(name, ()):
+                    if other not in queued:
+                        queue.append(other)
+                        queued.add(other)
+            added |= found_any
+            if not found_any:
+                return added
+
+    def _infer_site(self, site: _Site, known: Callable[[str], bool]) -> Mark | None:
+        """Mark the site's function if it returns a must-retain result; the new mark, else None."""
+        scope = site.scope
+        marked = self.marks.get(scope.qualname)
+        if marked is not None and (marked.source != "decorator" or marked.entry is not None):
+            return None
+        inner = self._returned_mark(site.scopes, site.node.value, scope, known)
+        if inner is None:
+            return None
+        if marked is not None:
+            # A marked wrapper of a catalog entry keeps the entry's nature (a task repeats).
+            if inner.entry is None:
+                return None
+            mark = replace(marked, entry=inner.entry, reason=marked.reason or inner.reason)
+        else:
             function = scope.node
             assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
-            self.defined_in[scope.qualname] = file.path
-            self.marks[scope.qualname] = Mark(
+            self.defined_in[scope.qualname] = site.file.path
+            mark = Mark(
                 scope.qualname,
                 "method" if scope.enclosing_class() is not None else "function",
                 "inferred",
                 attr=inner.attr,
                 reason=inner.reason,
                 is_async=isinstance(function, ast.AsyncFunctionDef),
-                location=f"{file.display}:{function.lineno}",
+                location=f"{site.file.display}:{function.lineno}",
                 entry=inner.entry,
                 returns=inner,
-                path=file.path,
+                path=site.file.path,
                 line=function.lineno,
             )
-            added = True
-        if added:
-            self._forget_lookups()
-        return added
+        self.marks[scope.qualname] = mark
+        self._lookup_cache.clear()
+        return mark
 
     def affected_by(self, file: SourceFile) -> bool:
         """Would the build have read this text (so an index built without it may be stale)? The same
@@ -691,11 +786,10 @@ class ProjectIndex:
         """The wrapper inference's textual tests, with the marks known now: could a function of this
         file return a must-retain result?"""
         data = file.data
-        return (
-            b"return" in data
-            and self.prefilter.mentions(data, file.path)
-            and may_return_one(data, {qualname.rpartition(".")[2] for qualname in self.marks})
-        )
+        if b"return" not in data or not self.prefilter.mentions(data, file.path):
+            return False
+        names = {qualname.rpartition(".")[2] for qualname in self.marks}
+        return may_return_one(data, names | self._aliases_in(file, names))
 
     def _summary_mode(self, file: SourceFile) -> bool | None:
         """How the build would summarize this text now: None (not at all), True (its skeleton) or
@@ -743,9 +837,7 @@ class ProjectIndex:
         if self._may_define_wrapper(file):
             scopes = cache.scopes(file)
             if scopes is not None:
-                known = lambda q: self.lookup(q) is not None  # noqa: E731
-                while self._infer_in(file, scopes, known):
-                    pass
+                self._propagate(_sites(file, scopes))
                 cache.done(file)
         after = {q: self.marks[q] for q, where in self.defined_in.items() if where == path}
         if {q: _mark_shape(m) for q, m in before.items()} != {
@@ -1002,6 +1094,48 @@ class ProjectIndex:
             else:
                 break
         return target
+
+
+class _Site(NamedTuple):
+    """A ``return`` in a function: the function may pass on what the names in ``keys`` return."""
+
+    file: SourceFile
+    scopes: FileScopes
+    node: ast.Return
+    scope: Scope
+    keys: frozenset[str]
+
+
+def _sites(file: SourceFile, scopes: FileScopes) -> list[_Site]:
+    """The file's returns in functions, each with the names it may call: the last name of each call in
+    the returned value (or in the assignments of a returned local), and what an import or alias of the
+    call's head stands for."""
+    found = []
+    never = lambda q: False  # noqa: E731
+    for node, scope in scopes.returns:
+        if scope.kind != "function" or node.value is None:
+            continue
+        values = [node.value]
+        if isinstance(node.value, ast.Name):
+            values = [
+                payload
+                for kind, payload in scope.bindings.get(node.value.id, ())
+                if kind == ASSIGN and isinstance(payload, ast.expr)
+            ]
+        keys: set[str] = set()
+        for value in values:
+            for call in ast.walk(value):
+                if not isinstance(call, ast.Call):
+                    continue
+                func = call.func
+                if isinstance(func, ast.Name):
+                    keys.add(func.id)
+                elif isinstance(func, ast.Attribute):
+                    keys.add(func.attr)
+                keys.update(q.rpartition(".")[2] for q in scopes.qualify(func, scope, never))
+        if keys:
+            found.append(_Site(file, scopes, node, scope, frozenset(keys)))
+    return found
 
 
 def _mark_for(node: ast.AST, decorators: set[str]) -> tuple[str | None, str | None] | None:

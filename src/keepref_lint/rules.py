@@ -19,7 +19,7 @@ from keepref_lint.catalog import ENTRIES
 from keepref_lint.codes import KR001, KR002, KR003
 from keepref_lint.finding import Finding
 from keepref_lint.fix import NamePlanner, NoFix, derive_attr, plan_fix, suggestion
-from keepref_lint.index import Mark, ProjectIndex
+from keepref_lint.index import Mark, ProjectIndex, bounded_chain
 from keepref_lint.project import SourceFile
 from keepref_lint.resolve import FileScopes, Statement, dotted_name
 from keepref_lint.sourcetext import SourceText
@@ -126,7 +126,7 @@ def _provenance(mark: Mark) -> str:
     chain = mark.chain
     if len(chain) == 1:
         return ""
-    steps = " which returns ".join(f"{m.short_name}()" for m in chain[1:])
+    steps = " which returns ".join(bounded_chain([f"{m.short_name}()" for m in chain[1:]]))
     return f"; it returns {steps} ({_origin(chain[-1])})"
 
 
