@@ -212,3 +212,21 @@ def test_lookup_of_unknown_names_through_many_star_imports_is_fast(tmp_path: Pat
     start = time.perf_counter()
     assert places(root) == {("app.py", 6, "KR001")}
     assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize("attr", ["x = 1; self.y", "class", "1st", ""])
+def test_bad_marker_attr_is_a_one_line_error_and_the_mark_stands(tmp_path: Path, attr: str) -> None:
+    service = SERVICE.replace("@must_retain(", f"@must_retain(attr={attr!r}, ")
+    root = write(tmp_path, {"service.py": service, "user.py": USER.format(source="service")})
+    for _ in range(2):  # the second run would be answered by the results cache
+        proc = run_cli("check", cwd=root)
+        assert proc.returncode == 2
+        assert proc.stdout.startswith("user.py:6:9: KR001 result of start_service() is dropped")
+        assert proc.stderr.splitlines() == [
+            f"service.py:4: must_retain attr {attr!r} is not a Python identifier; ignored "
+            "(the fix names the attribute itself)"
+        ]
+    proc = run_cli("fix", cwd=root)
+    assert proc.returncode == 2, proc.stderr
+    assert "self.service = start_service()" in (root / "user.py").read_text()
+    assert "Traceback" not in proc.stderr

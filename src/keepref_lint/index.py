@@ -9,6 +9,7 @@ index keeps module-level imports and aliases (re-exports such as ``from .service
 from __future__ import annotations
 
 import ast
+import keyword as keyword_module
 import os
 import re
 from collections import deque
@@ -85,6 +86,8 @@ class ModuleSummary:
     stars: list[str] = field(default_factory=list)
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     marks: list[Mark] = field(default_factory=list)
+    # ("path:line", cause) of each marker argument that was left out as invalid
+    problems: list[tuple[str, str]] = field(default_factory=list)
     defined: set[str] = field(
         default_factory=set
     )  # module-level functions, classes and assigned names
@@ -532,6 +535,15 @@ class ProjectIndex:
             self.marks[spec.qualname] = Mark(
                 spec.qualname, "unknown", "config", spec.attr, spec.reason
             )
+
+    @property
+    def problems(self) -> list[InputError]:
+        """One-line errors for marker arguments the index left out (``path:line: cause``)."""
+        return [
+            InputError(where, cause)
+            for _, summary in sorted(self.summaries.items())
+            for where, cause in summary.problems
+        ]
 
     # -- building --------------------------------------------------------------------------------
     @classmethod
@@ -1138,17 +1150,51 @@ def _sites(file: SourceFile, scopes: FileScopes) -> list[_Site]:
     return found
 
 
-def _mark_for(node: ast.AST, decorators: set[str]) -> tuple[str | None, str | None] | None:
-    """(attr, reason) when one of the node's decorators is a marker, else None."""
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _mark_for(
+    node: ast.AST, decorators: set[str], problems: list[tuple[int, str]] | None = None
+) -> tuple[str | None, str | None] | None:
+    """(attr, reason) when one of the node's decorators is a marker, else None.
+
+    Literal arguments are checked as the configuration's are: an ``attr`` that is not a plain
+    identifier (``attr="x = 1; self.y"``, ``attr="class"``) or a ``reason`` that is not a string is left
+    out (the mark stands, and the fixer names the attribute itself) and described in ``problems``.
+    """
     for decorator in getattr(node, "decorator_list", ()):
         if decorator_name(decorator) not in decorators:
             continue
         options: dict[str, str | None] = {"attr": None, "reason": None}
         if isinstance(decorator, ast.Call):
             for keyword in decorator.keywords:
-                if keyword.arg in options and isinstance(keyword.value, ast.Constant):
-                    value = keyword.value.value
-                    options[keyword.arg] = value if isinstance(value, str) else None
+                if keyword.arg not in options or not isinstance(keyword.value, ast.Constant):
+                    continue
+                value = keyword.value.value
+                if keyword.arg == "attr" and not (
+                    isinstance(value, str)
+                    and _IDENTIFIER.fullmatch(value)
+                    and not keyword_module.iskeyword(value)
+                ):
+                    if problems is not None:
+                        problems.append(
+                            (
+                                decorator.lineno,
+                                f"must_retain attr {value!r} is not a Python identifier; "
+                                "ignored (the fix names the attribute itself)",
+                            )
+                        )
+                    continue
+                if keyword.arg == "reason" and not isinstance(value, str):
+                    if problems is not None:
+                        problems.append(
+                            (
+                                decorator.lineno,
+                                f"must_retain reason {value!r} is not a string; ignored",
+                            )
+                        )
+                    continue
+                options[keyword.arg] = value
         return options["attr"], options["reason"]
     return None
 
@@ -1198,7 +1244,7 @@ def summarize_module(tree: ast.Module, file: SourceFile, decorators: set[str]) -
                     summary.defined.add(stmt.name)
                 if in_class is not None:
                     summary.classes[in_class].names.add(stmt.name)
-                options = _mark_for(stmt, decorators)
+                options = _mark_for(stmt, decorators, problems)
                 if isinstance(stmt, ast.ClassDef):
                     kind = "class"
                 elif in_class is not None:
@@ -1248,7 +1294,9 @@ def summarize_module(tree: ast.Module, file: SourceFile, decorators: set[str]) -
                     definitions(block, prefix, in_class, top)
 
     aliases: list[tuple[str, str]] = []
+    problems: list[tuple[int, str]] = []
     definitions(tree.body, file.module, None, True)
+    summary.problems = [(f"{file.display}:{line}", cause) for line, cause in problems]
 
     def qualify(dotted: str) -> list[str]:
         head, _, tail = dotted.partition(".")
