@@ -32,6 +32,7 @@ from keepref_lint.resolve import (
 from keepref_lint.sourcetext import parse_quietly
 
 _STAR_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\*", re.MULTILINE)
+_WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")  # what ``occurrences`` counts as a word
 _AS_ALIAS = re.compile(rb"\b(\w+)[ \t]+as[ \t]+(\w+)")
 _CATALOG_ROOTS = frozenset(q.partition(".")[0] for entry in CATALOG for q in entry.qualnames)
 
@@ -297,10 +298,25 @@ class Corpus:
         self._memo: dict[str, set[int]] = {}
         self._partial: dict[str, dict[int, bool]] = {}
         self._import_memo: dict[str, set[int]] = {}
+        self._words: dict[bytes, set[int]] | None = None  # word -> files (see WORD_INDEX_AFTER)
+
+    # After this many words, one pass that splits every text into words answers the rest (a project
+    # with thousands of must-retain names, such as a long chain of wrappers, would otherwise scan its
+    # texts once per name). Splitting costs a few dozen scans, so no tree pays more than a few percent.
+    WORD_INDEX_AFTER = 1000
 
     def files_with(self, word: str, within: set[int] | None = None) -> set[int]:
-        """The files whose text contains ``word`` (among ``within`` when given)."""
+        """The files whose text contains ``word`` (among ``within`` when given); once the word index
+        is built, those where it stands as a whole word (all that the exact tests accept)."""
         found = self._memo.get(word)
+        if found is None and self._words is None:
+            if len(self._memo) + len(self._partial) >= self.WORD_INDEX_AFTER:
+                self._words = {}
+                for i, text in enumerate(self.texts):
+                    for token in set(_WORD.findall(text)):
+                        self._words.setdefault(token, set()).add(i)
+        if found is None and self._words is not None:
+            found = self._memo[word] = self._words.get(word.encode(), set())
         if found is not None:
             return found if within is None else found & within
         needle = word.encode()
@@ -652,18 +668,18 @@ class ProjectIndex:
         """
         names = {qualname.rpartition(".")[2] for qualname in self.marks}
         candidates = self._prefilter().candidates(corpus)
-        collected: set[int] = set()
+        uncollected = set(range(len(files)))
         sites: list[_Site] = []
         opened: list[SourceFile] = []
 
         def collect(i: int, words: set[str]) -> list[_Site]:
             file = files[i]
             if b"return" not in file.data:
-                collected.add(i)
+                uncollected.discard(i)
                 return []
             if not may_return_one(file.data, words | self._aliases_in(file, words)):
                 return []  # (a name marked later may still bring it in)
-            collected.add(i)
+            uncollected.discard(i)
             self.used.add(file.path)
             scopes = cache.scopes(file)
             if scopes is None:
@@ -676,7 +692,7 @@ class ProjectIndex:
         for i in sorted(candidates):
             collect(i, names)
         added = self._propagate(
-            sites, lambda name: self._new_sites(name, corpus, collected, collect)
+            sites, lambda name: self._new_sites(name, corpus, uncollected, collect)
         )
         for file in opened:
             cache.done(file)
@@ -686,12 +702,14 @@ class ProjectIndex:
         self,
         name: str,
         corpus: Corpus,
-        collected: set[int],
+        uncollected: set[int],
         collect: Callable[[int, set[str]], list[_Site]],
     ) -> list[_Site]:
         """Sites of files not yet looked at that mention a name just marked."""
         found: list[_Site] = []
-        for i in sorted(corpus.files_with(name) - collected):
+        # Only the files not looked at yet are scanned for the name (a chain within one file would
+        # otherwise rescan that file for each of its wrappers).
+        for i in sorted(corpus.files_with(name, uncollected)):
             found.extend(collect(i, {name}))
         return found
 
