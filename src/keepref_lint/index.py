@@ -716,11 +716,16 @@ class ProjectIndex:
     def _aliases_in(self, file: SourceFile, names: set[str]) -> set[str]:
         """Local names under which the file may call one of ``names``: ``import ... as`` aliases and the
         module's own aliases of must-retain things (``from svc import start as s; return s()``)."""
-        found = {
-            match.group(2).decode()
-            for match in _AS_ALIAS.finditer(file.data)
-            if match.group(1).decode() in names
-        }
+        data = file.data
+        found = (
+            {
+                match.group(2).decode()
+                for match in _AS_ALIAS.finditer(import_lines(data))
+                if match.group(1).decode() in names
+            }
+            if b" as " in data
+            else set()
+        )
         summary = self.summaries.get(file.module)
         if summary is not None:
             for local, targets in summary.bindings.items():
