@@ -230,3 +230,72 @@ def test_bad_marker_attr_is_a_one_line_error_and_the_mark_stands(tmp_path: Path,
     assert proc.returncode == 2, proc.stderr
     assert "self.service = start_service()" in (root / "user.py").read_text()
     assert "Traceback" not in proc.stderr
+
+
+COLLECTOR = """\
+from keepref_lint import must_retain
+
+
+class Collector:
+    @must_retain
+    def start(self):
+        return object()
+
+    def run(self):
+        self.start()
+"""
+
+# A file that does not parse: reported only if the check parses it.
+UNRELATED = "import threading\n\n\ndef go(thread):\n    thread.start()\n    def broken(:\n"
+
+
+def test_a_method_is_looked_for_only_where_its_class_can_be_reached(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/collector.py": COLLECTOR,
+            "pkg/sub.py": """\
+                from pkg.collector import Collector
+
+
+                class Fast(Collector):
+                    pass
+                """,
+            "pkg/user.py": """\
+                from pkg.sub import Fast
+
+
+                class Faster(Fast):
+                    def go(self):
+                        self.start()
+                """,
+            "pkg/unrelated.py": UNRELATED,
+        },
+    )
+    proc = run_cli("check", "--no-cache", cwd=root)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ""
+    found = {line.split(" ")[0] for line in proc.stdout.splitlines() if " KR" in line}
+    assert found == {"pkg/collector.py:10:9:", "pkg/user.py:6:9:"}
+
+
+def test_a_module_level_function_is_looked_for_only_where_a_file_can_bind_it(
+    tmp_path: Path,
+) -> None:
+    root = write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/worker.py": SERVICE.replace("start_service", "start"),
+            "pkg/a.py": "from pkg import worker\n\n\ndef f():\n    worker.start()\n",
+            "pkg/b.py": "from pkg.worker import start as begin\n\n\ndef f():\n    begin()\n",
+            "pkg/c.py": "from pkg.worker import *\n\n\ndef f():\n    start()\n",
+            "pkg/unrelated.py": UNRELATED + "\n\ndef h(start):\n    start()\n",
+        },
+    )
+    proc = run_cli("check", "--no-cache", cwd=root)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ""
+    found = {line.split(" ")[0] for line in proc.stdout.splitlines() if " KR" in line}
+    assert found == {"pkg/a.py:5:5:", "pkg/b.py:5:5:", "pkg/c.py:5:5:"}

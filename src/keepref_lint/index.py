@@ -198,19 +198,43 @@ class Prefilter:
         guarded: dict[str, set[str]],
         reexports_only: bool = False,
         local: dict[str, set[str]] | None = None,
+        bound: dict[str, set[str]] | None = None,
+        owners: dict[str, set[str]] | None = None,
     ) -> None:
         self.plain = frozenset(plain)
         self.guarded = {guard: frozenset(names) for guard, names in guarded.items()}
         self.reexports_only = reexports_only
         # Functions defined inside functions can be called only from their own file: path -> names.
         self.local = {path: frozenset(names) for path, names in (local or {}).items()}
+        # Module-level things (functions, classes, their re-exports) -> the last names of the modules
+        # that define or re-export them: a file reaches one only through what it binds (see _bound).
+        self.bound = {name: frozenset(homes) for name, homes in (bound or {}).items()}
+        # Methods -> the names of their classes, of subclasses and of aliases of either: the resolver
+        # reaches a method only through one of them (``self`` in such a class, ``Cls.method``), so a
+        # file that mentions none of them does not call it, whatever its ``x.start()`` calls are.
+        self.owners = {name: frozenset(names) for name, names in (owners or {}).items()}
 
     def _local_word(self, data: bytes, path: str) -> bool:
         names = self.local.get(path, ())
         return any(True for name in names for _ in occurrences(data, name))
 
-    def _plain_word(self, data: bytes) -> bool:
-        return any(True for name in self.plain for _ in occurrences(data, name))
+    def _plain_word(self, data: bytes, path: str = "") -> bool:
+        bound = self.bound
+        imports: bytes | None = None
+        owners = self.owners
+        for name in self.plain:
+            if name in owners and not any(
+                True for owner in owners[name] for _ in occurrences(data, owner)
+            ):
+                continue
+            for at in occurrences(data, name):
+                if name not in bound:
+                    return True
+                if imports is None:
+                    imports = import_lines(data)
+                if _bound(data, at, name, imports, bound[name], path):
+                    return True
+        return False
 
     def _guarded_here(self, data: bytes, path: str) -> list[frozenset[str]]:
         """The guarded names whose guard the file imports (or whose package it belongs to)."""
@@ -230,7 +254,7 @@ class Prefilter:
             # A module passes a name on by importing or aliasing it, or names a class as a base.
             if any(passes_on(data, at, n) for n in self.plain for at in occurrences(data, n)):
                 return True
-        elif self._plain_word(data):
+        elif self._plain_word(data, path):
             return True
         shaped = passes_on if self.reexports_only else drop_shaped
         return any(
@@ -243,7 +267,7 @@ class Prefilter:
     def drop_offsets(self, data: bytes, path: str = "") -> list[tuple[int, str]] | None:
         """Where a guarded name stands as a possible drop; None when a plain word occurs (its calls can
         hide behind local aliases, so only a whole-file analysis can tell)."""
-        if self._local_word(data, path) or self._plain_word(data):
+        if self._local_word(data, path) or self._plain_word(data, path):
             return None
         return [
             (at, name)
@@ -262,6 +286,8 @@ class Prefilter:
     def key(self) -> tuple:
         return (
             self.plain,
+            tuple(sorted((n, tuple(sorted(h))) for n, h in self.bound.items())),
+            tuple(sorted((n, tuple(sorted(o))) for n, o in self.owners.items())),
             tuple(sorted((g, tuple(sorted(n))) for g, n in self.guarded.items())),
             tuple(sorted((p, tuple(sorted(n))) for p, n in self.local.items())),
         )
@@ -499,6 +525,29 @@ def passes_on(data: bytes, at: int, name: str) -> bool:
     return False
 
 
+_CHAIN_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
+
+
+def _bound(
+    data: bytes, at: int, name: str, imports: bytes, homes: frozenset[str], path: str
+) -> bool:
+    """Could this occurrence of a module-level thing's name reach it? An attribute (``x.y.name``) only
+    when the chain starts at a name the file's import statements mention (a module: ``thread.start()``
+    on a local is not ``worker.start()`` after ``from . import worker``); a plain name only when the
+    file imports it, star-imports, or may be one of the modules that define or re-export it."""
+    if at > 0 and data[at - 1] == 46:  # "."
+        start = at - 1
+        while start > 0 and data[start - 1] in _CHAIN_BYTES:
+            start -= 1
+        head = data[start : at - 1].partition(b".")[0]
+        if not head or not (head[0] == 95 or 65 <= head[0] <= 90 or 97 <= head[0] <= 122):
+            return not head  # ``(...).name``: nothing to go by (a call may return a module)
+        return any(True for _ in occurrences(imports, head.decode("ascii", "replace")))
+    if b"import *" in data or any(True for _ in occurrences(imports, name)):
+        return True
+    return any(within_package(path, home) for home in homes)
+
+
 def may_return_one(data: bytes, names: Iterable[str]) -> bool:
     """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names."""
     returned: dict[str, bool] = {}
@@ -530,6 +579,7 @@ class ProjectIndex:
         self.prefilter = Prefilter(set(), {})
         self._lookup_cache: dict[str, Mark | None] = {}
         self._exports: dict[str, dict[str, list[str]]] = {}  # module -> its star exports
+        self._derived: dict[str, set[str]] | None = None  # class or name -> subclasses and aliases
         # The files whose text the index was built from: an edit elsewhere cannot change it (see
         # affected_by), so a cached index survives edits to every other file.
         self.used: set[str] = set()
@@ -934,6 +984,11 @@ class ProjectIndex:
         plain: set[str] = set()
         guarded: dict[str, set[str]] = {}
         in_file: dict[str, set[str]] = {}
+        # Names of module-level functions (and module-level aliases) -> their modules' last names;
+        # a name that also belongs to something else (a method, a configured name) is left plain.
+        bound: dict[str, set[str]] = {}
+        methods: dict[str, set[str]] = {}  # method name -> its classes' names
+        unbound: set[str] = set()
         for qualname, mark in self.marks.items():
             parts = qualname.split(".")
             if mark.source == "catalog":
@@ -944,8 +999,25 @@ class ProjectIndex:
                     in_file.setdefault(mark.path, set()).add(parts[-1])
                 continue
             plain.add(parts[-1])
+            if (
+                mark.kind == "function"
+                and mark.source in ("decorator", "inferred")
+                and "<locals>" not in parts
+                and len(parts) > 1
+            ):
+                bound.setdefault(parts[-1], set()).add(parts[-2])
+            elif (
+                mark.kind == "method"
+                and mark.source in ("decorator", "inferred")
+                and "<locals>" not in parts[:-1]
+                and len(parts) > 2
+            ):
+                methods.setdefault(parts[-1], set()).add(parts[-2])
+            else:
+                unbound.add(parts[-1])
             if with_classes and mark.kind == "method" and len(parts) > 1:
                 plain.add(parts[-2])
+                unbound.add(parts[-2])
         for module, summary in self.summaries.items():
             for local, targets in summary.bindings.items():
                 marks = [m for m in map(self.lookup, targets) if m is not None]
@@ -955,14 +1027,52 @@ class ProjectIndex:
                     # Importers of a re-exported catalog name name this module (its last part).
                     guarded.setdefault(module.rpartition(".")[2], set()).add(local)
                 else:
-                    plain.add(local)
-        return Prefilter(plain, guarded, reexports_only, in_file)
+                    plain.add(local)  # a module attribute: reached through what a file binds
+                    bound.setdefault(local, set()).add(module.rpartition(".")[2])
+        owners: dict[str, set[str]] = {}
+        if reexports_only:
+            bound = {}
+        else:
+            for name, classes in methods.items():
+                if name not in unbound and name not in bound:
+                    owners[name] = self._related_names(classes)
+        for name in unbound:
+            bound.pop(name, None)
+        for name in methods:
+            if name in bound:  # also a module-level function's name: plain
+                del bound[name]
+        return Prefilter(plain, guarded, reexports_only, in_file, bound, owners)
+
+    def _related_names(self, classes: set[str]) -> set[str]:
+        """The class names, with (by last name, so never too few) the summarized classes deriving from
+        them and the module-level aliases of any of those."""
+        if self._derived is None:
+            derived: dict[str, set[str]] = {}
+            for summary in self.summaries.values():
+                for qualname, info in summary.classes.items():
+                    for base in info.bases:
+                        derived.setdefault(base.rpartition(".")[2], set()).add(
+                            qualname.rpartition(".")[2]
+                        )
+                for local, targets in summary.bindings.items():
+                    for target in targets:
+                        derived.setdefault(target.rpartition(".")[2], set()).add(local)
+            self._derived = derived
+        found = set(classes)
+        pending = list(classes)
+        while pending:
+            for name in self._derived.get(pending.pop(), ()):
+                if name not in found:
+                    found.add(name)
+                    pending.append(name)
+        return found
 
     # -- lookup ----------------------------------------------------------------------------------
     def _forget_lookups(self) -> None:
         """Marks or summaries changed: what lookups and star exports found may no longer hold."""
         self._lookup_cache.clear()
         self._exports.clear()
+        self._derived = None
 
     def lookup(self, qualname: str) -> Mark | None:
         """The mark a qualified name leads to, following re-exports, aliases, star imports and bases."""
