@@ -291,6 +291,18 @@ def test_a_module_level_function_is_looked_for_only_where_a_file_can_bind_it(
             "pkg/a.py": "from pkg import worker\n\n\ndef f():\n    worker.start()\n",
             "pkg/b.py": "from pkg.worker import start as begin\n\n\ndef f():\n    begin()\n",
             "pkg/c.py": "from pkg.worker import *\n\n\ndef f():\n    start()\n",
+            "pkg/d.py": "import pkg.worker\n\nw = pkg.worker\n\n\ndef f():\n    w.start()\n",
+            "pkg/e.py": """\
+                from pkg import worker
+
+
+                class E:
+                    def __init__(self):
+                        self.w = worker
+
+                    def f(self):
+                        self.w.start()
+                """,
             "pkg/unrelated.py": UNRELATED + "\n\ndef h(start):\n    start()\n",
         },
     )
@@ -298,4 +310,10 @@ def test_a_module_level_function_is_looked_for_only_where_a_file_can_bind_it(
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr == ""
     found = {line.split(" ")[0] for line in proc.stdout.splitlines() if " KR" in line}
-    assert found == {"pkg/a.py:5:5:", "pkg/b.py:5:5:", "pkg/c.py:5:5:"}
+    assert found == {
+        "pkg/a.py:5:5:",
+        "pkg/b.py:5:5:",
+        "pkg/c.py:5:5:",
+        "pkg/d.py:7:5:",
+        "pkg/e.py:9:9:",
+    }

@@ -539,10 +539,24 @@ def _bound(
         start = at - 1
         while start > 0 and data[start - 1] in _CHAIN_BYTES:
             start -= 1
-        head = data[start : at - 1].partition(b".")[0]
+        chain = data[start : at - 1]
+        head = chain.partition(b".")[0]
         if not head or not (head[0] == 95 or 65 <= head[0] <= 90 or 97 <= head[0] <= 122):
             return not head  # ``(...).name``: nothing to go by (a call may return a module)
-        return any(True for _ in occurrences(imports, head.decode("ascii", "replace")))
+        if any(True for _ in occurrences(imports, head.decode("ascii", "replace"))):
+            return True
+        # ``w = worker`` or ``self.w = worker`` (a module kept under another name) then ``w.name()``
+        return any(
+            re.search(
+                rb"(?:^|[\s.])"
+                + re.escape(part)
+                + rb"[ \t]*(?::[^=\n]*)?=[ \t]*[A-Za-z_][\w.]*[ \t]*(?:#[^\n]*)?\r?$",
+                data,
+                re.MULTILINE,
+            )
+            for part in chain.split(b".")
+            if part
+        )
     if b"import *" in data or any(True for _ in occurrences(imports, name)):
         return True
     return any(within_package(path, home) for home in homes)
