@@ -26,7 +26,9 @@ def chain(count: int, reverse: bool) -> str:
     defs = [f"def f{i}():\n    return f{i - 1}()\n" for i in range(1, count)]
     if reverse:
         defs.reverse()
-    head = "from keepref_lint import must_retain\n\n\n@must_retain\ndef f0():\n    return object()\n"
+    head = (
+        "from keepref_lint import must_retain\n\n\n@must_retain\ndef f0():\n    return object()\n"
+    )
     return head + "\n\n" + "\n\n".join(defs)
 
 
