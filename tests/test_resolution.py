@@ -317,3 +317,15 @@ def test_a_module_level_function_is_looked_for_only_where_a_file_can_bind_it(
         "pkg/d.py:7:5:",
         "pkg/e.py:9:9:",
     }
+
+
+def test_a_chain_longer_than_the_recursion_limit_survives_an_edit(tmp_path: Path) -> None:
+    count = 1500
+    use = f"from chain import f{count - 1}\n\n\nclass App:\n    def run(self):\n        f{count - 1}()\n"
+    root = write(tmp_path, {"chain.py": _chain(count, True), "app.py": use})
+    first = run_cli("check", cwd=root)
+    assert first.returncode == 1, first.stderr
+    with open(root / "chain.py", "a") as handle:
+        handle.write("# an edit the index is kept through\n")
+    second = run_cli("check", cwd=root)
+    assert (second.returncode, second.stdout, second.stderr) == (1, first.stdout, "")

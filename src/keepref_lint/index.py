@@ -1355,8 +1355,10 @@ def _skeleton_suffices(file: SourceFile, closure: Prefilter, plain_only: Prefilt
 
 
 def _mark_shape(mark: Mark) -> tuple:
-    """A mark without where its definition stands (its line moves with every edit above it)."""
-    returns = _mark_shape(mark.returns) if mark.returns is not None else None
+    """A mark without where its definition stands (its line moves with every edit above it). What it
+    returns is named, not expanded: the marks of the file being compared are compared each, and the
+    others did not change (a chain of wrappers may be thousands long)."""
+    returns = mark.returns.qualname if mark.returns is not None else None
     return (*replace(mark, location=None, line=0, returns=None).__dict__.values(), returns)
 
 
