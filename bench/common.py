@@ -13,14 +13,16 @@ from pathlib import Path
 CACHE = Path(os.environ.get("KEEPREF_BENCH_CACHE", Path.home() / ".cache" / "keepref-lint-bench"))
 
 
-def wheel(name: str, version: str) -> Path:
-    """The wheel of ``name==version`` from PyPI, downloaded once into the cache."""
+def wheel(name: str, version: str, python: str | None = None) -> Path:
+    """The wheel of ``name==version`` from PyPI, downloaded once into the cache.
+
+    ``python``: the Python version the wheel is for, when the release does not support this interpreter
+    (homeassistant needs 3.13.2); pip then takes a wheel as it is, without building or checking it.
+    """
     CACHE.mkdir(parents=True, exist_ok=True)
-    # A wheel's file name spells the project with runs of "-", "_" and "." as one "_" (discord.py ->
-    # discord_py), whatever the case.
-    prefix = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}-"
+    prefix = f"{re.sub(r'[-_.]+', '_', name)}-{version}-"  # the wheel's name, normalized (PEP 427)
     for path in CACHE.glob("*.whl"):
-        if path.name.lower().startswith(prefix):
+        if path.name.startswith(prefix):
             return path
     subprocess.run(
         [
@@ -32,12 +34,13 @@ def wheel(name: str, version: str) -> Path:
             "--quiet",
             "-d",
             str(CACHE),
+            *(["--python-version", python, "--only-binary", ":all:"] if python else []),
             f"{name}=={version}",
         ],
         check=True,
     )
     for path in CACHE.glob("*.whl"):
-        if path.name.lower().startswith(prefix):
+        if path.name.startswith(prefix):
             return path
     raise SystemExit(f"bench: pip downloaded no wheel for {name}=={version}")
 

@@ -219,6 +219,41 @@ def test_pre_commit_hooks_on_a_staged_file(
         )
 
 
+def test_project_hook_finds_the_callers_of_a_new_mark(
+    tmp_path: Path, pre_commit_home: Path
+) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "service.py").write_text("def start_service():\n    return object()\n")
+    user = "from service import start_service\n\n\nclass App:\n    def run(self):\n        start_service()\n"
+    (root / "app.py").write_text(user)
+    git_project(root)
+    (root / "service.py").write_text(
+        "from keepref_lint import must_retain\n\n\n@must_retain\ndef start_service():\n    return object()\n"
+    )
+    subprocess.run(["git", "add", "service.py"], cwd=root, check=True)
+    env = {**os.environ, "PRE_COMMIT_HOME": str(pre_commit_home)}
+    outcomes = {}
+    for hook in ("keepref-lint", "keepref-lint-project"):
+        proc = run(
+            [
+                sys.executable,
+                "-m",
+                "pre_commit",
+                "try-repo",
+                str(ROOT),
+                hook,
+                "--files",
+                "service.py",
+            ],
+            root,
+            env,
+        )
+        outcomes[hook] = (proc.returncode, "app.py:6:9: KR001" in proc.stdout)
+    # The staged-files hook sees only service.py; the project hook finds the caller's drop.
+    assert outcomes == {"keepref-lint": (0, False), "keepref-lint-project": (1, True)}
+
+
 def test_flake8_reuses_per_file_results_until_something_changes(tmp_path: Path) -> None:
     root = copy_project(CROSS, tmp_path / "p")
     first = flake8_findings(root, "-j", "2", ".")

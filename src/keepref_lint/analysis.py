@@ -13,12 +13,14 @@ import signal
 import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from typing import ClassVar
 
 from keepref_lint.apply import fixed_text, verify
 from keepref_lint.cache import DiskCache, Manifest, cache_folder, manifest_of
 from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
+from keepref_lint.deep import run_deep
 from keepref_lint.engine import FileResult
 from keepref_lint.finding import Finding
 from keepref_lint.fragment import no_drop_possible
@@ -26,11 +28,13 @@ from keepref_lint.index import Corpus, ParseCache, ProjectIndex
 from keepref_lint.project import (
     Excluder,
     InputError,
+    InternalError,
     ModuleMap,
     SourceFile,
     display_path,
     read_source,
     scan_tree,
+    too_deep,
 )
 from keepref_lint.rules import check_tree
 from keepref_lint.sourcetext import SourceText
@@ -67,7 +71,21 @@ class Project:
         self.excluder = Excluder(settings.root, settings.exclude)
         self.cache = ParseCache()
         if manifest is None:
-            manifest = scan_tree(settings.root, self.excluder)
+            from keepref_lint.gitignore import NOTHING, ignored_below, without_ignored
+
+            found: list[str] = []
+            manifest = scan_tree(settings.root, self.excluder, gitignores=found)
+            cache_file = (
+                os.path.join(cache_folder(settings), "gitignore.marshal")
+                if settings.cache
+                else None
+            )
+            ignored = (
+                ignored_below(settings.root, manifest, found, cache_file)
+                if settings.respect_gitignore
+                else NOTHING
+            )
+            manifest = without_ignored(manifest, ignored)
             manifest.update(manifest_of([p for p in extra_files if p not in manifest]))
         self.manifest = manifest  # also the sizes: a file is read in one call
         self.modules = ModuleMap(settings.root, manifest)
@@ -138,7 +156,7 @@ class Project:
             index.digests.pop(path, None)
         return True
 
-    def _same_text(self, path: str, old: Manifest, digests: dict[str, int]) -> bool:
+    def _same_text(self, path: str, old: Manifest, digests: dict[str, bytes]) -> bool:
         """Does a file whose size or time differs from the ``old`` manifest hold the text the index was
         built from? (A checkout or ``touch`` gives every file a new time: reading and comparing checksums
         is a tenth of building.) A new size settles it without a read."""
@@ -146,8 +164,8 @@ class Project:
             return False
         return self.same_text(path, digests[path])
 
-    def same_text(self, path: str, digest: int) -> bool:
-        """Does the file at ``path`` hold the text whose CRC-32 is ``digest``?"""
+    def same_text(self, path: str, digest: bytes) -> bool:
+        """Does the file at ``path`` hold the text whose checksum (``SourceFile.digest``) is ``digest``?"""
         file = self.source(path)
         return file is not None and file.digest == digest
 
@@ -159,7 +177,7 @@ class Project:
         module, is_package = self.modules.module_for(path)
         file = SourceFile(path, display_path(path), module, is_package)
         try:
-            read_source(file, self.manifest.get(path, (0, -1))[1])
+            read_source(file, digest=self.settings.cache)
         except InputError as error:
             self.read_errors[path] = error
             return None
@@ -235,6 +253,11 @@ class Project:
         """Apply select/ignore and ``# noqa`` the way flake8 would."""
         settings = self.settings
         findings = [f for f in findings if is_selected(f.code, settings.select, settings.ignore)]
+        if findings and settings.per_file_ignores:
+            from keepref_lint.config import per_file_ignored
+
+            ignored = per_file_ignored(settings, file.path)
+            findings = [f for f in findings if not is_selected(f.code, ignored, ())]
         if not findings:
             return findings
         if _NOQA.search(file.data) is None:
@@ -248,6 +271,7 @@ class Project:
 
 
 _NOQA = re.compile(rb"noqa", re.IGNORECASE)
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 _worker_project: Project | None = None
 PARALLEL_MIN_FILES = 8  # below this, starting processes costs more than it saves
 
@@ -255,26 +279,50 @@ PARALLEL_MIN_FILES = 8  # below this, starting processes costs more than it save
 def _analyse(
     project: Project, path: str, fix: bool
 ) -> tuple[str, InputError | None, FileResult | None]:
-    """Check one file and, for ``fix``, compute and verify its new text (written by the caller)."""
+    """Check one file and, for ``fix``, compute and verify its new text (written by the caller).
+
+    Whatever goes wrong is this file's one-line error, and the run goes on with the others: a file
+    nested past the recursion limit is analysed again with more room (deep.py); any other failure is an
+    InternalError naming the file."""
     file = project.source(path)
     assert file is not None
     try:
         try:
-            findings = project.check_file(file)
-        except InputError as error:
-            return path, error, None
-        file_result = FileResult(file, findings)
-        if fix and any(f.fixable for f in findings):
-            try:
-                _fix_file(project, file_result)
-            except InputError as error:
-                return path, error, file_result
-        return path, None, file_result
+            return _analyse_file(project, file, fix)
+        except RecursionError:
+            project.release(file)  # what the failed attempt left half-built
+            return run_deep(_analyse_file, project, file, fix)
+    except RecursionError:
+        return path, too_deep(file.display), None
+    except Exception as exc:
+        import traceback
+
+        cause = (
+            f"internal error: {type(exc).__name__}: {exc} (rerun with --debug; please report it)"
+        )
+        return path, InternalError(file.display, cause, traceback.format_exc()), None
     finally:
         project.release(file)
         if not gc.isenabled():
             # The run manages collection (engine.run): free whatever cycles this file left now.
             gc.collect(0)
+
+
+def _analyse_file(
+    project: Project, file: SourceFile, fix: bool
+) -> tuple[str, InputError | None, FileResult | None]:
+    path = file.path
+    try:
+        findings = project.check_file(file)
+    except InputError as error:
+        return path, error, None
+    file_result = FileResult(file, findings)
+    if fix and any(f.fixable for f in findings):
+        try:
+            _fix_file(project, file_result)
+        except InputError as error:
+            return path, error, file_result
+    return path, None, file_result
 
 
 def _analyse_in_worker(job: tuple[str, bool]) -> tuple[str, InputError | None, FileResult | None]:
@@ -337,13 +385,25 @@ def _fix_file(project: Project, file_result: FileResult) -> None:
     verify(file.display, tree, new_data, fixable)
     file_result.diff = unified_diff(file.display, source.text, new_text)
     file_result.new_data = new_data
-    # Each fix adds one comment line above its statement: move what is left to where it now stands.
-    fixed_lines = sorted(f.line for f in fixable)
-    for finding in file_result.findings:
-        if finding.fix is None:
-            shift = bisect_right(fixed_lines, finding.line)
-            finding.line += shift
-            finding.end_line += shift
+    # Fixes add lines (a comment above, a task's two lines below, the set of tasks after the imports):
+    # move what is left to where it now stands.
+    added: dict[int, int] = {}
+    for edit in dict.fromkeys(e for f in fixable for e in f.fix.edits):
+        lines = len(_NEWLINE.findall(edit.text)) - len(
+            _NEWLINE.findall(source.text, edit.start, edit.end)
+        )
+        if lines:
+            line = bisect_right(source.line_starts, edit.start)
+            added[line] = added.get(line, 0) + lines
+    if added:
+        at = sorted(added)
+        before = list(accumulate(added[line] for line in at))
+        for finding in file_result.findings:
+            if finding.fix is None:
+                i = bisect_right(at, finding.line)
+                shift = before[i - 1] if i else 0
+                finding.line += shift
+                finding.end_line += shift
 
 
 def unified_diff(display: str, old: str, new: str) -> str:

@@ -18,7 +18,18 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Sequence
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = (
+    "text",
+    "concise",
+    "full",
+    "json",
+    "json-lines",
+    "sarif",
+    "github",
+    "gitlab",
+    "junit",
+    "pylint",
+)
 
 
 def split_codes(text: str) -> list[str]:
@@ -49,7 +60,9 @@ class Option:
         self.choices = choices
         self.default = default
         self.metavar = metavar
-        self.dest = flags[-1].lstrip("-").replace("-", "_")
+        # As argparse names it: after the first long flag (``--format`` of ``--format/--output-format``).
+        first_long = next((flag for flag in flags if flag.startswith("--")), flags[-1])
+        self.dest = first_long.lstrip("-").replace("-", "_")
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         if self.kind == "flag":
@@ -73,7 +86,12 @@ class Option:
 
 PATHS_HELP = "files or folders (default: .)"
 COMMON = (
-    Option(("--format",), "output format", choices=FORMATS, default="text"),
+    Option(
+        ("--format", "--output-format"),
+        "output format (text is concise)",
+        choices=FORMATS,
+        default="text",
+    ),
     Option(
         ("--must-retain",),
         "treat this qualified name as must-retain (repeatable), e.g. pkg.mod.func:server",
@@ -89,7 +107,31 @@ COMMON = (
     Option(("--config",), "read [tool.keepref-lint] from this pyproject.toml", metavar="FILE"),
     Option(("--select",), "codes or prefixes to report", convert=split_codes, metavar="CODES"),
     Option(("--ignore",), "codes or prefixes to skip", convert=split_codes, metavar="CODES"),
+    Option(
+        ("--extend-select",),
+        "codes or prefixes to report in addition to those selected (repeatable)",
+        kind="append",
+        convert=split_codes,
+        metavar="CODES",
+    ),
+    Option(
+        ("--extend-ignore",),
+        "codes or prefixes to skip in addition to those ignored (repeatable)",
+        kind="append",
+        convert=split_codes,
+        metavar="CODES",
+    ),
     Option(("--exclude",), "exclude paths (glob, repeatable)", kind="append", metavar="PATTERN"),
+    Option(
+        ("--no-respect-gitignore",),
+        "check files that .gitignore (and git's other exclude files) ignore",
+        kind="flag",
+    ),
+    Option(
+        ("--force-exclude",),
+        "apply the exclusions (and .gitignore) to files named on the command line too",
+        kind="flag",
+    ),
     Option(("-j", "--jobs"), "processes to use (default: all cores)", convert=int, metavar="N"),
     Option(("--no-catalog",), "leave out the built-in catalog of APIs", kind="flag"),
     Option(("--no-cache",), "neither read nor write the cache", kind="flag"),
@@ -97,12 +139,31 @@ COMMON = (
     Option(("-q", "--quiet"), "print findings only, no summary", kind="flag"),
     Option(("--debug",), "show tracebacks for internal errors", kind="flag"),
 )
+# What check and fix both add: ruff's reporting options.
+REPORTING = (
+    Option(("--exit-zero",), "exit 0 even when there are findings", kind="flag"),
+    Option(("--statistics",), "print the number of findings per code instead", kind="flag"),
+    Option(("--show-fixes",), "list the findings fixed (or fixable), by file", kind="flag"),
+)
 # The commands that take paths: their help and the options they add to COMMON.
 COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
-    "check": ("report dropped must-retain results", ()),
+    "check": (
+        "report dropped must-retain results",
+        (
+            *REPORTING,
+            Option(
+                ("--add-noqa",),
+                "add '# noqa: KRxxx' to every line with a finding, and write nothing else",
+                kind="flag",
+            ),
+        ),
+    ),
     "fix": (
         "rewrite drops to keep a reference",
-        (Option(("--diff",), "print a unified diff and write nothing", kind="flag"),),
+        (
+            Option(("--diff",), "print a unified diff and write nothing", kind="flag"),
+            *REPORTING,
+        ),
     ),
     "suggest": (
         "list functions inferred must-retain that are not marked",

@@ -25,8 +25,14 @@ try:
 except ImportError:  # pragma: no cover - Windows: no lock, atomic replace still keeps entries whole
     fcntl = None  # type: ignore[assignment]
 
-Manifest = dict[str, tuple[int, int]]
-_FORMAT = 3
+Manifest = dict[
+    str, tuple[int, int, int]
+]  # path -> (mtime_ns, size, ctime_ns), as project.scan_tree
+_FORMAT = 4
+# An entry on disk: this tag, the checksum of the rest, the rest (the marshal or pickle data). A torn,
+# truncated or bit-flipped entry fails the checksum and is rebuilt, never loaded.
+_TAG = b"keepref-lint cache\n"
+_DIGEST_SIZE = 16
 
 
 def _code_stamp() -> str:
@@ -60,33 +66,68 @@ def _read_bytes(path: str) -> bytes:
         return handle.read()
 
 
+def _checksum(data: bytes | memoryview) -> bytes:
+    from keepref_lint.project import blake2b  # the C module, without importing hashlib
+
+    return blake2b(data, digest_size=_DIGEST_SIZE).digest()
+
+
+def _checked_body(data: bytes) -> memoryview | None:
+    """The data of an entry whose checksum holds, else None."""
+    start = len(_TAG) + _DIGEST_SIZE
+    if len(data) < start or not data.startswith(_TAG):
+        return None
+    body = memoryview(data)[start:]
+    return body if _checksum(body) == data[len(_TAG) : start] else None
+
+
 def read_pickle(path: str, plain: bool = False) -> Any | None:
-    """The object stored at ``path``, or None when it is missing, unreadable or not ours. ``plain``
-    entries hold only built-in types and are read with ``marshal``: no ``pickle`` import and about half
-    the load time, which shows in a warm run."""
+    """The object stored at ``path``, or None when it is missing, unreadable, damaged (its checksum
+    fails) or not ours. ``plain`` entries hold only built-in types and are read with ``marshal``: no
+    ``pickle`` import and about half the load time, which shows in a warm run."""
     errors: tuple[type[Exception], ...] = (
         OSError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
     )  # fmt: skip
+    try:
+        body = _checked_body(_read_bytes(path))
+    except OSError:
+        return None
+    if body is None:
+        return None
     if plain:
         import marshal
 
         try:
-            return marshal.loads(_read_bytes(path))
+            return marshal.loads(body)
         except errors:
             return None
     import pickle
 
     try:
-        return pickle.loads(_read_bytes(path))
+        return pickle.loads(body)
     except (*errors, pickle.UnpicklingError):
         return None
 
 
 def write_pickle(path: str, obj: Any, plain: bool = False) -> None:
-    """Store ``obj`` at ``path`` whole or not at all (temporary file, then rename); a cache that cannot
-    be written is skipped, never an error."""
+    """Store ``obj`` at ``path`` whole or not at all (temporary file, then rename), behind its checksum;
+    a cache that cannot be written is skipped, never an error."""
     import tempfile
 
+    if plain:
+        import marshal
+
+        try:
+            body = marshal.dumps(obj)
+        except ValueError:  # a type that marshal cannot store
+            return
+    else:
+        import pickle
+
+        try:
+            body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            return
     folder, name = os.path.split(path)
     try:
         os.makedirs(folder, exist_ok=True)
@@ -95,16 +136,11 @@ def write_pickle(path: str, obj: Any, plain: bool = False) -> None:
         return
     try:
         with os.fdopen(fd, "wb") as handle:
-            if plain:
-                import marshal
-
-                marshal.dump(obj, handle)
-            else:
-                import pickle
-
-                pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.write(_TAG)
+            handle.write(_checksum(body))
+            handle.write(body)
         os.replace(temp, path)
-    except (OSError, ValueError):  # ValueError: marshal met a type it cannot store
+    except OSError:
         try:
             os.unlink(temp)
         except OSError:
@@ -118,7 +154,7 @@ def manifest_of(paths: Iterable[str | os.PathLike[str]]) -> Manifest:
             info = os.stat(path)
         except OSError:
             continue
-        manifest[os.fspath(path)] = (info.st_mtime_ns, info.st_size)
+        manifest[os.fspath(path)] = (info.st_mtime_ns, info.st_size, info.st_ctime_ns)
     return manifest
 
 

@@ -90,6 +90,8 @@ CATALOG: tuple[Entry, ...] = (
             "asyncio.tasks.create_task",
             "asyncio.tasks.ensure_future",
             f"{EVENT_LOOP}.create_task",
+            "asyncio.Task",
+            "asyncio.tasks.Task",
         ),
         "the event loop keeps only a weak reference to tasks",
         "https://docs.python.org/3/library/asyncio-task.html#asyncio.create_task",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -10,12 +11,13 @@ from keepref_lint.codes import RULES, rule_page
 from keepref_lint.config import ConfigError, Settings, load_settings, with_overrides
 from keepref_lint.engine import RunResult, run
 from keepref_lint.finding import Finding
-from keepref_lint.output import format_github, format_json, format_sarif, format_text
+from keepref_lint.output import format_github, format_json, format_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from argparse import Namespace
     from collections.abc import Sequence
+    from typing import Any
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -32,6 +34,10 @@ def _settings(args: Namespace) -> Settings:
         no_cache=args.no_cache,
         no_catalog=args.no_catalog,
         cache_dir=args.cache_dir,
+        extend_select=args.extend_select,
+        extend_ignore=args.extend_ignore,
+        respect_gitignore=False if args.no_respect_gitignore else None,
+        force_exclude=args.force_exclude,
     )
 
 
@@ -53,57 +59,165 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _report_errors(result: RunResult) -> None:
+def _report_errors(result: RunResult, args: Namespace) -> None:
+    if not args.quiet:
+        for note in result.notes:
+            print(str(note), file=sys.stderr)
     for error in result.errors:
         print(str(error), file=sys.stderr)
+        if args.debug and getattr(error, "detail", ""):
+            sys.stderr.write(error.detail)  # type: ignore[attr-defined]
 
 
 def _write_findings(args: Namespace, findings: list[Finding], result: RunResult) -> None:
-    if args.format == "json":
-        sys.stdout.write(format_json(findings))
-    elif args.format == "sarif":
-        sys.stdout.write(format_sarif(findings, str(result.root)))
-    elif args.format == "github":
-        sys.stdout.write(format_github(findings))
+    sys.stdout.write(_formatted(args.format, findings, result))
+
+
+def _formatted(name: str, findings: list[Finding], result: RunResult) -> str:
+    if name == "json":
+        return format_json(findings)
+    if name == "sarif":
+        from keepref_lint.sarif import format_sarif
+
+        return format_sarif(findings, str(result.root), result.errors)
+    if name == "github":
+        return format_github(findings)
+    if name == "text" and not findings:
+        return ""
+    if name in ("text", "concise") and not _colour_possible():
+        return format_text(findings)  # the common case of a warm run: no further import
+    from keepref_lint import output_formats as formats
+
+    if name == "json-lines":
+        return formats.format_json_lines(findings)
+    if name == "junit":
+        return formats.format_junit(findings, result.errors)
+    if name == "gitlab":
+        return formats.format_gitlab(findings, str(result.root))
+    if name == "pylint":
+        return formats.format_pylint(findings)
+    style = formats.Style(formats.use_colour(sys.stdout))
+    if name == "full":
+        return formats.format_full(findings, style)
+    return formats.format_concise(findings, style)
+
+
+def _colour_possible() -> bool:
+    """Could output_formats.use_colour say yes? (Checked here to spare a pipe the import.)"""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _text_format(args: Namespace) -> bool:
+    return args.format in ("text", "concise", "full")
+
+
+def _exit_for_findings(args: Namespace, found: bool) -> int:
+    return EXIT_FINDINGS if found and not args.exit_zero else EXIT_CLEAN
+
+
+def _statistics(args: Namespace, findings: list[Finding]) -> None:
+    """``--statistics`` in place of the findings (as JSON for the JSON formats)."""
+    from keepref_lint.output_formats import format_statistics
+
+    if args.format in ("json", "json-lines"):
+        import json
+
+        from keepref_lint.codes import RULES
+
+        counts: dict[str, list[int]] = {}
+        for f in findings:
+            entry = counts.setdefault(f.code, [0, 0])
+            entry[0] += 1
+            entry[1] += f.fixable
+        rows = [
+            {"code": code, "name": RULES[code].name, "count": n, "fixable": fixable == n}
+            for code, (n, fixable) in sorted(counts.items(), key=lambda i: (-i[1][0], i[0]))
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
-        sys.stdout.write(format_text(findings))
+        sys.stdout.write(format_statistics(findings))
 
 
 class _Progress:
-    """``files done/total, fixes`` on one terminal line, at most ten times a second."""
+    """On a terminal (stderr): the phase of the run, then ``checking done/total files, fixes`` over the
+    files that need parsing, on one line rewritten at most ten times a second and cleared at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, fixing: bool) -> None:
+        self.fixing = fixing
         self.last = 0.0
         self.shown = False
 
+    def _show(self, text: str) -> None:
+        sys.stderr.write(f"\rkeepref-lint: {text}\x1b[K")
+        sys.stderr.flush()
+        self.shown = True
+
+    def phase(self, text: str) -> None:
+        self._show(f"{text}...")
+        self.last = time.monotonic()
+
     def __call__(self, done: int, total: int, fixes: int) -> None:
         now = time.monotonic()
-        if done < total and now - self.last < 0.1:
+        if 0 < done < total and now - self.last < 0.1:
             return
         self.last = now
-        sys.stderr.write(
-            f"\rkeepref-lint: {done}/{total} files, {fixes} fix{'' if fixes == 1 else 'es'} applied\x1b[K"
-        )
-        self.shown = True
-        if done == total:
+        text = f"checking {done:,}/{total:,} files"
+        if self.fixing:
+            text += f", {fixes} fix{'' if fixes == 1 else 'es'} applied"
+        self._show(text)
+
+    def close(self) -> None:
+        if self.shown:
             sys.stderr.write("\r\x1b[K")
-        sys.stderr.flush()
+            sys.stderr.flush()
+            self.shown = False
 
 
 def _check(args: Namespace, result: RunResult) -> int:
     findings = result.findings
-    _write_findings(args, findings, result)
-    if args.format == "text":
-        if not args.quiet and findings:
+    if args.add_noqa:
+        return _add_noqa(args, result)
+    if args.statistics:
+        _statistics(args, findings)
+    else:
+        _write_findings(args, findings, result)
+    if _text_format(args) and not args.quiet:
+        if findings:
             fixable = sum(f.fixable for f in findings)
             print(
                 f"Found {_plural(len(findings), 'finding')} in {_plural(result.files_checked, 'file')} checked"
                 f" ({fixable} fixable with `keepref-lint fix`)."
             )
-    _report_errors(result)
+        elif not result.errors:
+            print("All checks passed!")
+        if args.show_fixes:
+            from keepref_lint.output_formats import format_show_fixes
+
+            sys.stdout.write(format_show_fixes(findings, "Would fix"))
+    _report_errors(result, args)
     if result.errors:
         return EXIT_ERROR
-    return EXIT_FINDINGS if findings else EXIT_CLEAN
+    return _exit_for_findings(args, bool(findings))
+
+
+def _add_noqa(args: Namespace, result: RunResult) -> int:
+    """``--add-noqa``: a ``# noqa`` for every finding's line, merged with the line's own."""
+    from keepref_lint.add_noqa import add_noqa
+
+    added, errors = add_noqa(result.findings)
+    for error in errors:
+        print(str(error), file=sys.stderr)
+    if not args.quiet:
+        print(f"Added {_plural(added, 'noqa directive')}.")
+    _report_errors(result, args)
+    return EXIT_ERROR if errors or result.errors else EXIT_CLEAN
 
 
 def _fix(args: Namespace, result: RunResult) -> int:
@@ -113,12 +227,22 @@ def _fix(args: Namespace, result: RunResult) -> int:
         f for r in result.results for f in r.findings if not (r.new_data is not None and f.fixable)
     ]
     remaining.sort(key=lambda f: f.sort_key())
-    if args.diff:
+    if args.statistics:
+        _statistics(args, remaining)
+    elif args.diff and not _text_format(args):
+        # A machine format shows what the diff would: every finding, with the fix it would get.
+        _write_findings(args, result.findings, result)
+    elif args.diff:
         for file_result in sorted(changed, key=lambda r: r.file.display):
             sys.stdout.write(file_result.diff)
-    if args.format != "text" or not args.diff:
+    else:
         _write_findings(args, remaining, result)
-    if not args.quiet and args.format == "text":
+    if args.show_fixes and _text_format(args):
+        from keepref_lint.output_formats import format_show_fixes
+
+        stream = sys.stderr if args.diff else sys.stdout
+        stream.write(format_show_fixes(fixed, "Would fix" if args.diff else "Fixed"))
+    if not args.quiet and _text_format(args):
         verb = "Would fix" if args.diff else "Fixed"
         summary = f"{verb} {_plural(len(fixed), 'finding')} in {_plural(len(changed), 'file')}"
         if remaining:
@@ -131,16 +255,15 @@ def _fix(args: Namespace, result: RunResult) -> int:
                 + ")"
             )
         print(summary + ".", file=sys.stderr if args.diff else sys.stdout)
-    _report_errors(result)
+    _report_errors(result, args)
     if result.errors:
         return EXIT_ERROR
     if args.diff:
-        return EXIT_FINDINGS if changed or remaining else EXIT_CLEAN
-    return EXIT_FINDINGS if remaining else EXIT_CLEAN
+        return _exit_for_findings(args, bool(changed or remaining))
+    return _exit_for_findings(args, bool(remaining))
 
 
 def _suggest(args: Namespace) -> int:
-    import os
 
     from keepref_lint.analysis import Project
     from keepref_lint.suggest import apply_suggestions, suggestions
@@ -150,21 +273,95 @@ def _suggest(args: Namespace) -> int:
     except ConfigError as error:
         print(f"keepref-lint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    if args.format not in ("text", "concise", "json", "json-lines"):
+        print(
+            f"keepref-lint: error: suggest has no --format {args.format} "
+            "(it lists definitions, not findings: use text or json)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     within = [os.path.realpath(p) for p in args.paths]
     items = suggestions(Project(settings).index.marks, within)
-    for item in items:
-        print(item.line())
+    _write_suggestions(args.format, items)
     if args.apply and items:
         errors = apply_suggestions(items)
         for error in errors:
             print(str(error), file=sys.stderr)
         if not args.quiet:
-            print(f"Marked {_plural(len(items) - len(errors), 'function')}.")
+            print(
+                f"Marked {_plural(len(items) - len(errors), 'function')}.",
+                file=sys.stdout if args.format in ("text", "concise") else sys.stderr,
+            )
         return EXIT_ERROR if errors else EXIT_CLEAN
     return EXIT_FINDINGS if items else EXIT_CLEAN
 
 
+def _write_suggestions(name: str, items: list) -> None:
+    if name in ("text", "concise"):
+        for item in items:
+            print(item.line())
+        return
+    import json
+
+    rows = [item.as_dict() for item in items]
+    if name == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        sys.stdout.write("".join(json.dumps(row) + "\n" for row in rows))
+
+
+class _Output:
+    """``sys.stdout`` or ``sys.stderr`` for the length of a command, made safe to write to: a text the
+    stream's encoding cannot take is written with replacement characters, and once the reader has gone
+    (``keepref-lint check . | head -1``) the rest goes nowhere, quietly, and the run ends as it would
+    have, with its own exit status."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(self._stream, "encoding", None) or "utf-8"
+            return self.write(text.encode(encoding, "replace").decode(encoding))
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        import os
+
+        try:  # what is still buffered, and whatever follows, is written to nothing
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout, stderr = sys.stdout, sys.stderr
+    if stdout is not None and stderr is not None:  # None: an interpreter without a console
+        sys.stdout, sys.stderr = _Output(stdout), _Output(stderr)  # type: ignore[assignment]
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "explain":
         return _explain(args.code)
@@ -173,15 +370,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
         fixing = args.command == "fix"
-        show_progress = fixing and not args.quiet and sys.stderr.isatty()
-        result = run(
-            args.paths,
-            settings,
-            fix=fixing,
-            write=fixing and not args.diff,
-            progress=_Progress() if show_progress else None,
-            jobs=args.jobs,
-        )
+        show_progress = not args.quiet and sys.stderr.isatty()
+        progress = _Progress(fixing) if show_progress else None
+        try:
+            result = run(
+                args.paths,
+                settings,
+                fix=fixing,
+                write=fixing and not args.diff,
+                progress=progress,
+                jobs=args.jobs,
+            )
+        finally:
+            if progress is not None:
+                progress.close()
     except ConfigError as error:
         print(f"keepref-lint: error: {error}", file=sys.stderr)
         return EXIT_ERROR

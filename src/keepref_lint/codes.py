@@ -18,11 +18,16 @@ class Rule(namedtuple("Rule", "code name summary fix_title fix_safety")):
     fix_safety: str
 
 
+_TASK_FIX = "; a task is bound to a local, added to a module-level set and discarded from it when it finishes"
+
 KR001 = Rule(
     code="KR001",
     name="dropped-must-retain-result",
     summary="The result of a must-retain call is discarded by an expression statement.",
-    fix_title="Store the result in an attribute (or module-private name) with a keep-alive comment",
+    fix_title=(
+        "Store the result in an attribute (or module-private name) with a keep-alive comment"
+        + _TASK_FIX
+    ),
     fix_safety="safe",
 )
 KR002 = Rule(
@@ -32,7 +37,8 @@ KR002 = Rule(
         "The result of a must-retain call is stored only in a local name that is never read, "
         "so it dies when the function returns."
     ),
-    fix_title="Store the result in an attribute instead of the dead local",
+    fix_title="Store the result in an attribute instead of the dead local"
+    + _TASK_FIX.replace("bound to a local", "kept in its local"),
     fix_safety="safe",
 )
 
@@ -43,7 +49,10 @@ KR003 = Rule(
         "The result of a project function that returns a must-retain result (a wrapper, found by "
         "inference) is dropped or kept only in a dead local."
     ),
-    fix_title="Store the result in an attribute (or module-private name) with a keep-alive comment",
+    fix_title=(
+        "Store the result in an attribute (or module-private name) with a keep-alive comment"
+        + _TASK_FIX
+    ),
     fix_safety="safe",
 )
 
@@ -51,10 +60,21 @@ RULES: dict[str, Rule] = {rule.code: rule for rule in (KR001, KR002, KR003)}
 
 
 def is_selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
-    """flake8/ruff prefix semantics: the longest matching prefix between select and ignore wins."""
-    best_select = max((len(p) for p in select if code.startswith(p)), default=-1)
-    best_ignore = max((len(p) for p in ignore if code.startswith(p)), default=-1)
-    return best_select >= 0 and best_select >= best_ignore
+    """ruff's and flake8's prefix semantics: the longest matching prefix between select and ignore
+    wins, and ignore wins a tie (``--select KR001 --ignore KR001`` reports nothing). ``ALL`` is the
+    empty prefix."""
+    best_select = max((len(_prefix(p)) for p in select if code.startswith(_prefix(p))), default=-1)
+    best_ignore = max((len(_prefix(p)) for p in ignore if code.startswith(_prefix(p))), default=-1)
+    return best_select >= 0 and best_select > best_ignore
+
+
+def _prefix(selector: str) -> str:
+    return "" if selector == "ALL" else selector
+
+
+def is_known_selector(selector: str) -> bool:
+    """``ALL``, or a prefix of some rule's code (``KR``, ``KR00``, ``KR001``)."""
+    return selector == "ALL" or any(code.startswith(selector) for code in RULES)
 
 
 def rule_page(code: str) -> str | None:

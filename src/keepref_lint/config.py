@@ -17,6 +17,7 @@ DEFAULT_DECORATOR = "must_retain"
 # no configuration checks none, and the import is a sixth of its start-up).
 _QUALNAME = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_<>][A-Za-z0-9_<>]*)*"
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_DOTTED = rf"{_IDENT}(\.{_IDENT})*"
 _CODE_PREFIX = r"[A-Z]{1,3}[0-9]{0,3}"
 _PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 
@@ -55,8 +56,11 @@ class Settings:
         "config_path",
         "decorators",
         "exclude",
+        "force_exclude",
         "ignore",
         "must_retain",
+        "per_file_ignores",
+        "respect_gitignore",
         "root",
         "select",
         "skip_generated",
@@ -76,6 +80,9 @@ class Settings:
         cache_dir: str | None = None,
         catalog: bool = True,
         catalog_disable: tuple[str, ...] = (),
+        per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = (),
+        respect_gitignore: bool = True,
+        force_exclude: bool = False,
     ) -> None:
         self.root = os.fspath(root)  # absolute; a string, as every path a warm run touches
         self.config_path = config_path
@@ -89,6 +96,10 @@ class Settings:
         self.cache_dir = cache_dir
         self.catalog = catalog
         self.catalog_disable = catalog_disable
+        # (glob, codes) pairs as ruff's per-file-ignores; a glob starting with "!" matches the others.
+        self.per_file_ignores = per_file_ignores
+        self.respect_gitignore = respect_gitignore
+        self.force_exclude = force_exclude
         self._fingerprint: str | None = None
 
     def replace(self, **changes: Any) -> Settings:
@@ -117,6 +128,8 @@ class Settings:
                 self.skip_generated,
                 self.catalog,
                 sorted(self.catalog_disable),
+                self.per_file_ignores,
+                self.respect_gitignore,
             )
         )
 
@@ -151,11 +164,18 @@ def _str_list(table: Mapping[str, Any], key: str, origin: str) -> tuple[str, ...
 
 
 def _codes(values: Iterable[str], key: str, origin: str) -> tuple[str, ...]:
+    from keepref_lint.codes import RULES, is_known_selector
+
     codes = tuple(v.strip().upper() for v in values if v.strip())
     for code in codes:
-        if not _is(_CODE_PREFIX, code):
+        if code != "ALL" and not _is(_CODE_PREFIX, code):
             raise ConfigError(
                 f"{origin}: '{key}' has {code!r}, which is not a code or code prefix like KR001"
+            )
+        if not is_known_selector(code):  # as ruff does: a typo or another tool's code is an error
+            raise ConfigError(
+                f"{origin}: '{key}' has unknown rule selector {code!r} "
+                f"(keepref-lint's codes: {', '.join(RULES)}, or a prefix of them, or ALL)"
             )
     return codes
 
@@ -190,6 +210,13 @@ _KNOWN_KEYS = {
     "ignore",
     "skip-generated",
     "cache-dir",
+    "catalog",
+    "catalog-disable",
+    "extend-select",
+    "extend-ignore",
+    "per-file-ignores",
+    "respect-gitignore",
+    "force-exclude",
 }
 
 
@@ -202,10 +229,7 @@ def settings_from_table(
             f"{origin}: unknown key(s) in [tool.keepref-lint]: {', '.join(sorted(unknown))} "
             f"(known: {', '.join(sorted(_KNOWN_KEYS))})"
         )
-    decorators = _str_list(table, "decorators", origin)
-    for name in decorators:
-        if not _is(_IDENT, name.rpartition(".")[2]):
-            raise ConfigError(f"{origin}: decorator name {name!r} is not an identifier")
+    decorators = _decorator_names(_str_list(table, "decorators", origin), origin)
     skip_generated = table.get("skip-generated", True)
     if not isinstance(skip_generated, bool):
         raise ConfigError(f"{origin}: 'skip-generated' must be true or false")
@@ -223,15 +247,94 @@ def settings_from_table(
         cache_dir=cache_dir,
         config_path=path,
         must_retain=_retain_entries(table.get("must-retain", []), origin),
-        decorators=(DEFAULT_DECORATOR, *(d.rpartition(".")[2] for d in decorators)),
+        decorators=(DEFAULT_DECORATOR, *decorators),
         exclude=_str_list(table, "exclude", origin),
         select=_codes(_str_list(table, "select", origin), "select", origin) or ("KR",),
         ignore=_codes(_str_list(table, "ignore", origin), "ignore", origin),
         skip_generated=skip_generated,
         catalog=catalog,
         catalog_disable=catalog_disable,
+        **_convention_keys(table, origin),
     )
-    return settings
+    return extended_codes(settings, table, origin)
+
+
+def _convention_keys(table: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """ruff's keys: extend-select / extend-ignore (added to select / ignore), per-file-ignores,
+    respect-gitignore and force-exclude."""
+    values: dict[str, Any] = {}
+    for key in ("respect-gitignore", "force-exclude"):
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise ConfigError(f"{origin}: '{key}' must be true or false")
+            values[key.replace("-", "_")] = table[key]
+    raw = table.get("per-file-ignores", {})
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{origin}: 'per-file-ignores' must be a table of globs to lists of codes"
+        )
+    pairs = []
+    for pattern, codes in raw.items():
+        if (
+            isinstance(codes, str)
+            or not isinstance(codes, list)
+            or not all(isinstance(code, str) for code in codes)
+        ):
+            raise ConfigError(f"{origin}: per-file-ignores for {pattern!r} must be a list of codes")
+        pairs.append((pattern, _codes(codes, f"per-file-ignores.{pattern}", origin)))
+    if pairs:
+        values["per_file_ignores"] = tuple(pairs)
+    return values
+
+
+def extended_codes(settings: Settings, table: Mapping[str, Any], origin: str) -> Settings:
+    """``extend-select`` / ``extend-ignore`` of the file, added after its select / ignore."""
+    more_select = _codes(_str_list(table, "extend-select", origin), "extend-select", origin)
+    more_ignore = _codes(_str_list(table, "extend-ignore", origin), "extend-ignore", origin)
+    if not (more_select or more_ignore):
+        return settings
+    return settings.replace(
+        select=(*settings.select, *more_select), ignore=(*settings.ignore, *more_ignore)
+    )
+
+
+def per_file_ignored(settings: Settings, path: str) -> tuple[str, ...]:
+    """The codes ``per-file-ignores`` ignores in ``path`` (absolute): a glob matches the path relative
+    to the root, a folder above it, or the file's name; ``!glob`` matches every file the glob does not."""
+    if not settings.per_file_ignores:
+        return ()
+    import fnmatch
+
+    root = settings.root.rstrip(os.sep) + os.sep
+    rel = (path[len(root) :] if path.startswith(root) else path).replace(os.sep, "/")
+    name = rel.rpartition("/")[2]
+    ignored: list[str] = []
+    for pattern, codes in settings.per_file_ignores:
+        negated = pattern.startswith("!")
+        glob = pattern[1:] if negated else pattern
+        glob = glob[2:] if glob.startswith("./") else glob.rstrip("/")
+        matched = (
+            fnmatch.fnmatchcase(rel, glob)
+            or fnmatch.fnmatchcase(name, glob)
+            or rel.startswith(glob + "/")
+        )
+        if matched != negated:
+            ignored.extend(codes)
+    return tuple(ignored)
+
+
+def _decorator_names(names: Iterable[str], origin: str) -> tuple[str, ...]:
+    """The last names of decorators given as ``name`` or ``pkg.module.name``; ConfigError unless each
+    is a dotted name of identifiers."""
+    found = []
+    for raw in names:
+        name = raw.strip()
+        if not _is(_DOTTED, name):
+            raise ConfigError(
+                f"{origin}: decorator name {raw!r} is not an identifier or a dotted name like 'pkg.keep'"
+            )
+        found.append(name.rpartition(".")[2])
+    return tuple(found)
 
 
 def _catalog_ids(ids: tuple[str, ...], origin: str) -> tuple[str, ...]:
@@ -339,6 +442,10 @@ def with_overrides(
     no_cache: bool = False,
     cache_dir: str | None = None,
     no_catalog: bool = False,
+    extend_select: Iterable[Iterable[str]] = (),
+    extend_ignore: Iterable[Iterable[str]] = (),
+    respect_gitignore: bool | None = None,
+    force_exclude: bool = False,
 ) -> Settings:
     """Apply command-line values on top of the file's settings."""
     specs = dict(settings.must_retain)
@@ -346,7 +453,7 @@ def with_overrides(
         spec = parse_retain_arg(text, "--must-retain")
         specs[spec.qualname] = spec
     changes: dict[str, Any] = {"must_retain": specs}
-    extra = tuple(d.strip().rpartition(".")[2] for d in decorators if d.strip())
+    extra = _decorator_names([d for d in decorators if d.strip()], "--decorator")
     if extra:
         changes["decorators"] = tuple(dict.fromkeys((*settings.decorators, *extra)))
     if select is not None:
@@ -362,4 +469,14 @@ def with_overrides(
         changes["catalog"] = False
     if cache_dir:
         changes["cache_dir"] = os.path.realpath(cache_dir)
+    more_select = _codes([c for group in extend_select for c in group], "select", "--extend-select")
+    if more_select:
+        changes["select"] = (*changes.get("select", settings.select), *more_select)
+    more_ignore = _codes([c for group in extend_ignore for c in group], "ignore", "--extend-ignore")
+    if more_ignore:
+        changes["ignore"] = (*changes.get("ignore", settings.ignore), *more_ignore)
+    if respect_gitignore is not None:
+        changes["respect_gitignore"] = respect_gitignore
+    if force_exclude:
+        changes["force_exclude"] = True
     return settings.replace(**changes)

@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterable
 from keepref_lint.cache import DiskCache, cache_folder, manifest_of
 from keepref_lint.config import Settings
 from keepref_lint.finding import Finding
+from keepref_lint.gitignore import NOTHING, Ignored, ignored_below, without_ignored
 from keepref_lint.project import (
     GENERATED_MARKER,
     Excluder,
     InputError,
+    InternalError,
     SourceFile,
     display_path,
     scan_tree,
@@ -39,6 +41,8 @@ class RunResult:
     def __init__(self, root: str | None = None) -> None:
         self.results: list[FileResult] = []
         self.errors: list[InputError] = []
+        # Files the walk left out (FIFOs, devices, broken links), each a one-line note, not an error.
+        self.notes: list[InputError] = []
         self.files_checked = 0
         self.skipped_generated = 0
         self.root = root if root is not None else os.getcwd()
@@ -49,7 +53,24 @@ class RunResult:
         return sorted((f for r in self.results for f in r.findings), key=Finding.sort_key)
 
 
-Progress = Callable[[int, int, int], None]  # (files done, files in all, fixes applied)
+Progress = Callable[[int, int, int], None]  # (files checked, files to check, fixes applied)
+
+
+def _phase(progress: Progress | None, text: str) -> None:
+    """Tell a progress display which phase the run is in (scanning, indexing, reading), if it listens."""
+    announce = getattr(progress, "phase", None)
+    if announce is not None:
+        announce(text)
+
+
+def _gitignored(settings: Settings, manifest: dict, gitignores: list[str] | None) -> Ignored:
+    """What git ignores below the root (respect-gitignore), else nothing."""
+    if not settings.respect_gitignore:
+        return NOTHING
+    cache_file = (
+        os.path.join(cache_folder(settings), "gitignore.marshal") if settings.cache else None
+    )
+    return ignored_below(settings.root, manifest, gitignores, cache_file)
 
 
 def _results_cache(settings: Settings) -> DiskCache:
@@ -101,7 +122,7 @@ class _Previous:
         token: str | None,
         unchanged: dict[str, tuple],
         retouched: dict[str, tuple],
-        digests: dict[str, int],
+        digests: dict[str, bytes],
     ) -> None:
         self.token = token
         self.unchanged = unchanged
@@ -125,14 +146,28 @@ def run(
     if not any(os.path.lexists(path) for path in paths):
         target_paths(paths, excluder, result.errors)  # nothing to check: each path is an error
         return result
-    manifest = scan_tree(settings.root, excluder)
-    target_names = target_paths(paths, excluder, result.errors, manifest)
+    _phase(progress, "scanning the project")
+    gitignores: list[str] | None = [] if settings.respect_gitignore else None
+    skipped: dict[str, str] = {}
+    manifest = scan_tree(settings.root, excluder, gitignores=gitignores, skipped=skipped)
+    ignored = _gitignored(settings, manifest, gitignores)
+    manifest = without_ignored(manifest, ignored)
+    target_names = target_paths(
+        paths,
+        excluder,
+        result.errors,
+        manifest,
+        skipped,
+        result.notes,
+        force_exclude=settings.force_exclude,
+        ignored=ignored,
+    )
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
     results_cache = _results_cache(settings) if settings.cache and not fix else None
-    # Stored: (the index build they were computed with, {path: outcome}, {path: CRC-32 of the text
+    # Stored: (the index build they were computed with, {path: outcome}, {path: checksum of the text
     # checked}), and the manifest of then.
     stored: dict[str, tuple] = {}
-    digests: dict[str, int] = {}
+    digests: dict[str, bytes] = {}
     stored_manifest, payload = results_cache.load_any() if results_cache else (None, None)
     token = None
     if isinstance(payload, tuple) and len(payload) == 3:
@@ -192,6 +227,7 @@ def _run_cold(
     from keepref_lint.analysis import Project, analyse_all  # the cold path: parsers and the index
 
     outcomes: dict[str, tuple] = {}
+    _phase(progress, f"indexing {len(manifest):,} files")
     project = Project(settings, manifest=manifest)
     fixes_applied = 0
     stored: dict[str, tuple] = {}
@@ -210,6 +246,7 @@ def _run_cold(
     for name in targets:
         if name in stored:
             _replay_one(result, name, stored[name])
+    _phase(progress, f"reading {len(fresh):,} files")
     candidates = project.candidates(fresh)
     work: list[str] = []
     for path in fresh:
@@ -229,14 +266,19 @@ def _run_cold(
             else:
                 outcomes[path] = ("checked", [])
     project.release_texts(set(work))
-    done = len(targets) - len(work)
+    # The files that need parsing: the others were decided from their text (or the cache), so counting
+    # them as done would open the display at 89% on sglang and leave it there.
+    done = 0
+    if progress is not None:
+        progress(0, len(work), 0)
     try:
         for path, error, file_result in analyse_all(project, work, fix, jobs):
             done += 1
             if error is not None:
                 result.errors.append(error)
             if file_result is None:
-                outcomes[path] = ("error", error.cause if error else "")
+                if not isinstance(error, InternalError):  # ours, not the file's: try again next run
+                    outcomes[path] = ("error", error.cause if error else "")
                 continue
             outcomes[path] = ("checked", file_result.findings)
             if file_result.findings:
@@ -259,13 +301,13 @@ def _run_cold(
                         continue
                 fixes_applied += sum(f.fixable for f in file_result.findings)
             if progress is not None:
-                progress(done, len(targets), fixes_applied)
+                progress(done, len(work), fixes_applied)
     except KeyboardInterrupt:
         # Each file is written whole or not at all, so stopping between files is safe: report what was done.
         result.interrupted = True
         return result
     if progress is not None:
-        progress(len(targets), len(targets), fixes_applied)
+        progress(len(work), len(work), fixes_applied)
     # Marker arguments the index left out (a bad ``attr=``): reported on every run, so never replayed.
     result.errors.extend(project.index.problems)
     if results_cache is not None and not project.index.problems:

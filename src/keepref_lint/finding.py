@@ -18,14 +18,17 @@ class Edit(namedtuple("Edit", "start end text")):
     text: str
 
 
-class Fix(namedtuple("Fix", "title edits keeper safety", defaults=("safe",))):
-    """``keeper`` is where the result is stored: ``self.<attr>`` or a module-private name."""
+class Fix(namedtuple("Fix", "title edits keeper safety holder", defaults=("safe", None))):
+    """``keeper`` is where the result is stored: ``self.<attr>`` or a module-private name, or for a task
+    the local bound to it. ``holder`` is None, or for a task (set name, its annotation, the index in the
+    module body where the set is defined): the module-level set that keeps the task until it finishes."""
 
     __slots__ = ()
     title: str
     edits: tuple[Edit, ...]
     keeper: str
     safety: str
+    holder: tuple[str, str, int] | None
 
 
 class Finding:
@@ -84,7 +87,7 @@ class Finding:
         plain_fix = (
             None
             if fix is None
-            else (fix.title, tuple(map(tuple, fix.edits)), fix.keeper, fix.safety)
+            else (fix.title, tuple(map(tuple, fix.edits)), fix.keeper, fix.safety, fix.holder)
         )
         return (
             self.path, self.line, self.column, self.code, self.message, self.callee, plain_fix,
@@ -95,8 +98,9 @@ class Finding:
     def from_plain(cls, plain: tuple) -> Finding:
         path, line, column, code, message, callee, fix, reason, end_line, end_column = plain
         if fix is not None:
-            title, edits, keeper, safety = fix
-            fix = Fix(title, tuple(Edit(*edit) for edit in edits), keeper, safety)
+            title, edits, keeper, safety, holder = fix
+            holder = tuple(holder) if holder is not None else None
+            fix = Fix(title, tuple(Edit(*edit) for edit in edits), keeper, safety, holder)
         return cls(path, line, column, code, message, callee, fix, reason, end_line, end_column)
 
     @property

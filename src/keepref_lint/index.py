@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from keepref_lint.catalog import CATALOG, ENTRIES
 from keepref_lint.config import Settings
-from keepref_lint.project import InputError, SourceFile
+from keepref_lint.project import InputError, SourceFile, too_deep
 from keepref_lint.resolve import (
     ASSIGN,
     FileScopes,
@@ -112,7 +112,13 @@ class ParseCache:
             tree = self.parse(file)
             if tree is None:
                 return None
-            scopes = self._scopes[key] = FileScopes(tree, file.module, file.is_package)
+            try:
+                scopes = FileScopes(tree, file.module, file.is_package)
+            except RecursionError:
+                self.errors[key] = too_deep(file.display)
+                self.discard(file)
+                return None
+            self._scopes[key] = scopes
         return scopes
 
     def _close_scopes(self, key: str) -> None:
@@ -601,7 +607,7 @@ class ProjectIndex:
         # was read (path -> as a skeleton): an edited file is read again the same way (see refresh).
         self.defined_in: dict[str, str] = {}
         self.summarized: dict[str, bool] = {}
-        self.digests: dict[str, int] = {}  # path -> CRC-32 of the text the index stands for
+        self.digests: dict[str, bytes] = {}  # path -> checksum of the text the index stands for
         self.token = os.urandom(8).hex()  # names this build (stored results are valid for it only)
         if settings.catalog:
             for entry in CATALOG:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from keepref_lint.catalog import RETURN_TYPES, TYPE_ALIASES
+from keepref_lint.deep import run_deep
 
 # Binding kinds.
 IMPORT = "import"  # payload: qualified name
@@ -150,13 +151,7 @@ class FileScopes:
     def __init__(self, tree: ast.Module, module: str, is_package: bool) -> None:
         self.module_name = module
         self.is_package = is_package
-        self.module = Scope("module", module, None, tree)
-        self.scope = self.module
-        self.loop_depth = 0
-        self.statements: list[Statement] = []
-        self.returns: list[tuple[ast.Return, Scope]] = []
-        self._method: Scope | None = None  # innermost method whose self name is in reach
-        self.all_scopes: list[Scope] = [self.module]
+        self._start(tree)
         self._dispatch: dict[type, Callable[[ast.AST], None]] = {
             ast.FunctionDef: self._function,
             ast.AsyncFunctionDef: self._function,
@@ -187,9 +182,29 @@ class FileScopes:
             ast.MatchStar: self._match_name,
             ast.MatchMapping: self._match_mapping,
         }
+        try:
+            self._walk(tree)
+        except (
+            RecursionError
+        ):  # a valid file nested past the limit: ``a + a + ...``, ``x.a().a()...``
+            self.close()
+            self._start(tree)
+            run_deep(self._walk, tree)
+        finally:
+            self._dispatch.clear()  # its bound methods refer back to self
+
+    def _start(self, tree: ast.Module) -> None:
+        self.module = Scope("module", self.module_name, None, tree)
+        self.scope = self.module
+        self.loop_depth = 0
+        self.statements: list[Statement] = []
+        self.returns: list[tuple[ast.Return, Scope]] = []
+        self._method: Scope | None = None  # innermost method whose self name is in reach
+        self.all_scopes: list[Scope] = [self.module]
+
+    def _walk(self, tree: ast.Module) -> None:
         for stmt in tree.body:
             self.visit(stmt)
-        self._dispatch.clear()  # its bound methods refer back to self
 
     def close(self) -> None:
         """Break the links between scopes (parent and children, methods and their class) so that the

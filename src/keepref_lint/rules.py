@@ -17,10 +17,22 @@ from dataclasses import dataclass
 
 from keepref_lint.catalog import ENTRIES
 from keepref_lint.codes import KR001, KR002, KR003
-from keepref_lint.finding import Finding
-from keepref_lint.fix import NamePlanner, NoFix, derive_attr, plan_fix, suggestion
+from keepref_lint.finding import Finding, Fix
+from keepref_lint.fix import (
+    NamePlanner,
+    NoFix,
+    derive_attr,
+    existing_holder,
+    holder_edit,
+    is_task,
+    noun_of,
+    plan_fix,
+    plan_task_fix,
+    suggestion,
+    used_names,
+)
 from keepref_lint.index import Mark, ProjectIndex, bounded_chain
-from keepref_lint.project import SourceFile
+from keepref_lint.project import SourceFile, printable
 from keepref_lint.resolve import FileScopes, Statement, dotted_name
 from keepref_lint.sourcetext import SourceText
 
@@ -132,7 +144,9 @@ def _provenance(mark: Mark) -> str:
 
 def _message(drop: Drop, advice: str, fix_reason: str | None) -> str:
     written = dotted_name(drop.call.func) or drop.mark.short_name
-    reason = f" ({drop.mark.reason})" if drop.mark.reason else ""
+    # A reason written over several lines (``reason="..."`` or the config's) reads as one: each finding
+    # is one line of text or flake8 output.
+    reason = f" ({' '.join(drop.mark.reason.split())})" if drop.mark.reason else ""
     provenance = _provenance(drop.mark)
     if isinstance(drop.stmt.node, ast.Expr):
         text = f"result of {written}() is dropped{reason}{provenance}; {advice}"
@@ -146,7 +160,7 @@ def _message(drop: Drop, advice: str, fix_reason: str | None) -> str:
         )
     if fix_reason:
         text += f" (no automatic fix: {fix_reason})"
-    return text
+    return printable(text)  # whatever a marker's arguments hold, one finding is one line
 
 
 def check_tree(
@@ -158,11 +172,16 @@ def check_tree(
     if not drops:
         return []
     source = SourceText(file.data, file.display)
-    planner = NamePlanner()
-    findings = []
+    planner = NamePlanner(used_names(tree))
+    existing = existing_holder(tree, planner.file_names)
+    if existing is not None:
+        planner.reuse_holder(existing[0])
+    planned: list[tuple[Drop, Fix | None, str | None, str]] = []
+    task_fixes: list[tuple[Statement, Fix, ast.Call]] = []
     for drop in drops:
         node = drop.stmt.node
         local = drop.local
+        task = is_task(drop.mark)
         base = drop.mark.attr or (
             local.id if local is not None and local.id != "_" else derive_attr(drop.mark.chain[-1])
         )
@@ -170,21 +189,52 @@ def check_tree(
         reason = None
         try:
             if drop.in_conditional:
-                raise NoFix("the call is one branch of a conditional expression")
-            if not isinstance(node, ast.Expr) and local is None:
-                raise NoFix("the result is assigned to several names")
-            entry = ENTRIES.get(drop.mark.entry) if drop.mark.entry else None
-            if entry is not None and entry.repeats:
                 raise NoFix(
-                    "this can run more than once and one attribute would keep only the last task; "
-                    "add each task to a set and discard it when done (see the asyncio docs)"
+                    "the call is one branch of a conditional expression; "
+                    "write an if statement with one call in each branch"
                 )
-            fix = plan_fix(drop.stmt, source, planner, base, local)
+            if not isinstance(node, ast.Expr) and local is None:
+                raise NoFix("the result is assigned to several names; assign it to one")
+            if task:
+                fix = plan_task_fix(drop.stmt, drop.call, drop.mark, source, planner, local)
+                task_fixes.append((drop.stmt, fix, drop.call))
+            else:
+                noun = noun_of(drop.mark, base)
+                fix = plan_fix(drop.stmt, source, planner, base, local, noun, drop.call)
         except NoFix as why:
             reason = str(why)
-        advice = (
-            f"keep a reference (e.g. {fix.keeper} = ...)" if fix else suggestion(drop.stmt, base)
-        )
+        planned.append((drop, fix, reason, base))
+    if task_fixes:
+        try:
+            holder, edit = holder_edit(
+                tree, source, scopes.module, planner.holder(), task_fixes, existing
+            )
+            extra = (edit,) if edit is not None else ()
+            ready = {
+                id(fix): fix._replace(edits=(*extra, *fix.edits), holder=holder)
+                for _, fix, _ in task_fixes
+            }
+        except NoFix as why:
+            ready = {id(fix): str(why) for _, fix, _ in task_fixes}
+        for i, (drop, fix, _reason, base) in enumerate(planned):
+            if fix is not None and id(fix) in ready:
+                done = ready[id(fix)]
+                planned[i] = (
+                    (drop, done, None, base) if isinstance(done, Fix) else (drop, None, done, base)
+                )
+    findings = []
+    for drop, fix, reason, base in planned:
+        node = drop.stmt.node
+        if fix is not None and fix.holder is not None:
+            holder = fix.holder[0]
+            advice = (
+                f"keep it until it finishes (e.g. {holder}.add({fix.keeper}); "
+                f"{fix.keeper}.add_done_callback({holder}.discard))"
+            )
+        elif fix is not None:
+            advice = f"keep a reference (e.g. {fix.keeper} = ...)"
+        else:
+            advice = suggestion(drop.stmt, base, is_task(drop.mark))
         findings.append(
             Finding(
                 path=file.display,

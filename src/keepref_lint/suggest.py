@@ -34,6 +34,16 @@ class Suggestion:
             f"{self.mark.qualname.rpartition('.')[2]}() (it returns {self.chain})"
         )
 
+    def as_dict(self) -> dict[str, object]:
+        """For ``suggest --format json``: where, what, and why."""
+        return {
+            "path": display_path(self.path),
+            "line": self.mark.line,
+            "qualname": self.mark.qualname,
+            "returns": [m.qualname for m in self.mark.chain[1:]],
+            "suggestion": f"add @must_retain to {self.mark.qualname.rpartition('.')[2]}()",
+        }
+
 
 def suggestions(marks: dict[str, Mark], within: list[str]) -> list[Suggestion]:
     """Inferred marks defined in (or below) the absolute paths ``within``."""

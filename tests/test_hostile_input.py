@@ -1,0 +1,302 @@
+"""Hostile input, with the real command on real files: what is not a regular file is skipped, not read;
+one file that defeats the analysis is that file's one-line error (or is analysed anyway) while the others
+are checked and fixed; output survives odd names, odd reasons and a reader that goes away."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MARKED = b"from keepref_lint import must_retain\n\n\n@must_retain\ndef start_server():\n    return object()\n"
+USER = (
+    b"from server import start_server\n\n\nclass App:\n    def run(self):\n        start_server()\n"
+)
+FIXED = (
+    b"from server import start_server\n\n\nclass App:\n    def run(self):\n"
+    b"        # Keep a reference so the server is not garbage-collected.\n"
+    b"        self.server = start_server()\n"
+)
+FINDING = "KR001 result of start_server() is dropped"
+posix_only = pytest.mark.skipif(
+    sys.platform == "win32", reason="FIFOs, sockets and devices are POSIX"
+)
+
+
+def make(root: Path, **files: bytes) -> Path:
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\nversion = '0'\n")
+    (root / "server.py").write_bytes(MARKED)
+    (root / "good.py").write_bytes(USER)
+    for name, data in files.items():
+        path = root / name.replace("__", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def keepref(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it; a run that hangs fails the test instead of the suite."""
+    return subprocess.run(
+        [sys.executable, "-m", "keepref_lint", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        errors="surrogateescape",
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+def error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.stderr.splitlines()
+
+
+# -- 1. only regular files are read ---------------------------------------------------------------
+
+
+@posix_only
+def test_fifo_socket_device_and_broken_links_in_the_tree_are_skipped_with_a_note(
+    tmp_path: Path,
+) -> None:
+    root = make(tmp_path, **{"sub__mod.py": USER})
+    os.mkfifo(root / "sub" / "pipe.py")  # opening it for reading would wait for a writer forever
+    (root / "zero.py").symlink_to("/dev/zero")  # reading it would never end
+    (root / "loop_a.py").symlink_to("loop_b.py")
+    (root / "loop_b.py").symlink_to("loop_a.py")
+    (root / "gone.py").symlink_to("nowhere.py")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(root / "sock.py"))
+        for run in ("cold", "warm"):
+            proc = keepref("check", ".", cwd=root, timeout=20)
+            assert proc.returncode == 1, (run, proc.stderr)
+            assert [line.split(": KR")[0] for line in proc.stdout.splitlines()[:-1]] == [
+                "good.py:6:9",
+                "sub/mod.py:6:9",
+            ]
+            assert error_lines(proc) == [
+                "gone.py: skipped: dangling symbolic link",
+                "loop_a.py: skipped: symbolic link loop",
+                "loop_b.py: skipped: symbolic link loop",
+                "sock.py: skipped: a socket, not a regular file",
+                "sub/pipe.py: skipped: a FIFO, not a regular file",
+                "zero.py: skipped: a device, not a regular file",
+            ], run
+        proc = keepref("check", "-q", "sub", cwd=root, timeout=20)  # a folder: its own notes only
+        assert error_lines(proc) == [] and proc.returncode == 1
+        proc = keepref("check", "sub", cwd=root, timeout=20)
+        assert error_lines(proc) == ["sub/pipe.py: skipped: a FIFO, not a regular file"]
+        proc = keepref("fix", ".", cwd=root, timeout=20)
+        assert proc.returncode == 0, proc.stderr
+        assert (root / "good.py").read_bytes() == FIXED
+
+
+@posix_only
+def test_paths_named_on_the_command_line_that_are_not_regular_files(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    os.mkfifo(root / "pipe.py")
+    (root / "zero.py").symlink_to("/dev/zero")
+    (root / "loop.py").symlink_to("loop.py")
+    (root / "gone.py").symlink_to("nowhere.py")
+    proc = keepref(
+        "check", "pipe.py", "zero.py", "loop.py", "gone.py", "missing.py", "good.py", cwd=root
+    )
+    assert proc.returncode == 2
+    assert f"good.py:6:9: {FINDING}" in proc.stdout
+    assert error_lines(proc) == [
+        "pipe.py: cannot read: a FIFO, not a regular file",
+        "zero.py: cannot read: a device, not a regular file",
+        "loop.py: cannot read: symbolic link loop",  # not "dangling"
+        "gone.py: cannot read: dangling symbolic link",
+        "missing.py: no such file or directory",
+    ]
+
+
+@posix_only
+def test_reading_a_fifo_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """The walk leaves FIFOs out; the reader itself does not block either (a file replaced by a FIFO
+    after the walk, or one the flake8 plugin is handed)."""
+    fifo = tmp_path / "late.py"
+    os.mkfifo(fifo)
+    code = (
+        "import sys\n"
+        "from keepref_lint.project import InputError, SourceFile, read_source\n"
+        "try:\n"
+        "    read_source(SourceFile(sys.argv[1], 'late.py'))\n"
+        "except InputError as error:\n"
+        "    print(error)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert proc.stdout.strip() == "late.py: cannot read: a FIFO, not a regular file", proc.stderr
+
+
+# -- 2. one file's failure is that file's one-line error --------------------------------------------
+
+
+def _deep_file(expression: str) -> bytes:
+    """A method whose body first builds a deeply nested expression, then drops start_server()."""
+    return (
+        "from server import start_server\n\n\nclass Deep:\n    def run(self, a):\n"
+        f"        x = {expression}\n        start_server()\n        return x\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [" + ".join(["a"] * 1000), "a" + ".b()" * 1000],
+    ids=["1000-term-operator-chain", "1000-call-method-chain"],
+)
+def test_deeply_nested_file_is_checked_and_fixed_beside_the_others(
+    tmp_path: Path, expression: str
+) -> None:
+    data = _deep_file(expression)
+    compile(data, "deep.py", "exec")  # CPython takes it: so must we
+    root = make(tmp_path, **{"deep.py": data})
+    proc = keepref("check", "--no-cache", ".", cwd=root)
+    assert error_lines(proc) == []
+    assert proc.returncode == 1
+    assert [line.split(": KR")[0] for line in proc.stdout.splitlines()[:-1]] == [
+        "deep.py:7:9",
+        "good.py:6:9",
+    ]
+    proc = keepref("fix", ".", cwd=root)
+    assert error_lines(proc) == [] and proc.returncode == 0
+    assert (root / "good.py").read_bytes() == FIXED
+    assert (root / "deep.py").read_bytes() == data.replace(
+        b"        start_server()\n",
+        b"        # Keep a reference so the server is not garbage-collected.\n"
+        b"        self.server = start_server()\n",
+    )
+
+
+def test_a_file_whose_fix_fails_inside_keepref_lint_does_not_stop_the_others(
+    tmp_path: Path,
+) -> None:
+    """A marker whose ``attr`` is not a name made the fix itself fail; that file is one line now (or,
+    once such an attr is refused, a finding without a fix), and every other file is still fixed."""
+    root = make(tmp_path)
+    (root / "odd.py").write_bytes(
+        MARKED.replace(b"@must_retain\n", b'@must_retain(attr="x = 1; self.y")\n').replace(
+            b"start_server", b"start_odd"
+        )
+    )
+    (root / "uses_odd.py").write_bytes(USER.replace(b"server", b"odd"))
+    proc = keepref("fix", ".", cwd=root)
+    assert error_lines(proc) == [
+        line for line in proc.stderr.splitlines() if line.startswith("uses_odd.py: ")
+    ]
+    assert (root / "good.py").read_bytes() == FIXED
+
+
+# -- 3. messages ------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="file names that are not UTF-8")
+@pytest.mark.parametrize("output", ["text", "json", "sarif", "github"])
+def test_file_name_that_is_not_utf8_under_a_strict_utf8_stdout(tmp_path: Path, output: str) -> None:
+    root = make(tmp_path)
+    os.rename(root / "good.py", os.path.join(os.fsencode(root), b"caf\xe9.py"))
+    proc = keepref("check", "--format", output, ".", cwd=root, env={"PYTHONIOENCODING": "utf-8"})
+    assert error_lines(proc) == []
+    assert proc.returncode == 1
+    shown = {"json": "caf\\ufffd.py", "sarif": "caf%EF%BF%BD.py"}.get(output, "caf\ufffd.py")
+    assert shown in proc.stdout  # U+FFFD, the replacement character, as each format writes it
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a newline in a file name")
+def test_newline_in_a_file_name_keeps_each_error_on_one_line(tmp_path: Path) -> None:
+    root = make(tmp_path, **{"two\nlines.py": b"from server import start_server\nstart_server(\n"})
+    proc = keepref("fix", ".", cwd=root)
+    assert proc.returncode == 2
+    assert error_lines(proc) == ["two\\nlines.py: syntax error at line 2: '(' was never closed"]
+    assert (root / "good.py").read_bytes() == FIXED
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(tmp_path: Path) -> None:
+    """``keepref-lint check . | head -1``: far more output than a pipe holds, and the reader leaves."""
+    drops = b"".join(b"        start_server()\n" for _ in range(1500))
+    root = make(tmp_path, **{"many.py": USER + drops})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keepref_lint", "check", "."],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 1  # the run's own status: findings
+    assert first.startswith(b"good.py:6:9: KR001")
+    assert stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("cli", "1bad"), ("cli", "pkg..keep"), ("config", "bad-name.keep")],
+)
+def test_decorator_names_are_validated_like_other_values(
+    tmp_path: Path, where: str, value: str
+) -> None:
+    root = make(tmp_path)
+    args = ["check", "."]
+    if where == "cli":
+        args += ["--decorator", value]
+        origin = "--decorator"
+    else:
+        (root / "pyproject.toml").write_text(f"[tool.keepref-lint]\ndecorators = [{value!r}]\n")
+        origin = str(root / "pyproject.toml")
+    proc = keepref(*args, cwd=root)
+    assert proc.returncode == 2
+    assert error_lines(proc) == [
+        f"keepref-lint: error: {origin}: decorator name {value!r} is not an identifier or a "
+        "dotted name like 'pkg.keep'"
+    ]
+
+
+def test_a_reason_over_several_lines_stays_on_the_findings_line(tmp_path: Path) -> None:
+    marked = MARKED.replace(b"@must_retain\n", b'@must_retain(reason="it serves\\nrequests")\n')
+    root = make(tmp_path)
+    (root / "server.py").write_bytes(marked)
+    (root / "pyproject.toml").write_text(
+        "[tool.keepref-lint]\n"
+        'must-retain = [{name = "other.start_worker", reason = """the worker\n\tstops"""}]\n'
+    )
+    (root / "other.py").write_text("def start_worker():\n    pass\n")
+    (root / "uses.py").write_text(
+        "from other import start_worker\n\n\ndef f():\n    start_worker()\n"
+    )
+    proc = keepref("check", "--no-cache", ".", cwd=root)
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(
+        "good.py:6:9: KR001 result of start_server() is dropped (it serves requests)"
+    )
+    assert lines[1].startswith(
+        "uses.py:5:5: KR001 result of start_worker() is dropped (the worker stops)"
+    )
+    assert len(lines) == 3 and lines[2].startswith("Found 2 findings")
+    flake8 = subprocess.run(
+        [sys.executable, "-m", "flake8", "--select", "KR", "good.py", "uses.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert [line.split(": ", 1)[0] for line in flake8.stdout.splitlines()] == [
+        "good.py:6:9",
+        "uses.py:5:5",
+    ], flake8.stdout + flake8.stderr
