@@ -12,7 +12,7 @@ import re
 import signal
 import sys
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import accumulate
 from typing import ClassVar
 
@@ -65,8 +65,11 @@ class Project:
         settings: Settings,
         extra_files: Iterable[str] = (),
         manifest: Manifest | None = None,
+        buffers: Mapping[str, bytes] | None = None,
     ) -> None:
-        """``manifest`` (every project file's path and stat) may come from a scan the caller made."""
+        """``manifest`` (every project file's path and stat) may come from a scan the caller made.
+        ``buffers`` (absolute path -> text) are an editor's unsaved texts: each is checked, and indexed,
+        in place of the file on disk (which need not exist)."""
         self.settings = settings
         self.excluder = Excluder(settings.root, settings.exclude)
         self.cache = ParseCache()
@@ -88,18 +91,73 @@ class Project:
             manifest = without_ignored(manifest, ignored)
             manifest.update(manifest_of([p for p in extra_files if p not in manifest]))
         self.manifest = manifest  # also the sizes: a file is read in one call
-        self.modules = ModuleMap(settings.root, manifest)
+        new_packages = [
+            path
+            for path in buffers or ()
+            if path not in manifest and os.path.basename(path) == "__init__.py"
+        ]
+        self.modules = ModuleMap(settings.root, [*manifest, *new_packages])
         self.files: dict[str, SourceFile] = {}
         self.read_errors: dict[str, InputError] = {}
+        self.buffers: dict[str, bytes] = {}  # the texts that stand in for files on disk
         self._corpus: tuple[list[SourceFile], Corpus] | None = None
+        if new_packages:  # module names move: an index of the files on disk cannot serve
+            self.buffers = dict(buffers or {})
+            self.index = self._build_index()
+            self.index.token += "+buffers"
+            return
         if settings.cache:
             disk = DiskCache(cache_folder(settings), settings.root, settings.fingerprint())
             self.index = disk.get_or_build(self.manifest, self._build_index, self._still_valid)
         else:
             self.index = self._build_index()
+        if buffers:
+            self._use_buffers(buffers)
+
+    def _use_buffers(self, buffers: Mapping[str, bytes]) -> None:
+        """Put the texts of ``buffers`` in place of the files on disk, and bring the index (built from the
+        files on disk, and private to this project) up to date with them: in place when each buffer
+        gives it what its file gave (``refresh``) or could not have been read by the build, else by
+        building it again over the buffers. Nothing built here is stored in the on-disk cache."""
+        changed: list[SourceFile] = []
+        for path, data in buffers.items():
+            disk = self.source(path) if path in self.manifest else None
+            if disk is not None and disk.data == data:
+                continue  # the buffer is the file: nothing to stand in for
+            if disk is not None:
+                self.cache.discard(disk)
+                del self.files[path]
+            self.read_errors.pop(path, None)
+            self.buffers[path] = data
+            file = self.source(path)
+            assert file is not None
+            changed.append(file)
+        if not changed:
+            return
+        self._corpus = None
+        index = self.index
+        for file in changed:
+            if file.path in index.used:
+                fits = index.refresh(file, self.cache)
+            else:
+                fits = not index.affected_by(file)
+            if not fits:
+                break
+        if fits:
+            # The same build with these texts: results stored for it are valid for them only.
+            from hashlib import blake2b
+
+            texts = blake2b(digest_size=8)
+            for file in sorted(changed, key=lambda f: f.path):
+                texts.update(file.path.encode("utf-8", "surrogateescape") + b"\0" + file.data)
+            index.token = f"{index.token}+{texts.hexdigest()}"
+        else:
+            self.index = self._build_index()
+            self.index.token += "+buffers"
 
     def _build_index(self) -> ProjectIndex:
-        files = [file for file in map(self.source, self.manifest) if file is not None]
+        paths = [*self.manifest, *(p for p in self.buffers if p not in self.manifest)]
+        files = [file for file in map(self.source, paths) if file is not None]
         self._corpus = (files, Corpus([f.data for f in files], [f.path for f in files]))
         # As in a cold run (engine.run), whoever builds: the flake8 plugin and the codemod build in a
         # process with automatic collection on, which re-scans the growing index over and over.
@@ -175,6 +233,12 @@ class Project:
         if file is not None or path in self.read_errors:
             return file
         module, is_package = self.modules.module_for(path)
+        buffer = self.buffers.get(path)
+        if buffer is not None:
+            file = self.files[path] = SourceFile(
+                path, display_path(path), module, is_package, buffer
+            )
+            return file
         file = SourceFile(path, display_path(path), module, is_package)
         try:
             read_source(file, digest=self.settings.cache)
@@ -210,7 +274,8 @@ class Project:
                 file.data = b""
 
     def source_for_flake8(self, path: str | None, display: str, lines: list[str]) -> SourceFile:
-        """The file flake8 is checking: from disk when it is one (its own encoding), else flake8's lines."""
+        """The file flake8 is checking: from disk (its own encoding) or the buffer standing in for it,
+        else flake8's lines."""
         if path is not None:
             file = self.source(path)
             if file is not None:

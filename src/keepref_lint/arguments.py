@@ -84,7 +84,7 @@ class Option:
         return [] if self.kind == "append" else self.default
 
 
-PATHS_HELP = "files or folders (default: .)"
+PATHS_HELP = "files or folders (default: .); - reads one file from standard input"
 COMMON = (
     Option(
         ("--format", "--output-format"),
@@ -139,6 +139,12 @@ COMMON = (
     Option(("-q", "--quiet"), "print findings only, no summary", kind="flag"),
     Option(("--debug",), "show tracebacks for internal errors", kind="flag"),
 )
+STDIN_FILENAME = Option(
+    ("--stdin-filename",),
+    "read the file's text from standard input (path -) and report it as PATH, which the index"
+    " then reads from standard input too",
+    metavar="PATH",
+)
 # What check and fix both add: ruff's reporting options.
 REPORTING = (
     Option(("--exit-zero",), "exit 0 even when there are findings", kind="flag"),
@@ -156,6 +162,7 @@ COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
                 "add '# noqa: KRxxx' to every line with a finding, and write nothing else",
                 kind="flag",
             ),
+            STDIN_FILENAME,
         ),
     ),
     "fix": (
@@ -163,6 +170,7 @@ COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
         (
             Option(("--diff",), "print a unified diff and write nothing", kind="flag"),
             *REPORTING,
+            STDIN_FILENAME,
         ),
     ),
     "suggest": (
@@ -264,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="print the documentation of a rule", formatter_class=formatter
     )
     explain.add_argument("code", help="a rule code such as KR001")
+    commands.add_parser(
+        "server",
+        help="run the language server on standard input and output (needs keepref-lint[server])",
+        formatter_class=formatter,
+    )
     return parser
 
 

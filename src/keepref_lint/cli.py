@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def _settings(args: Namespace) -> Settings:
-    settings = load_settings(args.paths, args.config)
+def _settings(args: Namespace, paths: list[str] | None = None) -> Settings:
+    settings = load_settings(args.paths if paths is None else paths, args.config)
     return with_overrides(
         settings,
         must_retain=args.must_retain,
@@ -296,6 +296,63 @@ def _suggest(args: Namespace) -> int:
     return EXIT_FINDINGS if items else EXIT_CLEAN
 
 
+def _stdin_path(args: Namespace) -> str | None:
+    """The path standard input stands for (``-`` among the paths, or ``--stdin-filename``), else None;
+    ValueError when ``-`` comes with other paths."""
+    import os
+
+    name = getattr(args, "stdin_filename", None)
+    if "-" not in args.paths and name is None:
+        return None
+    if [p for p in args.paths if p not in ("-", ".")] or args.paths.count("-") > 1:
+        raise ValueError("standard input (-) is checked alone: give no other paths")
+    if getattr(args, "add_noqa", False):
+        raise ValueError("--add-noqa writes files: it cannot take standard input")
+    return os.path.abspath(name if name is not None else "-")
+
+
+def _fix_stdin(args: Namespace, result: RunResult, original: bytes) -> int:
+    """``fix --stdin-filename PATH -``: the fixed text (or a diff) on standard output, nothing written;
+    what is left without a fix on standard error."""
+    changed = [r for r in result.results if r.new_data is not None]
+    if args.diff:
+        sys.stdout.write("".join(r.diff for r in changed))
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(changed[0].new_data if changed else original)  # type: ignore[arg-type]
+        sys.stdout.flush()
+    remaining = sorted(
+        (
+            f
+            for r in result.results
+            for f in r.findings
+            if not (r.new_data is not None and f.fixable)
+        ),
+        key=Finding.sort_key,
+    )
+    if remaining:
+        sys.stderr.write(format_text(remaining))
+    _report_errors(result)
+    if result.errors:
+        return EXIT_ERROR
+    if args.diff:
+        return EXIT_FINDINGS if changed or remaining else EXIT_CLEAN
+    return EXIT_FINDINGS if remaining else EXIT_CLEAN
+
+
+def _server() -> int:
+    try:
+        from keepref_lint.server import main as serve
+    except ImportError as error:
+        print(
+            f"keepref-lint: error: the language server needs pygls and lsprotocol ({error}); "
+            "install keepref-lint[server]",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return serve()
+
+
 def _write_suggestions(name: str, items: list) -> None:
     if name in ("text", "concise"):
         for item in items:
@@ -367,19 +424,33 @@ def _main(argv: Sequence[str] | None) -> int:
         return _explain(args.code)
     if args.command == "suggest":
         return _suggest(args)
+    if args.command == "server":
+        return _server()
     try:
-        settings = _settings(args)
+        stdin_path = _stdin_path(args)
+    except ValueError as error:
+        print(f"keepref-lint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    buffers: dict[str, bytes] | None = None
+    if stdin_path is not None:
+        import os
+
+        buffers = {stdin_path: sys.stdin.buffer.read()}
+        here = stdin_path if os.path.lexists(stdin_path) else os.path.dirname(stdin_path)
+    try:
+        settings = _settings(args, [here] if buffers else None)
         fixing = args.command == "fix"
-        show_progress = not args.quiet and sys.stderr.isatty()
+        show_progress = not args.quiet and sys.stderr.isatty() and not buffers
         progress = _Progress(fixing) if show_progress else None
         try:
             result = run(
-                args.paths,
+                [] if buffers else args.paths,
                 settings,
                 fix=fixing,
-                write=fixing and not args.diff,
+                write=fixing and not args.diff and not buffers,
                 progress=progress,
                 jobs=args.jobs,
+                buffers=buffers,
             )
         finally:
             if progress is not None:
@@ -411,5 +482,7 @@ def _main(argv: Sequence[str] | None) -> int:
         )
         return 130
     if args.command == "fix":
+        if buffers is not None:
+            return _fix_stdin(args, result, next(iter(buffers.values())))
         return _fix(args, result)
     return _check(args, result)

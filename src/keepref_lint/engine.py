@@ -111,6 +111,17 @@ def _replay_one(result: RunResult, name: str, outcome: tuple) -> None:
         result.errors.append(InputError(display_path(name), outcome[1]))
 
 
+def _holds(path: str, data: bytes) -> bool:
+    """Does the file at ``path`` hold exactly ``data``?"""
+    try:
+        if os.path.getsize(path) != len(data):
+            return False
+        with open(path, "rb") as handle:
+            return handle.read() == data
+    except OSError:
+        return False
+
+
 class _Previous:
     """What the results cache held: the index build, the outcomes still valid by their files' times,
     those of files with a new time only (valid if the text is the same), and the texts' checksums."""
@@ -138,12 +149,21 @@ def run(
     write: bool = True,
     progress: Progress | None = None,
     jobs: int | None = None,
+    buffers: dict[str, bytes] | None = None,
 ) -> RunResult:
-    """Check (and optionally fix) ``paths``; with ``write=False`` fixes are computed and diffed only."""
+    """Check (and optionally fix) ``paths``; with ``write=False`` fixes are computed and diffed only.
+
+    ``buffers`` (absolute path -> text, e.g. standard input) are checked too, each in place of the file
+    at its path (which need not exist), and the index uses them for their modules; results of such a
+    run are not stored (they belong to texts that are not on disk)."""
     result = RunResult(root=settings.root)
     excluder = Excluder(settings.root, settings.exclude)
     paths = list(paths)
-    if not any(os.path.lexists(path) for path in paths):
+    named = list(buffers or ())  # the files standard input stands for
+    if buffers:
+        # A buffer that holds the file's text is the file: checked (and cached) as any other.
+        buffers = {path: data for path, data in buffers.items() if not _holds(path, data)}
+    if not named and not any(os.path.lexists(path) for path in paths):
         target_paths(paths, excluder, result.errors)  # nothing to check: each path is an error
         return result
     _phase(progress, "scanning the project")
@@ -152,18 +172,29 @@ def run(
     manifest = scan_tree(settings.root, excluder, gitignores=gitignores, skipped=skipped)
     ignored = _gitignored(settings, manifest, gitignores)
     manifest = without_ignored(manifest, ignored)
-    target_names = target_paths(
-        paths,
-        excluder,
-        result.errors,
-        manifest,
-        skipped,
-        result.notes,
-        force_exclude=settings.force_exclude,
-        ignored=ignored,
+    target_names = (
+        target_paths(
+            paths,
+            excluder,
+            result.errors,
+            manifest,
+            skipped,
+            result.notes,
+            force_exclude=settings.force_exclude,
+            ignored=ignored,
+        )
+        if paths
+        else []
     )
+    # Standard input's file is checked as a path given on the command line is (see target_paths).
+    target_names += [
+        path
+        for path in named
+        if path not in target_names
+        and not (settings.force_exclude and (excluder.excluded(path, False) or path in ignored))
+    ]
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
-    results_cache = _results_cache(settings) if settings.cache and not fix else None
+    results_cache = _results_cache(settings) if settings.cache and not fix and not buffers else None
     # Stored: (the index build they were computed with, {path: outcome}, {path: checksum of the text
     # checked}), and the manifest of then.
     stored: dict[str, tuple] = {}
@@ -203,6 +234,7 @@ def run(
             write=write,
             progress=progress,
             jobs=jobs,
+            buffers=buffers,
         )
     finally:
         if not frozen:
@@ -223,12 +255,13 @@ def _run_cold(
     write: bool,
     progress: Progress | None,
     jobs: int | None,
+    buffers: dict[str, bytes] | None = None,
 ) -> RunResult:
     from keepref_lint.analysis import Project, analyse_all  # the cold path: parsers and the index
 
     outcomes: dict[str, tuple] = {}
     _phase(progress, f"indexing {len(manifest):,} files")
-    project = Project(settings, manifest=manifest)
+    project = Project(settings, manifest=manifest, buffers=buffers)
     fixes_applied = 0
     stored: dict[str, tuple] = {}
     if previous.token == project.index.token:  # else the index was rebuilt: any outcome may change

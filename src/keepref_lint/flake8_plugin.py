@@ -5,6 +5,10 @@ the engine on the tree flake8 already parsed. The project index is built (or loa
 once in flake8's main process while options are parsed, so forked ``-j`` workers inherit it, and workers
 started any other way load the same cache entry. Autofix is not offered through flake8: use
 ``keepref-lint fix``.
+
+Editors run ``flake8 --stdin-display-name PATH -`` with an unsaved buffer: a text that is not the file on
+disk is checked as the buffer it is, with a project whose index reads it for PATH's module, and each
+file's stored findings are keyed by the text analysed, never by the file's stat.
 """
 
 from __future__ import annotations
@@ -59,14 +63,23 @@ class KeeprefChecker:
         cls._must_retain = tuple(options.must_retain or ())
         cls._decorators = tuple(options.must_retain_decorators or ())
         cls._config = options.keepref_config
-        filenames = [f for f in getattr(options, "filenames", None) or ["."] if f != "-"]
-        # Build or load the index before flake8 starts its workers, so that they share it.
-        project_for(filenames or ["."])
+        given = getattr(options, "filenames", None) or ["."]
+        filenames = [f for f in given if f != "-"]
+        # Build or load the index before flake8 starts its workers, so that they share it (standard
+        # input alone is one file in this process, and its project may hold its text: see run).
+        if filenames:
+            project_for(filenames)
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
+        text = "".join(self.lines)
         path = os.path.abspath(self.filename) if self.filename not in ("-", "stdin") else None
-        project = project_for([path or "."])
-        cache = _FileCache.for_project(project, path)
+        if path is not None and not _same_as_disk(path, text):
+            # An editor's buffer (``--stdin-display-name PATH -``): it is checked, and indexed for its
+            # module, in place of the file on disk.
+            project = buffer_project(path, _encoded(text))
+        else:
+            project = project_for([path or "."])
+        cache = _FileCache.for_project(project, path, text)
         findings = cache.load() if cache else None
         if findings is None:
             file = project.source_for_flake8(path, self.filename, self.lines)
@@ -77,34 +90,68 @@ class KeeprefChecker:
             yield finding.line, finding.column - 1, f"{finding.code} {finding.message}", type(self)
 
 
+def _normalized(text: str) -> str:
+    """A text as flake8 holds it: universal newlines, no byte-order mark."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _same_as_disk(path: str, text: str) -> bool:
+    """Is ``text`` (what flake8 parsed) the file at ``path`` (flake8 read it from disk), rather than
+    another text given for that name on standard input? When unsure, no: the text given is checked."""
+    from keepref_lint.project import InputError
+    from keepref_lint.sourcetext import SourceText
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if data == text.encode("utf-8", "surrogatepass"):
+            return True  # the common case: UTF-8 with plain newlines, settled without decoding
+        on_disk = SourceText(data, path).text
+    except (OSError, InputError, UnicodeError):
+        return False
+    return _normalized(on_disk) == _normalized(text)
+
+
+def _encoded(text: str) -> bytes:
+    """flake8's text as the bytes of a file: in the encoding its coding comment names, else UTF-8."""
+    import io
+    import tokenize
+
+    data = text.encode("utf-8", "surrogateescape")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data if encoding in ("utf-8", "utf-8-sig") else text.encode(encoding)
+    except (SyntaxError, LookupError, UnicodeError):
+        return data
+
+
 class _FileCache:
-    """One file's findings, reused while neither it nor the index changed (flake8 runs again and again
-    over the same tree in CI and pre-commit; the analysis of a large candidate file is the cost)."""
+    """One file's findings, reused while neither the text analysed nor the project's state changed
+    (flake8 runs again and again over the same tree in CI and pre-commit; the analysis of a large
+    candidate file is the cost). The key is a content hash of the text flake8 gave, not the file's
+    stat: an editor's buffer on standard input and the file on disk never see each other's results."""
 
     def __init__(self, entry: str, key: tuple) -> None:
         self.entry = entry
         self.key = key
 
     @classmethod
-    def for_project(cls, project: Any, path: str | None) -> _FileCache | None:
+    def for_project(cls, project: Any, path: str | None, text: str) -> _FileCache | None:
         import zlib
+        from hashlib import blake2b
 
         from keepref_lint.cache import cache_folder
 
         if path is None or not project.settings.cache:
             return None
-        try:
-            info = os.stat(path)
-        except OSError:
-            return None
         folder = os.path.join(cache_folder(project.settings), "flake8")
         key = (
             __version__,
             project.settings.fingerprint(),
-            project.index.token,  # the findings depend on the file and the index build only
+            project.index.token,  # the project's state: the index build (and any buffers in it)
             path,
-            info.st_mtime_ns,
-            info.st_size,
+            blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(),
         )
         return cls(os.path.join(folder, f"{zlib.crc32(path.encode()):08x}.pickle"), key)
 
@@ -137,14 +184,35 @@ def _settings(paths: list[str]) -> Settings:
 _settings_by_folder: dict[str, Settings] = {}
 
 
+def _settings_for(paths: list[str]) -> Settings:
+    if len(paths) != 1:
+        return _settings(paths)
+    # One call per checked file: the folder decides the settings.
+    folder = os.path.dirname(paths[0]) if not os.path.isdir(paths[0]) else paths[0]
+    settings = _settings_by_folder.get(folder)
+    if settings is None:
+        settings = _settings_by_folder[folder] = _settings([folder])
+    return settings
+
+
+def buffer_project(path: str, data: bytes) -> Any:
+    """The project of ``path`` with ``data`` in place of the file (an unsaved buffer), built or loaded
+    once per text in this process."""
+    from keepref_lint.analysis import Project
+
+    settings = _settings_for([path])
+    key = (settings.root, settings.fingerprint(), path, data)
+    project = _buffer_projects.get(key)
+    if project is None:
+        _buffer_projects.clear()  # one flake8 run checks standard input once
+        project = _buffer_projects[key] = Project(settings, buffers={path: data})
+    return project
+
+
+_buffer_projects: dict[tuple, Any] = {}
+
+
 def project_for(paths: list[str]) -> Any:
     from keepref_lint.analysis import Project
 
-    if len(paths) == 1:  # one call per checked file: the folder decides the settings
-        folder = os.path.dirname(paths[0]) if not os.path.isdir(paths[0]) else paths[0]
-        settings = _settings_by_folder.get(folder)
-        if settings is None:
-            settings = _settings_by_folder[folder] = _settings(paths)
-    else:
-        settings = _settings(paths)
-    return Project.shared(settings)
+    return Project.shared(_settings_for(paths))

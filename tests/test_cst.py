@@ -1,0 +1,100 @@
+"""keepref_lint.cst.DropVisitor: on every fixture it reports what ``keepref-lint check`` reports, and its
+replacements, put in place of their nodes, give the bytes of ``keepref-lint fix``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from helpers import Scenario, python_files, run_cli, scenarios
+
+from keepref_lint.arguments import parse_args
+from keepref_lint.config import load_settings, with_overrides
+from keepref_lint.cst import DropVisitor
+
+SCENARIOS = scenarios()
+
+
+def settings_of(
+    root: Path, scenario: Scenario
+):  # the settings `check` builds from the fixture's args
+    args = parse_args(["check", *scenario.cli_args()])
+    return with_overrides(
+        load_settings([str(root)]),
+        must_retain=args.must_retain,
+        decorators=args.decorator,
+        no_catalog=args.no_catalog,
+    )
+
+
+class Replace(cst.CSTTransformer):
+    def __init__(self, drops: list) -> None:
+        super().__init__()
+        self.by_node = {id(d.node): d.replacement for d in drops if d.replacement is not None}
+
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine:
+        return self.by_node.get(id(original_node), updated_node)
+
+
+def visit(path: Path, **options) -> tuple[cst.Module, DropVisitor]:
+    wrapper = cst.MetadataWrapper(cst.parse_module(path.read_bytes()))
+    visitor = DropVisitor(path, **options)
+    wrapper.visit(visitor)
+    return wrapper.module, visitor
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_visitor_agrees_with_check_and_fix(
+    scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = scenario.install(tmp_path)
+    monkeypatch.chdir(root)
+    proc = run_cli("check", ".", "--format", "json", *scenario.cli_args(), cwd=root, check=True)
+    expected = {
+        (f["path"], f["line"], f["column"], f["code"], f["message"], f["fixable"])
+        for f in json.loads(proc.stdout)
+    }
+    settings = settings_of(root, scenario)
+    seen = set()
+    for path in python_files(root):
+        module, visitor = visit(path, settings=settings)
+        for drop in visitor.drops:
+            f = drop.finding
+            seen.add((f.path, f.line, f.column, f.code, f.message, drop.replacement is not None))
+            assert f.fixable == (drop.replacement is not None)
+            assert isinstance(drop.node, (cst.SimpleStatementLine, cst.BaseSmallStatement))
+            if drop.replacement is not None:
+                assert isinstance(drop.node, cst.SimpleStatementLine)
+        # The replacements in place of their nodes: the bytes `keepref-lint fix` writes.
+        fixed_path = path.with_name(path.name + ".fixed")
+        want = fixed_path.read_bytes() if fixed_path.exists() else path.read_bytes()
+        assert module.visit(Replace(visitor.drops)).bytes == want, path.name
+    assert seen == expected
+
+
+def test_constructed_with_a_path_and_a_root(tmp_path: Path) -> None:
+    scenario = next(s for s in SCENARIOS if s.name == "cross_module")
+    root = scenario.install(tmp_path)
+    forms = root / "app" / "users" / "forms.py"
+    _, by_path = visit(forms)
+    _, by_root = visit(forms, root=root)
+    assert [d.finding.line for d in by_path.drops] == [d.finding.line for d in by_root.drops]
+    assert len(by_path.drops) == 13
+
+
+def test_a_changed_module_is_indexed_as_given(tmp_path: Path) -> None:
+    """The module the visitor is given (not the file on disk) is what the index reads for it."""
+    scenario = next(s for s in SCENARIOS if s.name == "cross_module")
+    root = scenario.install(tmp_path)
+    service = root / "app" / "service.py"
+    text = service.read_text() + "\n\nclass Own:\n    def go(self):\n        start_service()\n"
+    unmarked = text.replace("@must_retain\ndef start_service", "def start_service")
+    for given, count in ((text, 1), (unmarked, 0)):
+        wrapper = cst.MetadataWrapper(cst.parse_module(given))
+        visitor = DropVisitor(service)
+        wrapper.visit(visitor)
+        assert len(visitor.drops) == count
