@@ -329,3 +329,23 @@ def test_a_chain_longer_than_the_recursion_limit_survives_an_edit(tmp_path: Path
         handle.write("# an edit the index is kept through\n")
     second = run_cli("check", cwd=root)
     assert (second.returncode, second.stdout, second.stderr) == (1, first.stdout, "")
+
+
+def test_a_wrapper_chain_across_modules_in_reverse_name_order(tmp_path: Path) -> None:
+    # w49 -> w48 -> ... -> w0 -> start_service, w(i) in module m(49 - i): the last wrapper's module
+    # is read first.
+    count = 50
+    files = {"service.py": SERVICE}
+    for i in range(count):
+        callee = "start_service" if i == 0 else f"w{i - 1}"
+        source = "service" if i == 0 else f"m{count - i:02d}"
+        files[f"m{count - 1 - i:02d}.py"] = (
+            f"from {source} import {callee}\n\n\ndef w{i}():\n    return {callee}()\n"
+        )
+    files["user.py"] = (
+        f"from m00 import w{count - 1}\n\n\nclass App:\n    def run(self):\n        w{count - 1}()\n"
+    )
+    root = write(tmp_path, files)
+    found = findings(root)
+    assert [(f["path"], f["line"], f["code"]) for f in found] == [("user.py", 6, "KR003")]
+    assert "start_service()" in found[0]["message"] and "(47 more)" in found[0]["message"]

@@ -755,12 +755,10 @@ class ProjectIndex:
             if scopes is None:
                 return []
             opened.append(file)
-            found = _sites(file, scopes)
-            sites.extend(found)
-            return found
+            return _sites(file, scopes)
 
         for i in sorted(candidates):
-            collect(i, names)
+            sites.extend(collect(i, names))
         added = self._propagate(
             sites, lambda name: self._new_sites(name, corpus, uncollected, collect)
         )
