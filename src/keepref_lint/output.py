@@ -58,4 +58,3 @@ def format_github(findings: Sequence[Finding]) -> str:
         )
         lines.append(f"::error {props}::{_github_escape(f'{f.code} {f.message}')}\n")
     return "".join(lines)
-
