@@ -387,6 +387,8 @@ class _Output:
             return len(text)
 
     def flush(self) -> None:
+        if getattr(self._stream, "closed", False):
+            return  # closed by the command itself (the language server closes stdout on exit)
         try:
             self._stream.flush()
         except BrokenPipeError:
