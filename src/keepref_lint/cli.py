@@ -11,6 +11,7 @@ from keepref_lint.config import ConfigError, Settings, load_settings, with_overr
 from keepref_lint.engine import RunResult, run
 from keepref_lint.finding import Finding
 from keepref_lint.output import format_github, format_json, format_sarif, format_text
+from keepref_lint.project import display_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -165,6 +166,31 @@ def _suggest(args: Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; Ctrl-C at any point ends it with status 130 (files are then old or new, never half
+    written, and no worker process is left)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("keepref-lint: interrupted", file=sys.stderr)
+        return 130
+
+
+def _report_stale(result: RunResult) -> None:
+    if result.stale_removed:
+        print(
+            f"keepref-lint: removed {_plural(len(result.stale_removed), 'temporary file')} left by an"
+            f" interrupted fix: {', '.join(map(display_path, result.stale_removed))}",
+            file=sys.stderr,
+        )
+    for path in result.stale_reported:
+        print(
+            f"keepref-lint: {display_path(path)}: looks like a temporary file left by an interrupted fix;"
+            " remove it if no fix is running",
+            file=sys.stderr,
+        )
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "explain":
         return _explain(args.code)
@@ -199,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
         return EXIT_ERROR
+    _report_stale(result)
     if result.interrupted:
         changed = [r.file.display for r in result.results if r.written]
         print(
