@@ -169,10 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The command; Ctrl-C at any point ends it with status 130 (files are then old or new, never half
     written, and no worker process is left)."""
     try:
-        return _main(argv)
+        status = _main(argv)
     except KeyboardInterrupt:
         print("keepref-lint: interrupted", file=sys.stderr)
-        return 130
+        status = 130
+    if status == 130:
+        # CPython marks a KeyboardInterrupt that ends a string ``exec`` (namedtuple and dataclass
+        # creation use one) as unhandled even when it is caught, and under ``python -m`` then exits by
+        # SIGINT instead of with our status; each string ``exec`` clears the mark first.
+        exec("None", {})
+    return status
 
 
 def _report_stale(result: RunResult) -> None:
