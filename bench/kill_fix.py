@@ -1,7 +1,7 @@
 """``kill -9`` of ``fix`` at random moments: every file stays its old or its new text, and the next run
 leaves no temporary file.
 
-    python bench/kill_fix.py [--kills 30] [--seed 1] [--work DIR]
+    python bench/kill_fix.py [--kills 30] [--targeted 10] [--seed 1] [--work DIR]
 
 1. Unpack sglang 0.5.23, mark ``builtins.print`` as must-retain (as bench/stress.py does), run ``fix``
    once to completion: its output is each file's new text, its wall time T the span kills are drawn
@@ -10,6 +10,8 @@ leaves no temporary file.
    then check every Python file (old or new text, nothing else), count the temporary files the kill left,
    and the worker processes still alive 5 s later; run ``fix`` again to completion and check that no
    temporary file is left and every file is its new text; put the tree back.
+3. ``--targeted`` more times the same, but the kill comes the moment a temporary file is seen (the
+   folders of the changed files are listed in a tight loop), to kill inside a write on purpose.
 Prints the counts as a Markdown table and exits non-zero on any broken file, leftover or orphan.
 """
 
@@ -69,6 +71,7 @@ def restore(tree: Path, old: dict[Path, bytes], changed: set[Path]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=30)
+    parser.add_argument("--targeted", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
@@ -104,9 +107,13 @@ def main() -> int:
     print(
         f"tree: {len(old)} files, {len(changed)} changed by fix; one fix: {span:.1f} s", flush=True
     )
-    for kill in range(args.kills):
+    folders = sorted({str((tree / rel).parent) for rel in changed})
+    counts["targeted kills (at a temporary file seen)"] = 0
+    for kill in range(args.kills + args.targeted):
+        targeted = kill >= args.kills
         delay = rng.uniform(0, 1.1 * span)
         tag = uuid.uuid4().hex
+        started = time.perf_counter()
         proc = subprocess.Popen(
             FIX,
             cwd=tree,
@@ -114,7 +121,15 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
             env={**os.environ, "KEEPREF_BENCH_TAG": tag},
         )
-        time.sleep(delay)
+        if targeted:
+            while proc.poll() is None and not any(
+                e.name.endswith(".keepref-tmp") for f in folders for e in os.scandir(f)
+            ):
+                pass
+            delay = time.perf_counter() - started
+            counts["targeted kills (at a temporary file seen)"] += 1
+        else:
+            time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         now = snapshot(tree)
@@ -146,7 +161,7 @@ def main() -> int:
         counts["temporary files left after the next run"] += len(left)
         counts["files not new after the next run"] += len(not_new)
         print(
-            f"kill {kill + 1}: at {delay:.2f} s, {written}/{len(changed)} written, {len(temps)} temp,"
+            f"kill {kill + 1}{' (targeted)' if targeted else ''}: at {delay:.2f} s, {written}/{len(changed)} written, {len(temps)} temp,"
             f" {len(broken)} broken, {len(orphans)} orphans; next run {after.returncode},"
             f" {len(left)} temp left, {len(not_new)} not new",
             flush=True,
@@ -157,7 +172,7 @@ def main() -> int:
     print()
     print("| figure | count |")
     print("|---|---:|")
-    print(f"| kills (SIGKILL at a random moment of `fix`) | {args.kills} |")
+    print(f"| kills at a random moment of `fix` | {args.kills} |")
     for name, value in counts.items():
         print(f"| {name} | {value} |")
     bad = sum(
