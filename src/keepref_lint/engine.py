@@ -137,7 +137,13 @@ def run(
         if write:
             from keepref_lint.apply import stale_temp_files
 
-            folders = dict.fromkeys(os.path.dirname(os.path.realpath(t)) for t in target_names)
+            # Where fix writes: beside each file's real path (a symlinked file: beside its target).
+            folders = dict.fromkeys(os.path.realpath(os.path.dirname(t)) for t in target_names)
+            folders.update(
+                dict.fromkeys(
+                    os.path.dirname(os.path.realpath(t)) for t in target_names if os.path.islink(t)
+                )
+            )
             result.stale_removed, result.stale_reported = stale_temp_files(folders)
     results_cache = _results_cache(settings) if settings.cache and not fix else None
     # Stored: (the index build they were computed with, {path: outcome}, {path: CRC-32 of the text
@@ -258,8 +264,8 @@ def _run_cold(
                 outcomes[path] = ("checked", [])
     project.release_texts(set(work))
     done = len(targets) - len(work)
-    # The diff only when it is shown (``fix --diff``, which does not write): difflib's time grows with
-    # the square of the changed lines.
+    # The diff only when it is shown (``fix --diff``, which does not write): difflib's worst case is
+    # quadratic in the lines.
     analysed = analyse_all(project, work, fix, jobs, diff=fix and not write)
     try:
         for path, error, file_result in analysed:
