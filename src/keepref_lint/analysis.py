@@ -316,10 +316,8 @@ def _worker_main(conn: Connection, lifeline: tuple[int, int], others: list[Conne
     """A worker process: take chunks of paths from ``conn``, answer each with its outcomes. It ignores
     Ctrl-C (the parent decides, and kills it), and exits when the parent dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(
-            signal.SIG_UNBLOCK, {signal.SIGINT}
-        )  # blocked by the parent for the fork
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the parent for the fork
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     os.close(lifeline[1])  # the parent's end: only the parent may hold it
     for other in others:  # the other workers' pipes, inherited by the fork
         other.close()
@@ -425,7 +423,7 @@ def _analyse_in_workers(
         pipes = [context.Pipe() for _ in range(jobs)]
         conns = [mine for mine, _ in pipes]
         for i, (_, theirs) in enumerate(pipes):
-            others = [c for j, pair in enumerate(pipes) for c in pair if c is not theirs]
+            others = [c for pair in pipes for c in pair if c is not theirs]
             process = context.Process(
                 target=_worker_main,
                 args=(theirs, lifeline, others),
