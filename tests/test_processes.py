@@ -236,3 +236,40 @@ def test_cache_dir_is_refused_unless_it_is_its_own(tmp_path: Path) -> None:
         assert proc.returncode == 1, proc.stderr
     assert (root / "build" / "kr-cache" / ".gitignore").read_text().endswith("*\n")
     assert any(p.name.startswith("results-") for p in (root / "build" / "kr-cache").iterdir())
+
+
+def test_a_worker_that_dies_costs_its_files_only(tmp_path: Path) -> None:
+    root = make(tmp_path / "p", files=12)
+    # The worker that gets user05.py dies (as if killed by the OOM killer) before answering.
+    proc, tag = start(
+        ["fix", "--no-cache", "-j", "2", "."],
+        root,
+        """
+        import os
+        from keepref_lint import analysis
+        parent = os.getpid()
+        real = analysis._analyse
+        def analyse(project, path, *args):
+            if os.getpid() != parent and path.endswith("user05.py"):
+                os._exit(9)
+            return real(project, path, *args)
+        analysis._analyse = analyse
+        """,
+    )
+    status, err = finish(proc, tag, 30)
+    assert status == 2, err
+    lines = err.splitlines()
+    assert lines and all(
+        line.endswith(": internal error: the worker process checking it died (exit status 9)")
+        for line in lines
+    ), err
+    # The chunk it was checking (user05.py and at most one other file); the chunk it had not started
+    # went to the other worker.
+    assert "user05.py: internal error" in err and len(lines) <= 2, err
+    failed = {line.partition(":")[0] for line in lines}
+    for name in ["good.py", *(f"user{i:02}.py" for i in range(12))]:
+        expected = USER if name == "good.py" else PADDING + USER
+        if name not in failed:
+            expected = expected.replace(USER, FIXED)
+        assert (root / name).read_bytes() == expected, name
+    assert wait_until_gone(tag, 3) == []

@@ -6,6 +6,7 @@ Imported only when a run cannot be answered from the results cache, so a warm ru
 from __future__ import annotations
 
 import ast
+import collections
 import contextlib
 import gc
 import os
@@ -434,21 +435,16 @@ def _analyse_in_workers(
             processes.append(process)
         for _, theirs in pipes:
             theirs.close()
-        sent = 0
+        pending = collections.deque(range(len(chunks)))  # chunks not given to a worker yet
         busy: dict[int, list[int]] = {}  # worker -> chunks it was given, in order
         answers: dict[int, list[Outcome]] = {}
         live = dict(enumerate(processes))
 
         def give(worker: int) -> None:
-            nonlocal sent
-            conns[worker].send((chunks[sent], fix, diff))
-            busy.setdefault(worker, []).append(sent)
-            sent += 1
+            index = pending.popleft()
+            conns[worker].send((chunks[index], fix, diff))
+            busy.setdefault(worker, []).append(index)
 
-        for worker in range(jobs):  # two chunks each: a worker never waits for its next one
-            for _ in range(2):
-                if sent < len(chunks):
-                    give(worker)
         next_chunk = 0
         while next_chunk < len(chunks):
             while next_chunk in answers:
@@ -461,6 +457,9 @@ def _analyse_in_workers(
                     if index not in answers:
                         answers[index] = [_analyse(project, p, fix, diff) for p in chunks[index]]
                 continue
+            for worker in live:  # two chunks each: a worker never waits for its next one
+                while pending and len(busy.setdefault(worker, [])) < 2:
+                    give(worker)
             ready = wait([conns[w] for w in live] + [live[w].sentinel for w in live])
             for worker in list(live):
                 conn = conns[worker]
@@ -473,15 +472,16 @@ def _analyse_in_workers(
                         raise value
                     if kind == "ok":
                         answers[busy[worker].pop(0)] = value
-                        if sent < len(chunks):
-                            give(worker)
                         continue
                 elif live[worker].sentinel not in ready:
                     continue
-                # The worker died (killed, out of memory): its files are errors, the others go on.
+                # The worker died (killed, out of memory): the files of the chunk it was checking
+                # are errors, the chunk it had not started goes to another worker.
                 process = live.pop(worker)
                 process.join(1)
-                for index in busy.pop(worker, []):
+                given = busy.pop(worker, [])
+                pending.extendleft(reversed(given[1:]))
+                for index in given[:1]:
                     answers[index] = [
                         (
                             path,
