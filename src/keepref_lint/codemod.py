@@ -91,15 +91,13 @@ class KeepReferences(VisitorBasedCodemodCommand):
 def _exactly(tree: cst.Module, data: bytes, outcome: str) -> cst.Module:
     """``tree`` (parsed from ``data``) as a module whose ``bytes`` are ``data``, or SkipFile.
 
-    libcst's parser drops a final lone ``\r``; when the module's own newline is ``\r`` that ending can
-    be restored with ``has_trailing_newline``. Any other difference is declined, never written."""
+    libcst's parser drops a final lone ``\r``; ``has_trailing_newline`` puts it back (the result is
+    compared, as every result is). Any other difference is declined, never written."""
     if tree.bytes == data:
         return tree
     if data.endswith(b"\r") and not tree.has_trailing_newline:
         restored = tree.with_changes(has_trailing_newline=True)
         if restored.bytes == data:
             return restored
-    raise SkipFile(
-        f"{outcome}: libcst cannot reproduce this file's bytes (its line endings);"
-        " `keepref-lint fix` can fix it"
-    )
+    hint = "; `keepref-lint fix` can fix it" if outcome == "fix not written" else ""
+    raise SkipFile(f"{outcome}: libcst cannot reproduce this file's bytes (its line endings){hint}")
