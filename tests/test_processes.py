@@ -127,7 +127,9 @@ AFTER_FORKS = """
 def interrupted_cleanly(proc: subprocess.Popen[str], tag: str, root: Path) -> int:
     """Wait (10 s at most) for a run sent SIGINT; check no traceback, no process, no temp file left."""
     status, err = finish(proc, tag, 10)
-    assert status in (0, 1, 130), (status, err)
+    # -SIGINT with nothing said: the signal came before the interpreter installed its handler (a slow
+    # start on a loaded machine), which is the default action, also prompt; keepref-lint never ran.
+    assert status in (0, 1, 130) or (status == -signal.SIGINT and err == ""), (status, err)
     assert "Traceback" not in err, err
     assert wait_until_gone(tag, 3) == []
     assert not list(root.rglob("*.keepref-tmp"))
@@ -159,7 +161,7 @@ def test_sigint_at_many_moments_of_fix(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGINT)
         status = interrupted_cleanly(proc, tag, root)
         statuses.append(status)
-        assert status in (0, 130), delay
+        assert status in (0, 130, -signal.SIGINT), delay
         for name in names:
             data = (root / name).read_bytes()
             old = USER if name == "good.py" else PADDING + USER

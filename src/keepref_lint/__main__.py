@@ -9,4 +9,9 @@ if __name__ == "__main__":
     except KeyboardInterrupt:  # before main() could catch it (while importing)
         exec("None", {})  # clear CPython's "unhandled KeyboardInterrupt" mark (see cli.main)
         status = 130
+    import signal
+
+    # The run is over and its status stands: a Ctrl-C while the interpreter shuts down (when it has
+    # put back the default action, which would end the process by the signal) changes nothing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise SystemExit(status)
