@@ -234,6 +234,11 @@ class FileScopes:
         self.functions: dict[str, Scope] = {}
         self.narrowed: dict[int, tuple[ast.expr, Scope]] = {}
         self._narrowing: list[tuple[str, ast.expr, Scope]] = []
+        # Expressions resolved within one outermost ``qualify`` (by node and scope): a receiver chain's
+        # candidates branch at each step, so without it a chain of attributes costs exponential time.
+        # String annotations are parsed once (and kept: the memo is keyed by node identity).
+        self._memo: dict[tuple[int, int], list[str]] = {}
+        self._parsed: dict[int, ast.expr | None] = {}
 
     def _walk(self, tree: ast.Module) -> None:
         for stmt in tree.body:
@@ -252,6 +257,8 @@ class FileScopes:
         self.classes.clear()
         self.functions.clear()
         self.narrowed.clear()
+        self._memo.clear()
+        self._parsed.clear()
         self.statements.clear()
         self.returns.clear()
         self.scope = self.module
@@ -583,6 +590,22 @@ class FileScopes:
         """
         if depth > _MAX_ALIAS_DEPTH:
             return []
+        key = (id(expr), id(scope))
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        outermost = not self._memo
+        self._memo[key] = []  # a cycle (``x = x.next``) finds nothing
+        try:
+            found = self._memo[key] = self._qualify(expr, scope, known, depth)
+        finally:
+            if outermost:  # marks and facts may change between two resolutions: memo within one
+                self._memo.clear()
+        return found
+
+    def _qualify(
+        self, expr: ast.expr, scope: Scope, known: Callable[[str], bool], depth: int
+    ) -> list[str]:
         if isinstance(expr, ast.Name):
             narrowed = self.narrowed.get(id(expr))
             if narrowed is not None:
@@ -687,10 +710,16 @@ class FileScopes:
         if depth > _MAX_ALIAS_DEPTH:
             return []
         if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-            try:
-                annotation = ast.parse(annotation.value.strip(), mode="eval").body
-            except SyntaxError:
+            if id(annotation) not in self._parsed:
+                try:
+                    parsed: ast.expr | None = ast.parse(annotation.value.strip(), mode="eval").body
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    parsed = None
+                self._parsed[id(annotation)] = parsed
+            parsed = self._parsed[id(annotation)]
+            if parsed is None:
                 return []
+            annotation = parsed
         if isinstance(annotation, ast.Constant) and annotation.value is None:
             return []
         if isinstance(annotation, ast.Tuple):  # isinstance(x, (A, B))
