@@ -679,6 +679,8 @@ class ProjectIndex:
         names = method_names((q, m.kind) for q, m in index.marks.items())
         index.receiver_types, read = build_receiver_types(files, cache, corpus, names, known)
         index.used |= read
+        if index.receiver_types.hits:
+            index.prefilter = index._prefilter()
         index.digests = {file.path: file.digest for file in files}
         return index
 
@@ -1261,6 +1263,9 @@ class ProjectIndex:
         for name in methods:
             if name in bound:  # also a module-level function's name: plain
                 del bound[name]
+        if not reexports_only:
+            for path in self.receiver_types.hits:
+                in_file.setdefault(path, set()).update(self.receiver_types.names)
         return Prefilter(plain, guarded, reexports_only, in_file, bound, owners)
 
     def _related_names(self, classes: set[str]) -> set[str]:

@@ -15,7 +15,15 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable
 
-from keepref_lint.resolve import ANNOTATED, DEF, INSTANCE, FileScopes, Scope, TypeOracle
+from keepref_lint.resolve import (
+    ANNOTATED,
+    DEF,
+    INSTANCE,
+    FileScopes,
+    Scope,
+    TypeOracle,
+    dotted_name,
+)
 
 _MAX_ROUNDS = 8
 _MAX_BASES = 20
@@ -28,9 +36,10 @@ class FileFacts:
         self.attrs: dict[str, dict[str, list[str]]] = {}  # class -> attribute -> types
         self.bases: dict[str, list[str]] = {}  # class -> qualified bases
         self.returns: dict[str, tuple[bool, list[str]]] = {}  # function -> (async, types)
+        self.typevars: dict[str, list[str]] = {}  # module-level TypeVar -> its bound's types
 
     def shape(self) -> tuple:
-        return (self.attrs, self.bases, self.returns)
+        return (self.attrs, self.bases, self.returns, self.typevars)
 
 
 def file_facts(scopes: FileScopes, known: Callable[[str], bool]) -> FileFacts:
@@ -56,6 +65,19 @@ def file_facts(scopes: FileScopes, known: Callable[[str], bool]) -> FileFacts:
             types = [t for t in scopes._class_member(cls, attr, known, 0) if t.startswith(INSTANCE)]
             if types:
                 facts.attrs.setdefault(qualname, {})[attr] = types
+    module = scopes.module
+    for name, kinds in module.bindings.items():
+        if any(kind == "assign" and isinstance(p, ast.Call) for kind, p in kinds):
+            bounds = [
+                t
+                for t in scopes.qualify(ast.Name(name, ast.Load()), module, known)
+                if t.startswith(INSTANCE)
+            ]
+            if bounds and all(
+                isinstance(p, ast.Call) and dotted_name(p.func) in ("TypeVar", "typing.TypeVar")
+                for kind, p in kinds
+            ):
+                facts.typevars[f"{module.qualname}.{name}"] = bounds
     for qualname, function in scopes.functions.items():
         node = function.node
         returns = getattr(node, "returns", None)
@@ -79,9 +101,13 @@ class ReceiverTypes(TypeOracle):
         self._attrs: dict[str, dict[str, list[str]]] = {}
         self._bases: dict[str, list[str]] = {}
         self._returns: dict[str, tuple[bool, list[str]]] = {}
+        self._typevars: dict[str, list[str]] = {}
         self.questions: set[str] | None = None  # while resolving: qualified names asked about
         self.asked: set[str] = set()  # every question of the build (a new module may answer one)
         self.names: set[str] = set()  # the must-retain method names whose receivers were typed
+        # Receiver files where a receiver's type makes a call must-retain: checked even when the text
+        # alone would not bring them in (``self.websocket.loop.create_task`` without ``import asyncio``).
+        self.hits: set[str] = set()
 
     def add(self, path: str, module: str, facts: FileFacts) -> None:
         self.facts[path] = facts
@@ -89,13 +115,7 @@ class ReceiverTypes(TypeOracle):
         self._attrs.update(facts.attrs)
         self._bases.update(facts.bases)
         self._returns.update(facts.returns)
-
-    def rebuild_tables(self) -> None:
-        self._attrs, self._bases, self._returns = {}, {}, {}
-        for facts in self.facts.values():
-            self._attrs.update(facts.attrs)
-            self._bases.update(facts.bases)
-            self._returns.update(facts.returns)
+        self._typevars.update(facts.typevars)
 
     def _ask(self, qualname: str) -> None:
         if self.questions is not None:
@@ -127,6 +147,15 @@ class ReceiverTypes(TypeOracle):
         return types if is_async == awaited else []
 
     def attribute_types(self, cls: str, attr: str) -> list[str] | None:
+        bounds = self._typevars.get(cls)
+        if bounds is not None:  # an instance of a TypeVar: of its bound
+            found = [
+                t
+                for b in bounds
+                if b != INSTANCE + cls
+                for t in self.attribute_types(b[1:], attr) or ()
+            ]
+            return found or None
         for current in self._mro(cls):
             types = self._attrs.get(current, {}).get(attr)
             if types:
@@ -144,7 +173,7 @@ def method_names(qualnames: Iterable[tuple[str, str]]) -> set[str]:
     return found
 
 
-def receiver_calls(scopes: FileScopes, names: set[str]) -> list[tuple[ast.expr, Scope]]:
+def receiver_calls(scopes: FileScopes, names: set[str]) -> list[tuple[ast.Attribute, Scope]]:
     """The receivers of calls of a must-retain method name in statements that could drop them."""
     found = []
     for stmt in scopes.statements:
@@ -161,7 +190,7 @@ def receiver_calls(scopes: FileScopes, names: set[str]) -> list[tuple[ast.expr, 
                 and isinstance(call.func, ast.Attribute)
                 and call.func.attr in names
             ):
-                found.append((call.func.value, stmt.scope))
+                found.append((call.func, stmt.scope))
     return found
 
 
@@ -186,8 +215,9 @@ def questions_of(
     saved, types.questions = types.questions, set()
     try:
         scopes.types = types
-        for expr, scope in receiver_calls(scopes, names):
-            scopes.qualify(expr, scope, known)
+        for func, scope in receiver_calls(scopes, names):
+            if any(known(q) for q in scopes.qualify(func, scope, known)):
+                types.hits.add(file.path)  # type: ignore[attr-defined]
         return types.questions
     finally:
         types.questions = saved
@@ -208,6 +238,7 @@ def build_receiver_types(
         found |= corpus.files_with(f".{name}(")  # type: ignore[attr-defined]
     receiver_files = [files[i] for i in sorted(found)]
     for _ in range(_MAX_ROUNDS):
+        types.hits.clear()
         wanted: dict[str, object] = {}
         for file in receiver_files:
             asked = questions_of(file, cache, types, names, known)

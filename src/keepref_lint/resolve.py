@@ -31,8 +31,14 @@ WITH = "with"  # ``with x as name``; payload: (context expression, is async)
 # ``b = Impl()`` makes ``b`` "@pkg.Impl", so ``b.open`` is "pkg.Impl.open" but ``b()`` calls nothing known.
 INSTANCE = "@"
 _CASTS = frozenset({"typing.cast", "typing_extensions.cast"})
+_TYPEVARS = frozenset({"typing.TypeVar", "typing_extensions.TypeVar"})
 _SELF_TYPES = frozenset({"typing.Self", "typing_extensions.Self"})
 _UNIONS = frozenset({"typing.Optional", "typing.Union", "typing_extensions.Optional"})
+# Qualifiers around a type (``Final[X]``, ``Annotated[X, ...]``), and annotations that state no type.
+_QUALIFIERS = frozenset(
+    f"{m}.{n}" for m in ("typing", "typing_extensions") for n in ("Final", "ClassVar", "Annotated")
+)
+_NO_TYPE = frozenset({"typing.Any", "typing_extensions.Any", "builtins.object"}) | _QUALIFIERS
 _PROPERTIES = frozenset({"property", "cached_property", "functools.cached_property"})
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
@@ -656,6 +662,9 @@ class FileScopes:
                 continue  # calling an instance: ``__call__`` is not followed
             if q in RETURN_TYPES:
                 types = [INSTANCE + RETURN_TYPES[q]]
+            elif q in _TYPEVARS:  # a TypeVar stands for its bound
+                bound = next((k.value for k in call.keywords if k.arg == "bound"), None)
+                types = self._annotation_type(bound, scope, known, depth) if bound else []
             elif q in _CASTS:
                 types = (
                     self._annotation_type(call.args[0], scope, known, depth) if call.args else []
@@ -726,11 +735,15 @@ class FileScopes:
             parts = annotation.elts
         elif isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
             parts = [annotation.left, annotation.right]
-        elif isinstance(annotation, ast.Subscript) and any(
-            q in _UNIONS for q in self.qualify(annotation.value, scope, known, depth + 1)
+        elif (
+            isinstance(annotation, ast.Subscript)
+            and (heads := self.qualify(annotation.value, scope, known, depth + 1))
+            and any(q in _UNIONS or q in _QUALIFIERS for q in heads)
         ):
             inner = annotation.slice
             parts = inner.elts if isinstance(inner, ast.Tuple) else [inner]
+            if any(q in _QUALIFIERS for q in heads):
+                parts = parts[:1]  # Final[X], ClassVar[X], Annotated[X, metadata]
         else:
             parts = None
         if parts is not None:
@@ -746,7 +759,11 @@ class FileScopes:
             return []
         found = []
         for q in self.qualify(annotation, scope, known, depth + 1):
-            if q.startswith(INSTANCE):
+            if q.startswith(INSTANCE):  # a TypeVar's bound
+                if q not in found:
+                    found.append(q)
+                continue
+            if q in _NO_TYPE:
                 continue
             if q in _SELF_TYPES:
                 if self_class is not None:
