@@ -30,10 +30,9 @@ def interpreter(label: str) -> str:
     if needed is None:
         return sys.executable
     minor = ".".join(needed.split(".")[:2])
-    found = shutil.which(f"python{minor}") or next(
-        iter(sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{minor}*/bin/python")))), None
-    )
-    return found or sys.executable
+    # An installed interpreter itself before a shim on PATH (a pyenv shim may refuse the version).
+    installed = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{minor}*/bin/python")))
+    return next(iter(installed), None) or shutil.which(f"python{minor}") or sys.executable
 
 
 # (tree label, path under the tree's python/ folder, line, what makes it a receiver)

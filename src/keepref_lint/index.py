@@ -23,6 +23,7 @@ from keepref_lint.project import InputError, SourceFile, too_deep
 from keepref_lint.receivers import (
     ReceiverTypes,
     build_receiver_types,
+    calls_a_receiver,
     file_facts,
     method_names,
     module_of,
@@ -1059,7 +1060,7 @@ class ProjectIndex:
             cache.done(file)
             if facts.shape() != types.facts[path].shape():
                 return False
-        if any(f".{name}(".encode() in data for name in types.names):
+        if calls_a_receiver(data, types.names):
             asked = questions_of(file, cache, types, types.names, known)
             if asked is None or not asked <= types.asked:
                 return False

@@ -13,6 +13,7 @@ without a stated answer stays unknown.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterable
 
 from keepref_lint.resolve import (
@@ -26,6 +27,13 @@ from keepref_lint.resolve import (
 )
 
 _MAX_ROUNDS = 8
+# What may stand before ``.name(`` on its line when the call can be a drop: a statement start, plain
+# assignments, ``await``, then a receiver of names, dots and call brackets (``self.hass.loop``,
+# ``get_loop()``). A receiver that starts on an earlier line is not looked at (its file is still checked
+# as before; only the other modules' facts are not read for it).
+_RECEIVER_PREFIX = re.compile(
+    rb"[ \t]*(?:[\w.]+[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*)*(?:await[ \t]+)?[\w.()]*\Z"
+)
 _MAX_BASES = 20
 
 
@@ -204,6 +212,19 @@ def module_of(qualname: str, modules: dict[str, object]) -> str | None:
     return None
 
 
+def calls_a_receiver(data: bytes, names: Iterable[str]) -> bool:
+    """Does the text call one of the method ``names`` where the result could be dropped?"""
+    for name in names:
+        needle = f".{name}(".encode()
+        at = data.find(needle)
+        while at != -1:
+            start = data.rfind(b"\n", 0, at) + 1
+            if _RECEIVER_PREFIX.match(data[start:at]):
+                return True
+            at = data.find(needle, at + len(needle))
+    return False
+
+
 def questions_of(
     file: object, cache: object, types: ReceiverTypes, names: set[str], known: Callable[[str], bool]
 ) -> set[str] | None:
@@ -236,7 +257,7 @@ def build_receiver_types(
     found: set[int] = set()
     for name in names:
         found |= corpus.files_with(f".{name}(")  # type: ignore[attr-defined]
-    receiver_files = [files[i] for i in sorted(found)]
+    receiver_files = [files[i] for i in sorted(found) if calls_a_receiver(files[i].data, names)]
     for _ in range(_MAX_ROUNDS):
         types.hits.clear()
         wanted: dict[str, object] = {}
