@@ -16,6 +16,7 @@ import ast
 import re
 from collections.abc import Callable, Iterable
 
+from keepref_lint.catalog import TYPE_ALIASES
 from keepref_lint.resolve import (
     ANNOTATED,
     DEF,
@@ -27,12 +28,15 @@ from keepref_lint.resolve import (
 )
 
 _MAX_ROUNDS = 8
+_TYPES = frozenset(TYPE_ALIASES.values())  # the catalog's types (the event loop)
 # What may stand before ``.name(`` on its line when the call can be a drop: a statement start, plain
 # assignments, ``await``, then a receiver of names, dots and call brackets (``self.hass.loop``,
-# ``get_loop()``). A receiver that starts on an earlier line is not looked at (its file is still checked
+# ``get_loop()``), through at least one attribute or call: a plain local's type (``loop.create_task``) is
+# stated in its own file or by a call, which its file states too unless the call is another module's
+# (``loop = get_loop()`` across modules is not followed: a known gap). A receiver that starts on an earlier line is not looked at (its file is still checked
 # as before; only the other modules' facts are not read for it).
 _RECEIVER_PREFIX = re.compile(
-    rb"[ \t]*(?:[\w.]+[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*)*(?:await[ \t]+)?[\w.()]*\Z"
+    rb"[ \t]*(?:[\w.]+[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*)*(?:await[ \t]+)?[\w.()]*[.)][\w]*\Z"
 )
 _MAX_BASES = 20
 
@@ -176,7 +180,10 @@ def method_names(qualnames: Iterable[tuple[str, str]]) -> set[str]:
     found = set()
     for qualname, kind in qualnames:
         parts = qualname.split(".")
-        if len(parts) > 1 and (kind == "method" or parts[-2][:1].isupper()):
+        owner = ".".join(parts[:-1])
+        if len(parts) > 1 and (
+            kind == "method" or owner in _TYPES or (kind == "unknown" and parts[-2][:1].isupper())
+        ):
             found.add(parts[-1])
     return found
 
