@@ -267,6 +267,14 @@ class _FixedModule:
             )
             if beside is None or near is None:
                 continue
+            if index == 0:
+                # libcst keeps the comments and blank lines above the first statement in the
+                # module's header: what the fix added there leads the definition instead.
+                lead = (*fixed.header, *definition.leading_lines)
+                kept = len(module.header)
+                if not all(a.deep_equals(b) for a, b in zip(lead, module.header, strict=False)):
+                    continue
+                definition = definition.with_changes(leading_lines=lead[kept:])
             owner = (last_of if index > 0 else first_of).get(id(near))
             became: tuple[cst.BaseStatement, ...] = (
                 self.statements[id(owner)] if owner is not None else (near,)
