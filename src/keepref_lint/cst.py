@@ -7,14 +7,31 @@
     visitor = DropVisitor(path)                  # or DropVisitor(path, root=project_root)
     libcst.MetadataWrapper(module).visit(visitor)
     for drop in visitor.drops:
-        drop.node, drop.finding, drop.replacement
+        drop.node, drop.finding, drop.replacement, drop.module_edit
+    for edit in visitor.module_edits:            # the set of tasks the task fixes share
+        edit.node, edit.replacement
+    fixed = visitor.fixed_module()               # the bytes `keepref-lint fix` writes
 
 There is one detector: the visitor runs the engine (the project index, ``rules.py``, ``fix.py``) on the
 module's text and maps each finding onto the libcst statement at its position (``PositionProvider``).
 ``.node`` is the ``SimpleStatementLine`` holding the drop, or the small statement itself when it shares
-its line with others (``a(); start()``, ``if ok: start()``); ``.replacement`` is the fixed
-``SimpleStatementLine`` (keep-alive comment in its ``leading_lines``), made by applying the engine's own
-edit and parsing the result, or None with the reason in ``finding.no_fix_reason``.
+its line with others (``a(); start()``, ``if ok: start()``). The fixes are the engine's: its edits are
+applied to the whole text, proved as ``fix`` proves them (``apply.verify``) and parsed, and each part of
+the result is found where it moved:
+
+- ``drop.replacement`` is what ``drop.node`` becomes: the fixed ``SimpleStatementLine`` for an object
+  (keep-alive comment in its ``leading_lines``), a ``libcst.FlattenSentinel`` of three statements for a
+  task (``t = ...``, ``SET.add(t)``, ``t.add_done_callback(SET.discard)``, the comment leading the
+  first), or None with the reason in ``finding.no_fix_reason``. ``drop.statements`` is the same as a
+  tuple.
+- a task fix also needs the module's set of tasks, defined once after the imports: that is a
+  ``ModuleEdit`` in ``visitor.module_edits``, named by each drop that needs it (``drop.module_edit``;
+  None when the file already defines the set). Its ``node`` is the top-level statement it goes beside
+  and its ``replacement`` a ``FlattenSentinel`` of that statement (as fixed) and the definition.
+- ``visitor.fixed_module()`` is the whole fixed ``Module``, parsed from the engine's verified text.
+
+Every replacement (the drops' and the module edits') put in place of its node gives the same bytes as
+``fixed_module()``, which are those of ``keepref-lint fix``.
 
 When the module's text differs from the file at ``path`` (an editor's buffer, a module a codemod has
 already changed), the index reads the text given for that module.

@@ -8,8 +8,16 @@ Enable it in ``pyproject.toml`` (or ``fixit.toml``)::
 then ``fixit lint src/`` reports each drop and ``fixit fix --automatic src/`` applies the fixes (the same
 names, comments and bytes as ``keepref-lint fix``). The rule is a thin adapter over ``keepref_lint.cst``:
 the engine finds the drops across the project (settings from ``[tool.keepref-lint]``, as ``check``
-reads them), and each is reported at its statement with the fixed statement as the replacement. Fixit's
-own ``# lint-ignore``/``# lint-fixme`` comments and keepref-lint's ``# noqa: KR001`` both silence it.
+reads them), and each is reported at its statement with the fixed statement(s) as the replacement.
+
+A task's fix also defines the module's set of tasks after the imports, once for all of them. Fixit
+applies each replacement to its node and skips the nodes inside a replaced one, so such a fix is
+reported (at its statement's position) on the ``Module`` node, with the whole module as
+``keepref-lint fix`` writes it, made from the drops this run reports; all such reports carry the same
+module. In an interactive ``fixit fix``, accepting one of them applies every fix of the file.
+
+Fixit's own ``# lint-ignore``/``# lint-fixme`` comments and keepref-lint's ``# noqa: KR001`` both
+silence a drop (and leave its statement unfixed).
 """
 
 from __future__ import annotations
