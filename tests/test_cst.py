@@ -114,3 +114,23 @@ def test_a_changed_module_is_indexed_as_given(tmp_path: Path) -> None:
         visitor = DropVisitor(service)
         wrapper.visit(visitor)
         assert len(visitor.drops) == count
+
+
+def test_the_set_defined_before_a_dropped_first_statement(tmp_path: Path) -> None:
+    """No import above the first statement, which is itself a dropped task: its replacement also
+    defines the set, and it is the module edit's replacement."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'fixture'\nversion = '0'\n")
+    (tmp_path / "spawner.py").write_text(
+        "def spawn(coro):\n    import asyncio\n\n    return asyncio.create_task(coro)\n"
+    )
+    app = tmp_path / "app.py"
+    app.write_text("spawn(work())\nfrom spawner import spawn\n")
+    module, visitor = visit(app, root=tmp_path)
+    (drop,) = visitor.drops
+    (edit,) = visitor.module_edits
+    assert drop.module_edit is edit and drop.node is edit.node
+    assert drop.replacement is edit.replacement and len(drop.replacement) == 4
+    fixed = visitor.fixed_module()
+    assert fixed is not None and module.visit(Replace(visitor)).bytes == fixed.bytes
+    run_cli("fix", ".", cwd=tmp_path, check=True)
+    assert app.read_bytes() == fixed.bytes
