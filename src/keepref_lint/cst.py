@@ -176,12 +176,25 @@ def engine_fixed_data(source: SourceText, data: bytes, fixable: list[Finding]) -
 
     if not fixable:
         return data
-    new_data = source.encode(fixed_text(source, fixable))
     try:
+        new_data = source.encode(fixed_text(source, fixable))
         verify("<module>", parse_quietly(data), new_data, fixable)
-    except InputError:
+    except (InputError, UnicodeEncodeError):
         return None
     return new_data
+
+
+def parse_exactly(data: bytes) -> cst.Module | None:
+    """``data`` as a libcst module whose ``bytes`` are ``data``, or None when libcst cannot reproduce
+    them (its parser drops a final lone ``\\r``; ``has_trailing_newline`` puts it back)."""
+    module = cst.parse_module(data)
+    if module.bytes == data:
+        return module
+    if data.endswith(b"\r") and not module.has_trailing_newline:
+        restored = module.with_changes(has_trailing_newline=True)
+        if restored.bytes == data:
+            return restored
+    return None
 
 
 class _Bodies(cst.CSTVisitor):
@@ -226,9 +239,12 @@ class _FixedModule:
         self.edit_of: dict[int, ModuleEdit] = {}  # finding id -> the module edit it needs
         self.merged: set[int] = set()  # findings whose statement is the module edit's node
         new_data = engine_fixed_data(source, module.bytes, fixable) if fixable else None
-        if new_data is None:
-            return  # nothing to fix, or the engine's own proof failed: no replacement, not a doubtful one
-        self.module = fixed = cst.parse_module(new_data)
+        fixed = None if new_data is None else parse_exactly(new_data)
+        if fixed is None:
+            # Nothing to fix, the engine's own proof failed or libcst cannot hold the fixed bytes:
+            # no replacement rather than a doubtful one.
+            return
+        self.module = fixed
         positions = MetadataWrapper(fixed, unsafe_skip_copy=True).resolve(PositionProvider)
         by_line = {
             positions[node].start.line: node
@@ -335,7 +351,8 @@ class DropMatcher:
     def fixed_module(self, findings: list[Finding] | None = None) -> cst.Module | None:
         """The module as ``keepref-lint fix`` writes it (the engine's verified text, parsed); with
         ``findings``, fixed by those only. The module itself when nothing is fixable; None when the
-        engine's proof of the fixes fails (``fix`` would not write them)."""
+        engine's proof of the fixes fails (``fix`` would not write them) or libcst cannot reproduce
+        the fixed bytes."""
         if self._fixed is None or self._original is None or self._source is None:
             raise RuntimeError("the module has not been visited")
         if findings is None:
@@ -343,10 +360,10 @@ class DropMatcher:
                 return None
             return self._fixed.module
         fixable = [f for f in findings if f.fix is not None]
+        if not fixable:
+            return self._original
         data = engine_fixed_data(self._source, self._original.bytes, fixable)
-        if data is None:
-            return None
-        return self._original if not fixable else cst.parse_module(data)
+        return None if data is None else parse_exactly(data)
 
     def match(
         self,
