@@ -88,6 +88,7 @@ def dead_locals(stmt: Statement) -> list[ast.Name] | None:
 def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
     drops: list[Drop] = []
     known = index.lookup
+    scopes.types = index.receiver_types  # what other modules state about receivers' types
 
     def must_retain(call: ast.Call, stmt: Statement) -> Mark | None:
         for qualname in scopes.qualify(call.func, stmt.scope, lambda q: known(q) is not None):
