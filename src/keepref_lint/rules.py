@@ -12,12 +12,13 @@ attributes, subscripts, returned or yielded values, arguments, ``with ... as``, 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from keepref_lint.catalog import ENTRIES
 from keepref_lint.codes import KR001, KR002, KR003, KR004
-from keepref_lint.finding import Finding, Fix
+from keepref_lint.finding import Edit, Finding, Fix
 from keepref_lint.fix import (
     NamePlanner,
     NoFix,
@@ -51,6 +52,7 @@ class Drop:
     where: str = ""  # how the form drops it, for the message (" inside a list display")
     no_fix: str | None = None  # why this form has no automatic fix
     attribute: str | None = None  # KR004: the attribute that survives
+    unwrap: bool = False  # ``start(),``: the fix also removes the comma
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Candidate:
     where: str = ""
     no_fix: str | None = None
     attribute: str | None = None
+    unwrap: bool = False  # ``start(),``: a fix removes the comma
 
 
 _IN_DISPLAY = "the call is inside a display that is thrown away; write one statement per call"
@@ -113,11 +116,13 @@ def discarded_calls(
         yield Candidate(expr, "dropped", where=where, no_fix=no_fix)
         return
     if isinstance(expr, ast.Tuple) and len(expr.elts) == 1 and not where:
-        yield from discarded_calls(
+        for candidate in discarded_calls(
             expr.elts[0],
             " in a one-element tuple (a stray comma?)",
             "the call is in a one-element tuple; remove the trailing comma",
-        )
+        ):
+            candidate.unwrap = candidate.call is expr.elts[0]  # the fix removes the comma
+            yield candidate
         return
     if isinstance(expr, (ast.Tuple, ast.List, ast.Set)):
         kind = {ast.Tuple: "tuple", ast.List: "list", ast.Set: "set"}[type(expr)]
@@ -537,8 +542,9 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
                 local=dead[0] if len(dead) == 1 else None,
                 kind="dropped" if candidate.kind == "argument" else candidate.kind,
                 where=candidate.where,
-                no_fix=candidate.no_fix,
+                no_fix=None if candidate.unwrap else candidate.no_fix,
                 attribute=candidate.attribute if candidate.kind == "attribute" else None,
+                unwrap=candidate.unwrap,
             )
         )
 
@@ -615,6 +621,17 @@ def _message(drop: Drop, advice: str, fix_reason: str | None) -> str:
     return printable(text)  # whatever a marker's arguments hold, one finding is one line
 
 
+def _comma_edit(drop: Drop, source: SourceText) -> Edit:
+    """The edit removing the stray comma of ``start(),`` (only a comma and blanks after the call)."""
+    node, call = drop.stmt.node, drop.call
+    assert call.end_lineno is not None and node.end_lineno is not None
+    start = source.offset(call.end_lineno, call.end_col_offset or 0)
+    end = source.offset(node.end_lineno, node.end_col_offset or 0)
+    if not re.fullmatch(r"[ \t]*,", source.text[start:end]):
+        raise NoFix("the call is in a one-element tuple; remove the trailing comma")
+    return Edit(start, end, "")
+
+
 def check_tree(
     file: SourceFile, tree: ast.Module, index: ProjectIndex, scopes: FileScopes | None = None
 ) -> list[Finding]:
@@ -651,12 +668,20 @@ def check_tree(
                 )
             if not isinstance(node, ast.Expr) and local is None:
                 raise NoFix("the result is assigned to several names; assign it to one")
+            comma = _comma_edit(drop, source) if drop.unwrap else None
             if task:
                 fix = plan_task_fix(drop.stmt, drop.call, drop.mark, source, planner, local)
-                task_fixes.append((drop.stmt, fix, drop.call))
             else:
                 noun = noun_of(drop.mark, base)
                 fix = plan_fix(drop.stmt, source, planner, base, local, noun, drop.call)
+            if comma is not None:
+                fix = fix._replace(
+                    edits=(*fix.edits, comma),
+                    unwrap=True,
+                    title=f"{fix.title} (and remove the comma)",
+                )
+            if task:
+                task_fixes.append((drop.stmt, fix, drop.call))
         except NoFix as why:
             reason = str(why)
         planned.append((drop, fix, reason, base))
