@@ -332,7 +332,7 @@ def _fix_stdin(args: Namespace, result: RunResult, original: bytes) -> int:
     )
     if remaining:
         sys.stderr.write(format_text(remaining))
-    _report_errors(result)
+    _report_errors(result, args)
     if result.errors:
         return EXIT_ERROR
     if args.diff:
@@ -387,6 +387,8 @@ class _Output:
             return len(text)
 
     def flush(self) -> None:
+        if getattr(self._stream, "closed", False):
+            return  # closed by the command itself (the language server closes stdout on exit)
         try:
             self._stream.flush()
         except BrokenPipeError:

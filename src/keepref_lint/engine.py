@@ -341,7 +341,9 @@ def _run_cold(
         return result
     if progress is not None:
         progress(len(work), len(work), fixes_applied)
-    if results_cache is not None:
+    # Marker arguments the index left out (a bad ``attr=``): reported on every run, so never replayed.
+    result.errors.extend(project.index.problems)
+    if results_cache is not None and not project.index.problems:
         # An outcome depends on its file and the index: valid while both are unchanged.
         computed = {path: _plain(outcome) for path, outcome in outcomes.items()}
         results_cache.store(manifest, (project.index.token, {**stored, **computed}, digests))

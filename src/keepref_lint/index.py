@@ -9,10 +9,13 @@ index keeps module-level imports and aliases (re-exports such as ``from .service
 from __future__ import annotations
 
 import ast
+import keyword as keyword_module
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from keepref_lint.catalog import CATALOG, ENTRIES
 from keepref_lint.config import Settings
@@ -28,9 +31,9 @@ from keepref_lint.resolve import (
 )
 from keepref_lint.sourcetext import parse_quietly
 
-_MAX_DEPTH = 30
-_MAX_STEPS = 500  # qualified names one lookup may visit
 _STAR_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\*", re.MULTILINE)
+_WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")  # what ``occurrences`` counts as a word
+_AS_ALIAS = re.compile(rb"\b(\w+)[ \t]+as[ \t]+(\w+)")
 _CATALOG_ROOTS = frozenset(q.partition(".")[0] for entry in CATALOG for q in entry.qualnames)
 
 
@@ -64,6 +67,13 @@ class Mark:
         return self.qualname.rpartition(".")[2]
 
 
+def bounded_chain(steps: list[str], ends: int = 2) -> list[str]:
+    """A long chain of wrappers as its first steps, a count, and its last step (one line stays short)."""
+    if len(steps) <= 2 * ends:
+        return steps
+    return [*steps[:ends], f"... ({len(steps) - ends - 1:,} more)", steps[-1]]
+
+
 @dataclass
 class ClassInfo:
     bases: list[str]
@@ -77,13 +87,11 @@ class ModuleSummary:
     stars: list[str] = field(default_factory=list)
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     marks: list[Mark] = field(default_factory=list)
+    # ("path:line", cause) of each marker argument that was left out as invalid
+    problems: list[tuple[str, str]] = field(default_factory=list)
     defined: set[str] = field(
         default_factory=set
     )  # module-level functions, classes and assigned names
-
-    def provides(self, name: str) -> bool:
-        """Could ``from <this module> import *`` bind ``name``?"""
-        return name in self.defined or name in self.bindings or bool(self.stars)
 
 
 class ParseCache:
@@ -196,19 +204,43 @@ class Prefilter:
         guarded: dict[str, set[str]],
         reexports_only: bool = False,
         local: dict[str, set[str]] | None = None,
+        bound: dict[str, set[str]] | None = None,
+        owners: dict[str, set[str]] | None = None,
     ) -> None:
         self.plain = frozenset(plain)
         self.guarded = {guard: frozenset(names) for guard, names in guarded.items()}
         self.reexports_only = reexports_only
         # Functions defined inside functions can be called only from their own file: path -> names.
         self.local = {path: frozenset(names) for path, names in (local or {}).items()}
+        # Module-level things (functions, classes, their re-exports) -> the last names of the modules
+        # that define or re-export them: a file reaches one only through what it binds (see _bound).
+        self.bound = {name: frozenset(homes) for name, homes in (bound or {}).items()}
+        # Methods -> the names of their classes, of subclasses and of aliases of either: the resolver
+        # reaches a method only through one of them (``self`` in such a class, ``Cls.method``), so a
+        # file that mentions none of them does not call it, whatever its ``x.start()`` calls are.
+        self.owners = {name: frozenset(names) for name, names in (owners or {}).items()}
 
     def _local_word(self, data: bytes, path: str) -> bool:
         names = self.local.get(path, ())
         return any(True for name in names for _ in occurrences(data, name))
 
-    def _plain_word(self, data: bytes) -> bool:
-        return any(True for name in self.plain for _ in occurrences(data, name))
+    def _plain_word(self, data: bytes, path: str = "") -> bool:
+        bound = self.bound
+        imports: bytes | None = None
+        owners = self.owners
+        for name in self.plain:
+            if name in owners and not any(
+                True for owner in owners[name] for _ in occurrences(data, owner)
+            ):
+                continue
+            for at in occurrences(data, name):
+                if name not in bound:
+                    return True
+                if imports is None:
+                    imports = import_lines(data)
+                if _bound(data, at, name, imports, bound[name], path):
+                    return True
+        return False
 
     def _guarded_here(self, data: bytes, path: str) -> list[frozenset[str]]:
         """The guarded names whose guard the file imports (or whose package it belongs to)."""
@@ -228,7 +260,7 @@ class Prefilter:
             # A module passes a name on by importing or aliasing it, or names a class as a base.
             if any(passes_on(data, at, n) for n in self.plain for at in occurrences(data, n)):
                 return True
-        elif self._plain_word(data):
+        elif self._plain_word(data, path):
             return True
         shaped = passes_on if self.reexports_only else drop_shaped
         return any(
@@ -241,7 +273,7 @@ class Prefilter:
     def drop_offsets(self, data: bytes, path: str = "") -> list[tuple[int, str]] | None:
         """Where a guarded name stands as a possible drop; None when a plain word occurs (its calls can
         hide behind local aliases, so only a whole-file analysis can tell)."""
-        if self._local_word(data, path) or self._plain_word(data):
+        if self._local_word(data, path) or self._plain_word(data, path):
             return None
         return [
             (at, name)
@@ -260,6 +292,8 @@ class Prefilter:
     def key(self) -> tuple:
         return (
             self.plain,
+            tuple(sorted((n, tuple(sorted(h))) for n, h in self.bound.items())),
+            tuple(sorted((n, tuple(sorted(o))) for n, o in self.owners.items())),
             tuple(sorted((g, tuple(sorted(n))) for g, n in self.guarded.items())),
             tuple(sorted((p, tuple(sorted(n))) for p, n in self.local.items())),
         )
@@ -296,10 +330,25 @@ class Corpus:
         self._memo: dict[str, set[int]] = {}
         self._partial: dict[str, dict[int, bool]] = {}
         self._import_memo: dict[str, set[int]] = {}
+        self._words: dict[bytes, set[int]] | None = None  # word -> files (see WORD_INDEX_AFTER)
+
+    # After this many words, one pass that splits every text into words answers the rest (a project
+    # with thousands of must-retain names, such as a long chain of wrappers, would otherwise scan its
+    # texts once per name). Splitting costs a few dozen scans, so no tree pays more than a few percent.
+    WORD_INDEX_AFTER = 1000
 
     def files_with(self, word: str, within: set[int] | None = None) -> set[int]:
-        """The files whose text contains ``word`` (among ``within`` when given)."""
+        """The files whose text contains ``word`` (among ``within`` when given); once the word index
+        is built, those where it stands as a whole word (all that the exact tests accept)."""
         found = self._memo.get(word)
+        if found is None and self._words is None:
+            if len(self._memo) + len(self._partial) >= self.WORD_INDEX_AFTER:
+                self._words = {}
+                for i, text in enumerate(self.texts):
+                    for token in set(_WORD.findall(text)):
+                        self._words.setdefault(token, set()).add(i)
+        if found is None and self._words is not None:
+            found = self._memo[word] = self._words.get(word.encode(), set())
         if found is not None:
             return found if within is None else found & within
         needle = word.encode()
@@ -482,6 +531,43 @@ def passes_on(data: bytes, at: int, name: str) -> bool:
     return False
 
 
+_CHAIN_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
+
+
+def _bound(
+    data: bytes, at: int, name: str, imports: bytes, homes: frozenset[str], path: str
+) -> bool:
+    """Could this occurrence of a module-level thing's name reach it? An attribute (``x.y.name``) only
+    when the chain starts at a name the file's import statements mention (a module: ``thread.start()``
+    on a local is not ``worker.start()`` after ``from . import worker``); a plain name only when the
+    file imports it, star-imports, or may be one of the modules that define or re-export it."""
+    if at > 0 and data[at - 1] == 46:  # "."
+        start = at - 1
+        while start > 0 and data[start - 1] in _CHAIN_BYTES:
+            start -= 1
+        chain = data[start : at - 1]
+        head = chain.partition(b".")[0]
+        if not head or not (head[0] == 95 or 65 <= head[0] <= 90 or 97 <= head[0] <= 122):
+            return not head  # ``(...).name``: nothing to go by (a call may return a module)
+        if any(True for _ in occurrences(imports, head.decode("ascii", "replace"))):
+            return True
+        # ``w = worker`` or ``self.w = worker`` (a module kept under another name) then ``w.name()``
+        return any(
+            re.search(
+                rb"(?:^|[\s.])"
+                + re.escape(part)
+                + rb"[ \t]*(?::[^=\n]*)?=[ \t]*[A-Za-z_][\w.]*[ \t]*(?:#[^\n]*)?\r?$",
+                data,
+                re.MULTILINE,
+            )
+            for part in chain.split(b".")
+            if part
+        )
+    if b"import *" in data or any(True for _ in occurrences(imports, name)):
+        return True
+    return any(within_package(path, home) for home in homes)
+
+
 def may_return_one(data: bytes, names: Iterable[str]) -> bool:
     """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names."""
     returned: dict[str, bool] = {}
@@ -512,6 +598,8 @@ class ProjectIndex:
         self.summaries: dict[str, ModuleSummary] = {}
         self.prefilter = Prefilter(set(), {})
         self._lookup_cache: dict[str, Mark | None] = {}
+        self._exports: dict[str, dict[str, list[str]]] = {}  # module -> its star exports
+        self._derived: dict[str, set[str]] | None = None  # class or name -> subclasses and aliases
         # The files whose text the index was built from: an edit elsewhere cannot change it (see
         # affected_by), so a cached index survives edits to every other file.
         self.used: set[str] = set()
@@ -533,6 +621,15 @@ class ProjectIndex:
             self.marks[spec.qualname] = Mark(
                 spec.qualname, "unknown", "config", spec.attr, spec.reason
             )
+
+    @property
+    def problems(self) -> list[InputError]:
+        """One-line errors for marker arguments the index left out (``path:line: cause``)."""
+        return [
+            InputError(where, cause)
+            for _, summary in sorted(self.summaries.items())
+            for where, cause in summary.problems
+        ]
 
     # -- building --------------------------------------------------------------------------------
     @classmethod
@@ -569,6 +666,7 @@ class ProjectIndex:
             return
         self.summaries[file.module] = summary
         self.summarized[file.path] = skeleton
+        self._forget_lookups()
         self._add_marks(summary, file.path)
 
     def _read_summary(
@@ -614,73 +712,172 @@ class ProjectIndex:
                 ):
                     skeleton = _skeleton_suffices(files[i], prefilter, plain_only)
                     self._summarize(files[i], cache, skeleton=skeleton)
-            for i in sorted(stars):
-                file = files[i]
-                if file.module not in self.summaries and self._star_source_matters(file):
-                    self._summarize(file, cache)
-            self._lookup_cache.clear()
+            # A star import of a module summarized just now matters too, whatever the files' order
+            # (a -> b -> service as well as z -> y -> service): repeat until no star importer is new.
+            waiting = [i for i in sorted(stars) if files[i].module not in self.summaries]
+            while waiting:
+                known = len(self.summaries)
+                for i in waiting:
+                    if files[i].module not in self.summaries and self._star_source_matters(
+                        files[i]
+                    ):
+                        self._summarize(files[i], cache)
+                if len(self.summaries) == known:
+                    break
+                waiting = [i for i in waiting if files[i].module not in self.summaries]
+            self._forget_lookups()
 
     def _infer_wrappers(self, files: list[SourceFile], cache: ParseCache, corpus: Corpus) -> bool:
         """Mark project functions that return a must-retain result (directly or through a local).
 
-        Returns whether anything new was marked; the caller repeats until nothing is, so wrappers of
-        wrappers are found, across modules.
+        Returns whether anything new was marked. Wrappers of wrappers are found by propagation: each
+        ``return`` that could pass a result on is a site, indexed by the names it calls; a new mark
+        re-examines only the sites that call its name, and brings in the files that mention it. So a
+        chain of wrappers costs time linear in its length whatever the order of files and definitions.
+        The caller repeats (with the alias closure) until nothing is new, so re-exported wrappers count.
         """
         names = {qualname.rpartition(".")[2] for qualname in self.marks}
         candidates = self._prefilter().candidates(corpus)
-        known = lambda q: self.lookup(q) is not None  # noqa: E731
-        added = False
-        for i in sorted(candidates):
+        uncollected = set(range(len(files)))
+        sites: list[_Site] = []
+        opened: list[SourceFile] = []
+
+        def collect(i: int, words: set[str]) -> list[_Site]:
             file = files[i]
-            if b"return" not in file.data or not may_return_one(file.data, names):
-                continue
+            if b"return" not in file.data:
+                uncollected.discard(i)
+                return []
+            if not may_return_one(file.data, words | self._aliases_in(file, words)):
+                return []  # (a name marked later may still bring it in)
+            uncollected.discard(i)
             self.used.add(file.path)
             scopes = cache.scopes(file)
             if scopes is None:
-                continue
-            added |= self._infer_in(file, scopes, known)
+                return []
+            opened.append(file)
+            return _sites(file, scopes)
+
+        for i in sorted(candidates):
+            sites.extend(collect(i, names))
+        added = self._propagate(
+            sites, lambda name: self._new_sites(name, corpus, uncollected, collect)
+        )
+        for file in opened:
             cache.done(file)
         return added
 
-    def _infer_in(self, file: SourceFile, scopes: FileScopes, known: Callable[[str], bool]) -> bool:
+    def _new_sites(
+        self,
+        name: str,
+        corpus: Corpus,
+        uncollected: set[int],
+        collect: Callable[[int, set[str]], list[_Site]],
+    ) -> list[_Site]:
+        """Sites of files not yet looked at that mention a name just marked."""
+        found: list[_Site] = []
+        # Only the files not looked at yet are scanned for the name (a chain within one file would
+        # otherwise rescan that file for each of its wrappers).
+        for i in sorted(corpus.files_with(name, uncollected)):
+            found.extend(collect(i, {name}))
+        return found
+
+    def _aliases_in(self, file: SourceFile, names: set[str]) -> set[str]:
+        """Local names under which the file may call one of ``names``: ``import ... as`` aliases and the
+        module's own aliases of must-retain things (``from svc import start as s; return s()``)."""
+        data = file.data
+        found = (
+            {
+                match.group(2).decode()
+                for match in _AS_ALIAS.finditer(import_lines(data))
+                if match.group(1).decode() in names
+            }
+            if b" as " in data
+            else set()
+        )
+        summary = self.summaries.get(file.module)
+        if summary is not None:
+            for local, targets in summary.bindings.items():
+                if any(t.rpartition(".")[2] in names for t in targets):
+                    found.add(local)
+        return found
+
+    def _propagate(
+        self, sites: list[_Site], more: Callable[[str], list[_Site]] | None = None
+    ) -> bool:
+        """Examine every site once, then again only the sites that call a name just marked (and, through
+        ``more``, those of files that mention it), until none is left; then one more full pass for what
+        names cannot tell (a wrapper re-exported under another name), repeated while it finds anything."""
+        by_name: dict[str, list[int]] = {}
+
+        def index(start: int) -> None:
+            for at in range(start, len(sites)):
+                for name in sites[at].keys:
+                    by_name.setdefault(name, []).append(at)
+
+        index(0)
+        known = lambda q: self.lookup(q) is not None  # noqa: E731
         added = False
-        for node, scope in scopes.returns:
-            if scope.kind != "function":
-                continue
-            marked = self.marks.get(scope.qualname)
-            if marked is not None and (marked.source != "decorator" or marked.entry is not None):
-                continue
-            inner = self._returned_mark(scopes, node.value, scope, known)
-            if inner is None:
-                continue
-            if marked is not None:
-                # A marked wrapper of a catalog entry keeps the entry's nature (a task repeats).
-                if inner.entry is not None:
-                    self.marks[scope.qualname] = replace(
-                        marked, entry=inner.entry, reason=marked.reason or inner.reason
-                    )
-                    added = True
-                continue
+        while True:
+            queue = deque(range(len(sites)))
+            queued = set(queue)
+            found_any = False
+            while queue:
+                at = queue.popleft()
+                queued.discard(at)
+                mark = self._infer_site(sites[at], known)
+                if mark is None:
+                    continue
+                found_any = True
+                name = mark.short_name
+                if more is not None:
+                    start = len(sites)
+                    sites.extend(more(name))
+                    index(start)
+                    for new in range(start, len(sites)):
+                        queue.append(new)
+                        queued.add(new)
+                for other in by_name.get(name, ()):
+                    if other not in queued:
+                        queue.append(other)
+                        queued.add(other)
+            added |= found_any
+            if not found_any:
+                return added
+
+    def _infer_site(self, site: _Site, known: Callable[[str], bool]) -> Mark | None:
+        """Mark the site's function if it returns a must-retain result; the new mark, else None."""
+        scope = site.scope
+        marked = self.marks.get(scope.qualname)
+        if marked is not None and (marked.source != "decorator" or marked.entry is not None):
+            return None
+        inner = self._returned_mark(site.scopes, site.node.value, scope, known)
+        if inner is None:
+            return None
+        if marked is not None:
+            # A marked wrapper of a catalog entry keeps the entry's nature (a task repeats).
+            if inner.entry is None:
+                return None
+            mark = replace(marked, entry=inner.entry, reason=marked.reason or inner.reason)
+        else:
             function = scope.node
             assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
-            self.defined_in[scope.qualname] = file.path
-            self.marks[scope.qualname] = Mark(
+            self.defined_in[scope.qualname] = site.file.path
+            mark = Mark(
                 scope.qualname,
                 "method" if scope.enclosing_class() is not None else "function",
                 "inferred",
                 attr=inner.attr,
                 reason=inner.reason,
                 is_async=isinstance(function, ast.AsyncFunctionDef),
-                location=f"{file.display}:{function.lineno}",
+                location=f"{site.file.display}:{function.lineno}",
                 entry=inner.entry,
                 returns=inner,
-                path=file.path,
+                path=site.file.path,
                 line=function.lineno,
             )
-            added = True
-        if added:
-            self._lookup_cache.clear()
-        return added
+        self.marks[scope.qualname] = mark
+        self._lookup_cache.clear()
+        return mark
 
     def affected_by(self, file: SourceFile) -> bool:
         """Would the build have read this text (so an index built without it may be stale)? The same
@@ -692,11 +889,10 @@ class ProjectIndex:
         """The wrapper inference's textual tests, with the marks known now: could a function of this
         file return a must-retain result?"""
         data = file.data
-        return (
-            b"return" in data
-            and self.prefilter.mentions(data, file.path)
-            and may_return_one(data, {qualname.rpartition(".")[2] for qualname in self.marks})
-        )
+        if b"return" not in data or not self.prefilter.mentions(data, file.path):
+            return False
+        names = {qualname.rpartition(".")[2] for qualname in self.marks}
+        return may_return_one(data, names | self._aliases_in(file, names))
 
     def _summary_mode(self, file: SourceFile) -> bool | None:
         """How the build would summarize this text now: None (not at all), True (its skeleton) or
@@ -740,13 +936,11 @@ class ProjectIndex:
             del self.marks[qualname], self.defined_in[qualname]
         if new is not None:
             self._add_marks(new, path)
-        self._lookup_cache.clear()
+        self._forget_lookups()
         if self._may_define_wrapper(file):
             scopes = cache.scopes(file)
             if scopes is not None:
-                known = lambda q: self.lookup(q) is not None  # noqa: E731
-                while self._infer_in(file, scopes, known):
-                    pass
+                self._propagate(_sites(file, scopes))
                 cache.done(file)
         after = {q: self.marks[q] for q, where in self.defined_in.items() if where == path}
         if {q: _mark_shape(m) for q, m in before.items()} != {
@@ -755,6 +949,7 @@ class ProjectIndex:
             return False
         if new is not None:
             self.summaries[file.module] = new
+            self._forget_lookups()
         return True
 
     def _returned_mark(
@@ -800,13 +995,18 @@ class ProjectIndex:
             target = self._follow(qualname, set())
             if target is not None and target != qualname and target not in self.marks:
                 self.marks[target] = mark
-        self._lookup_cache.clear()
+        self._forget_lookups()
 
     def _prefilter(self, with_classes: bool = False, reexports_only: bool = False) -> Prefilter:
         """What a file must mention to call something must-retain (see Prefilter)."""
         plain: set[str] = set()
         guarded: dict[str, set[str]] = {}
         in_file: dict[str, set[str]] = {}
+        # Names of module-level functions (and module-level aliases) -> their modules' last names;
+        # a name that also belongs to something else (a method, a configured name) is left plain.
+        bound: dict[str, set[str]] = {}
+        methods: dict[str, set[str]] = {}  # method name -> its classes' names
+        unbound: set[str] = set()
         for qualname, mark in self.marks.items():
             parts = qualname.split(".")
             if mark.source == "catalog":
@@ -817,8 +1017,25 @@ class ProjectIndex:
                     in_file.setdefault(mark.path, set()).add(parts[-1])
                 continue
             plain.add(parts[-1])
+            if (
+                mark.kind == "function"
+                and mark.source in ("decorator", "inferred")
+                and "<locals>" not in parts
+                and len(parts) > 1
+            ):
+                bound.setdefault(parts[-1], set()).add(parts[-2])
+            elif (
+                mark.kind == "method"
+                and mark.source in ("decorator", "inferred")
+                and "<locals>" not in parts[:-1]
+                and len(parts) > 2
+            ):
+                methods.setdefault(parts[-1], set()).add(parts[-2])
+            else:
+                unbound.add(parts[-1])
             if with_classes and mark.kind == "method" and len(parts) > 1:
                 plain.add(parts[-2])
+                unbound.add(parts[-2])
         for module, summary in self.summaries.items():
             for local, targets in summary.bindings.items():
                 marks = [m for m in map(self.lookup, targets) if m is not None]
@@ -828,29 +1045,75 @@ class ProjectIndex:
                     # Importers of a re-exported catalog name name this module (its last part).
                     guarded.setdefault(module.rpartition(".")[2], set()).add(local)
                 else:
-                    plain.add(local)
-        return Prefilter(plain, guarded, reexports_only, in_file)
+                    plain.add(local)  # a module attribute: reached through what a file binds
+                    bound.setdefault(local, set()).add(module.rpartition(".")[2])
+        owners: dict[str, set[str]] = {}
+        if reexports_only:
+            bound = {}
+        else:
+            for name, classes in methods.items():
+                if name not in unbound and name not in bound:
+                    owners[name] = self._related_names(classes)
+        for name in unbound:
+            bound.pop(name, None)
+        for name in methods:
+            if name in bound:  # also a module-level function's name: plain
+                del bound[name]
+        return Prefilter(plain, guarded, reexports_only, in_file, bound, owners)
+
+    def _related_names(self, classes: set[str]) -> set[str]:
+        """The class names, with (by last name, so never too few) the summarized classes deriving from
+        them and the module-level aliases of any of those."""
+        if self._derived is None:
+            derived: dict[str, set[str]] = {}
+            for summary in self.summaries.values():
+                for qualname, info in summary.classes.items():
+                    for base in info.bases:
+                        derived.setdefault(base.rpartition(".")[2], set()).add(
+                            qualname.rpartition(".")[2]
+                        )
+                for local, targets in summary.bindings.items():
+                    for target in targets:
+                        derived.setdefault(target.rpartition(".")[2], set()).add(local)
+            self._derived = derived
+        found = set(classes)
+        pending = list(classes)
+        while pending:
+            for name in self._derived.get(pending.pop(), ()):
+                if name not in found:
+                    found.add(name)
+                    pending.append(name)
+        return found
 
     # -- lookup ----------------------------------------------------------------------------------
+    def _forget_lookups(self) -> None:
+        """Marks or summaries changed: what lookups and star exports found may no longer hold."""
+        self._lookup_cache.clear()
+        self._exports.clear()
+        self._derived = None
+
     def lookup(self, qualname: str) -> Mark | None:
         """The mark a qualified name leads to, following re-exports, aliases, star imports and bases."""
         if qualname in self._lookup_cache:
             return self._lookup_cache[qualname]
-        result = self._lookup(qualname, 0, set())
+        result = self._lookup(qualname)
         self._lookup_cache[qualname] = result
         return result
 
-    def _lookup(self, qualname: str, depth: int, seen: set[str]) -> Mark | None:
-        mark = self.marks.get(qualname)
-        if mark is not None:
-            return mark
-        if depth > _MAX_DEPTH or qualname in seen or len(seen) > _MAX_STEPS:
-            return None
-        seen.add(qualname)
-        for candidate in self._redirects(qualname):
-            mark = self._lookup(candidate, depth + 1, seen)
+    def _lookup(self, qualname: str) -> Mark | None:
+        """Depth first through the names ``qualname`` denotes (in ``_redirects``'s order), each visited
+        once: a chain of any length ends at its mark, a cycle ends when it comes round."""
+        seen: set[str] = set()
+        stack = [qualname]
+        while stack:
+            name = stack.pop()
+            mark = self.marks.get(name)
             if mark is not None:
                 return mark
+            if name in seen:
+                continue
+            seen.add(name)
+            stack.extend(reversed(self._redirects(name)))
         return None
 
     def _redirects(self, qualname: str) -> list[str]:
@@ -863,15 +1126,110 @@ class ProjectIndex:
             tail = "".join("." + p for p in rest)
             summary = self.summaries.get(prefix)
             if summary is not None:
-                found.extend(target + tail for target in summary.bindings.get(name, ()))
+                # A target that the name already starts with is skipped: in discord.ui,
+                # ``from .select import *`` rebinds ``select`` to discord.ui.select.select, and following
+                # that again from discord.ui.select.select.X would grow the name without end.
+                targets = list(summary.bindings.get(name, ()))
                 for star in summary.stars:
-                    source = self.summaries.get(star)
-                    if source is not None and source.provides(name):
-                        found.append(f"{star}.{name}{tail}")
+                    if star in self.summaries:
+                        targets.extend(self._star_exports(star).get(name, ()))
+                found.extend(
+                    target + tail
+                    for target in targets
+                    if not (
+                        qualname.startswith(target)
+                        and qualname[len(target) : len(target) + 1] in ("", ".")
+                    )
+                )
             owner = self._class_info(prefix)
             if owner is not None and name not in owner.names:
                 found.extend(f"{base}.{name}{tail}" for base in owner.bases)
         return found
+
+    def _own_exports(self, module: str) -> dict[str, list[str]]:
+        """What ``from <module> import *`` binds from the module's own statements: a name it defines
+        stands for itself, a name it imports or aliases for its targets (and for itself when marked)."""
+        summary = self.summaries[module]
+        own: dict[str, list[str]] = {}
+        for name in summary.defined:
+            own[name] = [f"{module}.{name}"]
+        for name, targets in summary.bindings.items():
+            here = f"{module}.{name}"
+            listed = own.setdefault(name, [here] if here in self.marks else [])
+            listed.extend(t for t in targets if t not in listed)
+        return own
+
+    def _star_exports(self, module: str) -> dict[str, list[str]]:
+        """Every name ``from <module> import *`` binds -> what it stands for, through the module's own
+        star imports of any depth. Computed once per module (until the index changes) over the star graph's
+        strongly connected components (Tarjan, without recursion), so cycles share one table."""
+        done = self._exports
+        if module in done:
+            return done[module]
+        summaries = self.summaries
+        order: dict[str, int] = {}
+        low: dict[str, int] = {}
+        stack: list[str] = []
+        on_stack: set[str] = set()
+
+        def sources(name: str) -> list[str]:
+            return [s for s in summaries[name].stars if s in summaries and s != name]
+
+        work: list[tuple[str, Iterator[str]]] = [(module, iter(sources(module)))]
+        order[module] = low[module] = 0
+        stack.append(module)
+        on_stack.add(module)
+        while work:
+            node, pending = work[-1]
+            advanced = False
+            for source in pending:
+                if source in done:
+                    continue
+                if source not in order:
+                    order[source] = low[source] = len(order)
+                    stack.append(source)
+                    on_stack.add(source)
+                    work.append((source, iter(sources(source))))
+                    advanced = True
+                    break
+                if source in on_stack:
+                    low[node] = min(low[node], order[source])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] != order[node]:
+                continue
+            members: list[str] = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                members.append(member)
+                if member == node:
+                    break
+            members.reverse()
+            # The component's star imports from outside it (already done) and its members' own names.
+            shared: dict[str, list[str]] = {}
+            for member in members:
+                for name, targets in self._own_exports(member).items():
+                    listed = shared.setdefault(name, [])
+                    listed.extend(t for t in targets if t not in listed)
+            for member in members:
+                for source in sources(member):
+                    if source in done:
+                        for name, targets in done[source].items():
+                            listed = shared.setdefault(name, [])
+                            listed.extend(t for t in targets if t not in listed)
+            for member in members:
+                table = self._own_exports(member)
+                if len(members) > 1 or summaries[member].stars:
+                    for name, targets in shared.items():
+                        listed = table.setdefault(name, [])
+                        listed.extend(t for t in targets if t not in listed)
+                done[member] = table
+        return done[module]
 
     def _class_info(self, qualname: str) -> ClassInfo | None:
         module = qualname
@@ -884,29 +1242,110 @@ class ProjectIndex:
 
     def _follow(self, qualname: str, seen: set[str]) -> str | None:
         """Where a re-exported name is defined (first binding chain), or None if it is not re-exported."""
-        if qualname in seen or len(seen) > _MAX_DEPTH:
-            return None
-        seen.add(qualname)
-        parts = qualname.split(".")
-        for i in range(len(parts) - 1, 0, -1):
-            summary = self.summaries.get(".".join(parts[:i]))
-            if summary is not None and parts[i] in summary.bindings:
-                target = summary.bindings[parts[i]][0] + "".join("." + p for p in parts[i + 1 :])
-                return self._follow(target, seen) or target
-        return None
+        target: str | None = None
+        while qualname not in seen:
+            seen.add(qualname)
+            parts = qualname.split(".")
+            for i in range(len(parts) - 1, 0, -1):
+                summary = self.summaries.get(".".join(parts[:i]))
+                if summary is not None and parts[i] in summary.bindings:
+                    qualname = summary.bindings[parts[i]][0] + "".join(
+                        "." + p for p in parts[i + 1 :]
+                    )
+                    target = qualname
+                    break
+            else:
+                break
+        return target
 
 
-def _mark_for(node: ast.AST, decorators: set[str]) -> tuple[str | None, str | None] | None:
-    """(attr, reason) when one of the node's decorators is a marker, else None."""
+class _Site(NamedTuple):
+    """A ``return`` in a function: the function may pass on what the names in ``keys`` return."""
+
+    file: SourceFile
+    scopes: FileScopes
+    node: ast.Return
+    scope: Scope
+    keys: frozenset[str]
+
+
+def _sites(file: SourceFile, scopes: FileScopes) -> list[_Site]:
+    """The file's returns in functions, each with the names it may call: the last name of each call in
+    the returned value (or in the assignments of a returned local), and what an import or alias of the
+    call's head stands for."""
+    found = []
+    never = lambda q: False  # noqa: E731
+    for node, scope in scopes.returns:
+        if scope.kind != "function" or node.value is None:
+            continue
+        values = [node.value]
+        if isinstance(node.value, ast.Name):
+            values = [
+                payload
+                for kind, payload in scope.bindings.get(node.value.id, ())
+                if kind == ASSIGN and isinstance(payload, ast.expr)
+            ]
+        keys: set[str] = set()
+        for value in values:
+            for call in ast.walk(value):
+                if not isinstance(call, ast.Call):
+                    continue
+                func = call.func
+                if isinstance(func, ast.Name):
+                    keys.add(func.id)
+                elif isinstance(func, ast.Attribute):
+                    keys.add(func.attr)
+                keys.update(q.rpartition(".")[2] for q in scopes.qualify(func, scope, never))
+        if keys:
+            found.append(_Site(file, scopes, node, scope, frozenset(keys)))
+    return found
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _mark_for(
+    node: ast.AST, decorators: set[str], problems: list[tuple[int, str]] | None = None
+) -> tuple[str | None, str | None] | None:
+    """(attr, reason) when one of the node's decorators is a marker, else None.
+
+    Literal arguments are checked as the configuration's are: an ``attr`` that is not a plain
+    identifier (``attr="x = 1; self.y"``, ``attr="class"``) or a ``reason`` that is not a string is left
+    out (the mark stands, and the fixer names the attribute itself) and described in ``problems``.
+    """
     for decorator in getattr(node, "decorator_list", ()):
         if decorator_name(decorator) not in decorators:
             continue
         options: dict[str, str | None] = {"attr": None, "reason": None}
         if isinstance(decorator, ast.Call):
             for keyword in decorator.keywords:
-                if keyword.arg in options and isinstance(keyword.value, ast.Constant):
-                    value = keyword.value.value
-                    options[keyword.arg] = value if isinstance(value, str) else None
+                if keyword.arg not in options or not isinstance(keyword.value, ast.Constant):
+                    continue
+                value = keyword.value.value
+                if keyword.arg == "attr" and not (
+                    isinstance(value, str)
+                    and _IDENTIFIER.fullmatch(value)
+                    and not keyword_module.iskeyword(value)
+                ):
+                    if problems is not None:
+                        problems.append(
+                            (
+                                decorator.lineno,
+                                f"must_retain attr {value!r} is not a Python identifier; "
+                                "ignored (the fix names the attribute itself)",
+                            )
+                        )
+                    continue
+                if keyword.arg == "reason" and not isinstance(value, str):
+                    if problems is not None:
+                        problems.append(
+                            (
+                                decorator.lineno,
+                                f"must_retain reason {value!r} is not a string; ignored",
+                            )
+                        )
+                    continue
+                options[keyword.arg] = value
         return options["attr"], options["reason"]
     return None
 
@@ -920,8 +1359,10 @@ def _skeleton_suffices(file: SourceFile, closure: Prefilter, plain_only: Prefilt
 
 
 def _mark_shape(mark: Mark) -> tuple:
-    """A mark without where its definition stands (its line moves with every edit above it)."""
-    returns = _mark_shape(mark.returns) if mark.returns is not None else None
+    """A mark without where its definition stands (its line moves with every edit above it). What it
+    returns is named, not expanded: the marks of the file being compared are compared each, and the
+    others did not change (a chain of wrappers may be thousands long)."""
+    returns = mark.returns.qualname if mark.returns is not None else None
     return (*replace(mark, location=None, line=0, returns=None).__dict__.values(), returns)
 
 
@@ -956,7 +1397,7 @@ def summarize_module(tree: ast.Module, file: SourceFile, decorators: set[str]) -
                     summary.defined.add(stmt.name)
                 if in_class is not None:
                     summary.classes[in_class].names.add(stmt.name)
-                options = _mark_for(stmt, decorators)
+                options = _mark_for(stmt, decorators, problems)
                 if isinstance(stmt, ast.ClassDef):
                     kind = "class"
                 elif in_class is not None:
@@ -1006,7 +1447,9 @@ def summarize_module(tree: ast.Module, file: SourceFile, decorators: set[str]) -
                     definitions(block, prefix, in_class, top)
 
     aliases: list[tuple[str, str]] = []
+    problems: list[tuple[int, str]] = []
     definitions(tree.body, file.module, None, True)
+    summary.problems = [(f"{file.display}:{line}", cause) for line, cause in problems]
 
     def qualify(dotted: str) -> list[str]:
         head, _, tail = dotted.partition(".")

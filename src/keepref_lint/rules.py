@@ -32,7 +32,7 @@ from keepref_lint.fix import (
     suggestion,
     used_names,
 )
-from keepref_lint.index import Mark, ProjectIndex
+from keepref_lint.index import Mark, ProjectIndex, bounded_chain
 from keepref_lint.project import SourceFile, printable
 from keepref_lint.resolve import FileScopes, Scope, Statement, dotted_name
 from keepref_lint.sourcetext import SourceText
@@ -587,7 +587,7 @@ def _provenance(mark: Mark) -> str:
     chain = mark.chain
     if len(chain) == 1:
         return ""
-    steps = " which returns ".join(f"{m.short_name}()" for m in chain[1:])
+    steps = " which returns ".join(bounded_chain([f"{m.short_name}()" for m in chain[1:]]))
     return f"; it returns {steps} ({_origin(chain[-1])})"
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from keepref_lint.apply import atomic_write
 from keepref_lint.finding import Edit
-from keepref_lint.index import Mark
+from keepref_lint.index import Mark, bounded_chain
 from keepref_lint.project import InputError, display_path
 from keepref_lint.sourcetext import SourceText, apply_edits, parse_quietly
 
@@ -26,7 +26,7 @@ class Suggestion:
 
     @property
     def chain(self) -> str:
-        return " -> ".join(f"{m.qualname}()" for m in self.mark.chain[1:])
+        return " -> ".join(bounded_chain([f"{m.qualname}()" for m in self.mark.chain[1:]]))
 
     def line(self) -> str:
         return (
