@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from keepref_lint import analysis  # noqa: E402
@@ -116,7 +116,10 @@ def test_prefiltered_run_finds_what_a_whole_parse_finds(source: str) -> None:
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as monkeypatch:
         root = Path(folder)
         (root / "gen.py").write_text(source, encoding="utf-8")
-        compile(source, "gen.py", "exec")
+        try:
+            compile(source, "gen.py", "exec")
+        except SyntaxError:
+            assume(False)  # a statement form put where only an expression can stand
         assert findings(root, False, monkeypatch) == findings(root, True, monkeypatch), source
 
 

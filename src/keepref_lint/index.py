@@ -29,6 +29,7 @@ from keepref_lint.resolve import (
     import_bindings,
     resolve_relative,
 )
+from keepref_lint.shapes import drop_shaped as _drop_shaped
 from keepref_lint.sourcetext import parse_quietly
 
 _STAR_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\*", re.MULTILINE)
@@ -472,9 +473,6 @@ def _line_before(data: bytes, at: int) -> bytes:
     return data[data.rfind(b"\n", 0, at) + 1 : at]
 
 
-_DROP_PREFIX = re.compile(
-    rb"[ \t]*(?:\w+[ \t]*(?::[^=]*)?=[ \t]*)*\(?[\w.]*\Z|.*\belse[ \t]+[\w.]*\Z"
-)
 _RETURN_PREFIX = re.compile(rb".*\breturn[ \t]+(?:await[ \t]+)?[\w.]*\Z")
 _RETURNED = re.compile(rb".*\breturn[ \t]+\Z")
 _LOCAL_PREFIX = re.compile(rb"[ \t]*(\w+)[ \t]*(?::[^=]*)?=[ \t]*(?:await[ \t]+)?[\w.]*\Z")
@@ -489,11 +487,11 @@ def _called(data: bytes, at: int, name: str) -> bool:
 
 
 def drop_shaped(data: bytes, at: int, name: str) -> bool:
-    """Is the occurrence a call where a drop can stand (statement start, plain-name assignment, else)?
-
-    Catalog names are never async, so an awaited call (which consumes the result) is not one.
-    """
-    return _called(data, at, name) and _DROP_PREFIX.match(_line_before(data, at)) is not None
+    """Is the occurrence a call where a drop can stand? See ``shapes.drop_shaped``: statement starts
+    after ``;``, ``:`` and backslash continuations, receiver chains with calls, displays, operands,
+    conditions, ``image=`` arguments and attributes of a fresh result. Catalog names are never async,
+    so an awaited call (which consumes the result) is not one."""
+    return _drop_shaped(data, at, name)
 
 
 def reexport_shaped(data: bytes, at: int, name: str) -> bool:
