@@ -566,8 +566,14 @@ def _bound(
     return any(within_package(path, home) for home in homes)
 
 
+_RETURNS_CLS = re.compile(rb"\breturn[ \t]+cls[ \t]*\(")
+
+
 def may_return_one(data: bytes, names: Iterable[str]) -> bool:
-    """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names."""
+    """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names, or a
+    classmethod factory's ``return cls(...)`` (the class may be must-retain)."""
+    if _RETURNS_CLS.search(data):
+        return True
     returned: dict[str, bool] = {}
     for name in names:
         for at in occurrences(data, name):
@@ -967,6 +973,10 @@ class ProjectIndex:
             value = value.value  # type: ignore[union-attr]
         if not isinstance(value, ast.Call):
             return None
+        factory = _factory_class(value, scope)
+        if factory is not None:  # ``return cls(...)`` in a classmethod: an instance of the class
+            mark = self.lookup(factory.qualname)
+            return mark if mark is not None and not awaited and not mark.is_async else None
         for qualname in scopes.qualify(value.func, scope, known):
             mark = self.lookup(qualname)
             if mark is not None and awaited == mark.is_async:
@@ -1267,6 +1277,17 @@ class _Site(NamedTuple):
     keys: frozenset[str]
 
 
+def _factory_class(call: ast.Call, scope: Scope) -> Scope | None:
+    """The class whose classmethod ``scope`` calls its ``cls`` parameter (``return cls(...)``)."""
+    if (
+        isinstance(call.func, ast.Name)
+        and scope.self_kind == "class"
+        and call.func.id == scope.self_name
+    ):
+        return scope.enclosing_class()
+    return None
+
+
 def _sites(file: SourceFile, scopes: FileScopes) -> list[_Site]:
     """The file's returns in functions, each with the names it may call: the last name of each call in
     the returned value (or in the assignments of a returned local), and what an import or alias of the
@@ -1289,6 +1310,9 @@ def _sites(file: SourceFile, scopes: FileScopes) -> list[_Site]:
                 if not isinstance(call, ast.Call):
                     continue
                 func = call.func
+                factory = _factory_class(call, scope)
+                if factory is not None:
+                    keys.add(factory.qualname.rpartition(".")[2])
                 if isinstance(func, ast.Name):
                     keys.add(func.id)
                 elif isinstance(func, ast.Attribute):
