@@ -160,14 +160,18 @@ class DropMatcher:
     def __init__(self, path: str, settings: Settings) -> None:
         self.path = path
         self.settings = settings
-        self._wanted: dict[tuple[int, int], Finding] = {}
+        self._wanted: dict[tuple[int, int], list[Finding]] = {}
         self._fixed: dict[int, cst.SimpleStatementLine] = {}
 
     def begin(self, module: cst.Module) -> None:
         data = module.bytes
         findings = findings_for(self.path, data, self.settings)
         source = SourceText(data, self.path)
-        self._wanted = {(f.line, _char_column(source, f.line, f.column - 1)): f for f in findings}
+        self._wanted = {}
+        for f in findings:  # a statement can drop several results (``a, b = start(), start()``)
+            self._wanted.setdefault(
+                (f.line, _char_column(source, f.line, f.column - 1)), []
+            ).append(f)
         self._fixed = _fixed_lines(source, data, findings)
 
     def match(
@@ -175,16 +179,15 @@ class DropMatcher:
         node: cst.BaseSmallStatement,
         where: CodeRange,
         line: cst.SimpleStatementLine | None,
-    ) -> Drop | None:
-        """The drop at ``node`` (a small statement at ``where``, inside ``line`` if it is in one)."""
+    ) -> list[Drop]:
+        """The drops at ``node`` (a small statement at ``where``, inside ``line`` if it is in one)."""
         if not self._wanted:
-            return None
-        finding = self._wanted.pop((where.start.line, where.start.column), None)
-        if finding is None:
-            return None
+            return []
+        findings = self._wanted.pop((where.start.line, where.start.column), [])
         if line is not None and len(line.body) == 1:
-            return Drop(line, finding, self._fixed.get(id(finding)))
-        return Drop(node, finding, None)  # it shares its line: the engine offers no fix either
+            return [Drop(line, finding, self._fixed.get(id(finding))) for finding in findings]
+        # It shares its line: the engine offers no fix either.
+        return [Drop(node, finding, None) for finding in findings]
 
 
 class DropVisitor(cst.CSTVisitor):
@@ -228,8 +231,9 @@ class DropVisitor(cst.CSTVisitor):
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._visit_statement(node)
 
+    def visit_Return(self, node: cst.Return) -> None:  # KR004: ``return start().name``
+        self._visit_statement(node)
+
     def _visit_statement(self, node: cst.BaseSmallStatement) -> None:
         where = self.get_metadata(PositionProvider, node)
-        drop = self._matcher.match(node, where, self._lines[-1] if self._lines else None)
-        if drop is not None:
-            self.drops.append(drop)
+        self.drops += self._matcher.match(node, where, self._lines[-1] if self._lines else None)

@@ -1,12 +1,21 @@
-"""What counts as dropped: the one place that turns a file's statements into KR001/KR002 findings.
+"""What counts as dropped: the one place that turns a file's statements into KR001-KR004 findings.
 
 KR001: an expression statement whose value is a must-retain call (also under ``await`` for async marked
-functions, in parentheses, and in either branch of a conditional expression used as a statement).
+functions, in parentheses, in either branch of a conditional expression used as a statement, inside a
+display or comprehension thrown away, a one-element tuple, an ``and``/``or`` operand), a call used only as
+a conditional expression's test, and a Tk image passed as ``image=`` to a widget.
 
-KR002: the result is assigned only to local names of a function that never reads them again.
+KR002: the result is assigned only to local names of a function that never reads them again (also through
+``(t := ...)`` as a statement and tuple unpacking).
+
+KR004: only an attribute of the fresh result is used (``TemporaryDirectory().name``,
+``create_task(...).add_done_callback(cb)`` as a statement).
 
 Everything else retains the result: module-level and class-level names, ``global``/``nonlocal`` names,
 attributes, subscripts, returned or yielded values, arguments, ``with ... as``, and locals that are read.
+Not reported either (``exempt``): a call inside ``with pytest.raises(...)``; a matplotlib animation or
+widget in an ``@image_comparison``/``@check_figures_equal`` test, or in a local followed by a blocking
+``show()``, a render or dispatched events; a task local of a coroutine that never returns.
 """
 
 from __future__ import annotations
