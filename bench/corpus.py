@@ -9,8 +9,9 @@ Trees are the Python packages of pinned PyPI wheels, unpacked under the bench ca
 reused. ``findings`` runs ``keepref-lint check --no-cache --format json`` from each tree's root (default
 catalog, no configuration), and beside it ``ruff check --isolated --no-cache --select RUF006`` in the same
 run, and stores for each tree: the findings (path, line, column, code, message), the one-line errors, the
-exit status and both wall times. ``diff`` exits 1 when any finding or error differs, so a script can
-insist that a change kept findings identical.
+exit status and both wall times. ``diff`` exits 1 when a finding's place or code, or an error, differs (a
+reworded message is counted, and listed with ``--messages``), so a script can insist that a change kept
+findings identical.
 """
 
 from __future__ import annotations
@@ -138,7 +139,9 @@ def findings(out: Path, trees: list[tuple[str, str, str, str]], extra: list[str]
     return 0
 
 
-def diff(before_path: Path, after_path: Path) -> int:
+def diff(before_path: Path, after_path: Path, messages: bool = False) -> int:
+    """Findings added or removed (by place and code), errors added or removed; a finding whose message
+    alone changed is counted, and listed with ``messages``."""
     before = json.loads(before_path.read_text())
     after = json.loads(after_path.read_text())
     changed = False
@@ -146,20 +149,29 @@ def diff(before_path: Path, after_path: Path) -> int:
         if label not in before or label not in after:
             print(f"{label}: only in {'after' if label in after else 'before'}")
             continue
-        for kind in ("findings", "errors"):
-            old = {json.dumps(row) for row in before[label][kind]}
-            new = {json.dumps(row) for row in after[label][kind]}
-            for row in sorted(old - new):
-                print(f"{label}: - {kind[:-1]} {row}")
-            for row in sorted(new - old):
-                print(f"{label}: + {kind[:-1]} {row}")
-            changed = changed or old != new
+        old = {tuple(row[:4]): row[4] for row in before[label]["findings"]}
+        new = {tuple(row[:4]): row[4] for row in after[label]["findings"]}
+        for place in sorted(old.keys() - new.keys()):
+            print(f"{label}: - {list(place)} {old[place]}")
+        for place in sorted(new.keys() - old.keys()):
+            print(f"{label}: + {list(place)} {new[place]}")
+        reworded = [place for place in sorted(old.keys() & new.keys()) if old[place] != new[place]]
+        if messages:
+            for place in reworded:
+                print(f"{label}: ~ {list(place)}\n    was: {old[place]}\n    now: {new[place]}")
+        old_errors, new_errors = set(before[label]["errors"]), set(after[label]["errors"])
+        for line in sorted(old_errors - new_errors):
+            print(f"{label}: - error {line}")
+        for line in sorted(new_errors - old_errors):
+            print(f"{label}: + error {line}")
+        changed = changed or old.keys() != new.keys() or old_errors != new_errors
         b, a = before[label], after[label]
         print(
-            f"{label}: {len(b['findings'])} -> {len(a['findings'])} findings, "
-            f"{b['seconds']:.2f} s -> {a['seconds']:.2f} s (ruff {a['ruff_seconds']:.2f} s)"
+            f"{label}: {len(b['findings'])} -> {len(a['findings'])} findings"
+            f" ({len(reworded)} reworded), {b['seconds']:.2f} s -> {a['seconds']:.2f} s"
+            f" (ruff {b['ruff_seconds']:.2f} s -> {a['ruff_seconds']:.2f} s)"
         )
-    print("identical" if not changed else "findings differ")
+    print("same places" if not changed else "findings differ")
     return 1 if changed else 0
 
 
@@ -179,6 +191,7 @@ def main() -> int:
     p_diff = sub.add_parser("diff")
     p_diff.add_argument("before", type=Path)
     p_diff.add_argument("after", type=Path)
+    p_diff.add_argument("--messages", action="store_true", help="list reworded messages too")
     args = parser.parse_args(argv)
     if args.command == "fetch":
         for tree in _selected(args.trees):
@@ -186,7 +199,7 @@ def main() -> int:
         return 0
     if args.command == "findings":
         return findings(args.out, _selected(args.trees), extra)
-    return diff(args.before, args.after)
+    return diff(args.before, args.after, args.messages)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,13 @@ import ast
 import contextlib
 import keyword
 import os
+import re
+import signal
 import stat
+import sys
 import tempfile
+import threading
+from collections.abc import Iterable
 
 from keepref_lint.finding import Finding
 from keepref_lint.fix import HOLDER_ANNOTATIONS
@@ -151,13 +156,59 @@ def verify(display: str, old_tree: ast.Module, new_data: bytes, findings: list[F
         )
 
 
-def atomic_write(path: str, original: bytes, data: bytes, display: str) -> None:
-    """Replace the file's bytes all at once, keeping its mode; refuse if it changed since it was read."""
-    real = os.path.realpath(path)
+# Temporary files: ``.<name>.<pid>-<8 random characters>.keepref-tmp`` beside the file they replace. The pid says
+# whose it is: one whose process is gone was left by a run that was killed mid-write (SIGKILL, power loss).
+TEMP_SUFFIX = ".keepref-tmp"
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)-[a-z0-9_]{8}\.keepref-tmp\Z", re.DOTALL)
+# The names an older keepref-lint gave them (``tempfile.mkstemp``): no pid, so never removed, only reported.
+_OLD_TEMP_NAME = re.compile(r"\..+\.py\.[a-z0-9_]{8}\.keepref-tmp\Z", re.DOTALL)
+_DEFERRED = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+class _SignalsDeferred:
+    """Hold Ctrl-C (and SIGTERM, SIGHUP) for a ``with`` block, then deliver them: the block that creates,
+    writes and renames (or removes) a temporary file runs whole, so no exit path leaves the file behind.
+
+    Python runs signal handlers in the main thread only, so elsewhere this does nothing. SIGINT's
+    handler is installed first and restored last: an interrupt before the block starts or after it ends
+    is an ordinary one."""
+
+    def __init__(self) -> None:
+        self.saved: list[tuple[int, object]] = []
+        self.pending: list[int] = []
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.pending.append(signum)
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in _DEFERRED:
+            handler = signal.getsignal(signum)
+            if handler is None:  # installed outside Python: cannot be put back, so leave it alone
+                continue
+            signal.signal(signum, self._note)
+            self.saved.append((signum, handler))
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in reversed(self.saved):
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self.saved = []
+        for signum in dict.fromkeys(self.pending):
+            signal.raise_signal(
+                signum
+            )  # now handled as it would have been (KeyboardInterrupt, exit)
+        self.pending = []
+
+
+def _read_unchanged(real: str, original: bytes, display: str) -> os.stat_result:
+    """The file's stat, after checking that its bytes are still ``original``."""
     try:
         with open(real, "rb") as handle:
             current = handle.read()
-        info = os.stat(real)
+            info = os.fstat(handle.fileno())
     except OSError as exc:
         raise InputError(
             display, f"fix not written: cannot read it again ({exc.strerror or exc})"
@@ -166,25 +217,157 @@ def atomic_write(path: str, original: bytes, data: bytes, display: str) -> None:
         raise InputError(
             display, "fix not written: the file changed while keepref-lint was running"
         )
-    try:
-        folder, name = os.path.split(real)
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".keepref-tmp")
-    except OSError as exc:
+    if info.st_nlink > 1:
         raise InputError(
-            display, f"fix not written: cannot create a file beside it ({exc.strerror or exc})"
-        ) from None
+            display,
+            f"fix not written: it has {info.st_nlink} hard links, and replacing it would split them"
+            " (the other names would keep the old text); run fix on a copy with one name",
+        )
+    return info
+
+
+def _copy_metadata(fd: int, real: str, info: os.stat_result, display: str) -> None:
+    """Give the new file (open as ``fd``) the original's owner, extended attributes and mode bits, in
+    that order: chown clears setuid/setgid (and file capabilities), so it comes first, and the mode last.
+    What cannot be kept is an error: the file is then not written."""
+    mine = os.fstat(fd)
+    if (mine.st_uid, mine.st_gid) != (info.st_uid, info.st_gid):
+        try:
+            os.fchown(fd, info.st_uid, info.st_gid)
+        except OSError as exc:
+            raise InputError(
+                display, f"fix not written: cannot keep its owner ({exc.strerror or exc})"
+            ) from None
+    if hasattr(os, "listxattr"):
+        try:
+            names = os.listxattr(real)
+        except OSError:
+            names = []  # no extended attributes here
+        for name in names:
+            try:
+                os.setxattr(fd, name, os.getxattr(real, name))
+            except OSError as exc:
+                if name.startswith("user."):
+                    raise InputError(
+                        display,
+                        f"fix not written: cannot keep its extended attribute {name}"
+                        f" ({exc.strerror or exc})",
+                    ) from None
+                # security.*, trusted.*, system.*: kept where this process may set them
+    mode = stat.S_IMODE(info.st_mode)
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, mode)
+        if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
+            raise InputError(display, f"fix not written: cannot keep its mode bits ({mode:o})")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def atomic_write(path: str, original: bytes, data: bytes, display: str) -> None:
+    """Replace the file's bytes all at once, keeping its owner, mode bits and extended attributes;
+    refuse if it changed since it was read (checked again right before the rename) or has hard links.
+
+    A symlinked file is written through its link."""
+    real = os.path.realpath(path)
+    info = _read_unchanged(real, original, display)
+    folder, name = os.path.split(real)
+    with _SignalsDeferred():
+        try:
+            fd, temp = tempfile.mkstemp(
+                dir=folder, prefix=f".{name}.{os.getpid()}-", suffix=TEMP_SUFFIX
+            )
+        except OSError as exc:
+            raise InputError(
+                display, f"fix not written: cannot create a file beside it ({exc.strerror or exc})"
+            ) from None
+        try:
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+                _copy_metadata(fd, real, info, display)
+                if sys.platform == "win32":
+                    os.chmod(temp, stat.S_IMODE(info.st_mode))
+            finally:
+                os.close(fd)
+            # The last look before the rename: another process's edit after this is the window that is
+            # left (docs/reliability.md).
+            again = _read_unchanged(real, original, display)
+            if (again.st_dev, again.st_ino) != (info.st_dev, info.st_ino):
+                raise InputError(
+                    display, "fix not written: the file changed while keepref-lint was running"
+                )
+            os.replace(temp, real)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            if isinstance(exc, OSError):
+                raise InputError(display, f"fix not written: {exc.strerror or exc}") from None
+            raise
+    if hasattr(os, "O_DIRECTORY"):
+        with contextlib.suppress(OSError):  # make the rename itself durable
+            dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+def _process_gone(pid: int) -> bool:
+    """Is there no process ``pid`` (or only its unreaped remains)? False when unsure."""
+    if sys.platform == "win32" or pid == os.getpid():
+        return False  # os.kill on Windows terminates; never judge our own files
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, stat.S_IMODE(info.st_mode))
-        with contextlib.suppress(OSError):
-            os.chown(temp, info.st_uid, info.st_gid)
-        os.replace(temp, real)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        if isinstance(exc, OSError):
-            raise InputError(display, f"fix not written: {exc.strerror or exc}") from None
-        raise
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (another user's)
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rpartition(b")")[2].split()[0] == b"Z"  # a zombie
+    except (OSError, IndexError):
+        return False
+
+
+def stale_temp_files(folders: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Temporary files a killed ``fix`` left in ``folders``: (removed, reported).
+
+    Removed: named as this version names them, a regular file with one link, owned by this user (any
+    owner for root), from a process that no longer exists. Reported only: those an older version
+    named (no pid to tell whether the run is still going)."""
+    removed: list[str] = []
+    reported: list[str] = []
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    for folder in folders:
+        try:
+            with os.scandir(folder) as listing:
+                entries = [e for e in listing if e.name.endswith(TEMP_SUFFIX)]
+        except OSError:
+            continue
+        for entry in entries:
+            match = _TEMP_NAME.match(entry.name)
+            if match is None:
+                if _OLD_TEMP_NAME.match(entry.name):
+                    reported.append(entry.path)
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                continue
+            if uid not in (None, 0, info.st_uid):
+                continue
+            if not _process_gone(int(match.group("pid"))):
+                continue  # another run is writing it now
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                reported.append(entry.path)
+            else:
+                removed.append(entry.path)
+    return removed, reported

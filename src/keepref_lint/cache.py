@@ -183,6 +183,68 @@ class _Lock:
                 self.handle = None
 
 
+_OWN_MARK = "# Created by keepref-lint.\n"  # the first line of the .gitignore the cache writes
+
+
+def _looks_like_cache_file(name: str) -> bool:
+    """An entry, a lock, a temporary file or the flake8 plugin's folder, as this module names them."""
+    stem, dot, kind = name.rpartition(".")
+    if name in (".gitignore", "flake8", "gitignore.marshal"):
+        return True
+    if name.startswith(".") and kind == "tmp":
+        return True
+    return bool(dot) and kind in ("pickle", "marshal", "lock") and "-" in stem
+
+
+def ensure_folder(folder: str, root: str) -> bool:
+    """Create the cache folder (with a ``.gitignore`` of ``*``) if needed; False if it cannot be written.
+    Raises ConfigError for a folder that is not the cache's own (see ``_check_owned``). Every entry of
+    every kind is written through here."""
+    _check_owned(folder, root)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        ignore = os.path.join(folder, ".gitignore")
+        if not os.path.exists(ignore):
+            with open(ignore, "w", encoding="utf-8") as handle:
+                handle.write(_OWN_MARK + "*\n")
+        return True
+    except OSError:
+        return False
+
+
+def _check_owned(folder: str, root: str) -> None:
+    """Refuse (ConfigError, one line) a cache folder the cache does not own: the project root or a folder
+    above it, or a folder holding other files (the cache writes a ``.gitignore`` of ``*`` there, which
+    would hide them from git). Its own: missing, empty, marked by its ``.gitignore``, or holding only
+    cache files."""
+    from keepref_lint.config import ConfigError
+
+    real, real_root = os.path.realpath(folder), os.path.realpath(root)
+    if real == real_root or real_root.startswith(real.rstrip(os.sep) + os.sep):
+        raise ConfigError(
+            f"cache-dir {folder!r} is the project root or a folder above it;"
+            " give the cache a folder of its own (the default is .keepref-cache)"
+        )
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return  # missing (created next), or not writable (the cache is then skipped)
+    if not names:
+        return
+    try:
+        with open(os.path.join(folder, ".gitignore"), encoding="utf-8") as handle:
+            if handle.read(len(_OWN_MARK)) == _OWN_MARK:
+                return
+    except (OSError, UnicodeDecodeError):
+        pass
+    foreign = sorted(name for name in names if not _looks_like_cache_file(name))
+    if foreign:
+        raise ConfigError(
+            f"cache-dir {folder!r} holds files that are not keepref-lint's (e.g. {foreign[0]!r});"
+            " give the cache a folder of its own"
+        )
+
+
 class DiskCache:
     def __init__(
         self, folder: str, root: str, fingerprint: str, name: str = "index", plain: bool = False
@@ -198,17 +260,10 @@ class DiskCache:
         short = f"{zlib.crc32(self.key.encode()):08x}"
         self.entry = os.path.join(folder, f"{name}-{short}.{'marshal' if plain else 'pickle'}")
         self.lock_path = os.path.join(folder, f"{name}-{short}.lock")
+        self.root = root
 
     def _ensure_folder(self) -> bool:
-        try:
-            os.makedirs(self.folder, exist_ok=True)
-            ignore = os.path.join(self.folder, ".gitignore")
-            if not os.path.exists(ignore):
-                with open(ignore, "w", encoding="utf-8") as handle:
-                    handle.write("# Created by keepref-lint.\n*\n")
-            return True
-        except OSError:
-            return False
+        return ensure_folder(self.folder, self.root)
 
     def load(self, manifest: Manifest) -> Any | None:
         """The payload stored for exactly this manifest, else None."""

@@ -12,6 +12,7 @@ from keepref_lint.config import ConfigError, Settings, load_settings, with_overr
 from keepref_lint.engine import RunResult, run
 from keepref_lint.finding import Finding
 from keepref_lint.output import format_github, format_json, format_text
+from keepref_lint.project import display_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -409,15 +410,41 @@ class _Output:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; Ctrl-C at any point ends it with status 130 (files are then old or new, never half
+    written, and no worker process is left)."""
     stdout, stderr = sys.stdout, sys.stderr
     if stdout is not None and stderr is not None:  # None: an interpreter without a console
         sys.stdout, sys.stderr = _Output(stdout), _Output(stderr)  # type: ignore[assignment]
     try:
-        code = _main(argv)
-        sys.stdout.flush()
-        return code
+        try:
+            status = _main(argv)
+            sys.stdout.flush()
+        except KeyboardInterrupt:
+            print("keepref-lint: interrupted", file=sys.stderr)
+            status = 130
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+    if status == 130:
+        # CPython marks a KeyboardInterrupt that ends a string ``exec`` (namedtuple and dataclass
+        # creation use one) as unhandled even when it is caught, and under ``python -m`` then exits by
+        # SIGINT instead of with our status; each string ``exec`` clears the mark first.
+        exec("None", {})
+    return status
+
+
+def _report_stale(result: RunResult) -> None:
+    if result.stale_removed:
+        print(
+            f"keepref-lint: removed {_plural(len(result.stale_removed), 'temporary file')} left by an"
+            f" interrupted fix: {', '.join(map(display_path, result.stale_removed))}",
+            file=sys.stderr,
+        )
+    for path in result.stale_reported:
+        print(
+            f"keepref-lint: {display_path(path)}: looks like a temporary file left by an interrupted fix;"
+            " remove it if no fix is running",
+            file=sys.stderr,
+        )
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -474,6 +501,7 @@ def _main(argv: Sequence[str] | None) -> int:
                 file=sys.stderr,
             )
         return EXIT_ERROR
+    _report_stale(result)
     if result.interrupted:
         changed = [r.file.display for r in result.results if r.written]
         print(

@@ -5,6 +5,10 @@
 libcst finds the files, runs them in parallel and prints diffs or writes; each file goes through the same
 engine as ``keepref-lint fix`` (the same index, naming, comment and checks), and every finding that has no
 automatic fix is reported with ``warn`` and left alone.
+
+libcst writes ``tree.bytes`` whenever it differs from the file's bytes, and its parser does not round-trip
+every file (a final lone ``\r`` is dropped). So the module returned is always one whose ``bytes`` are
+exactly the intended bytes (the file's own when nothing is fixed), or the file is skipped with a reason.
 """
 
 from __future__ import annotations
@@ -52,9 +56,14 @@ class KeepReferences(VisitorBasedCodemodCommand):
         if filename is None:
             raise SkipFile("keepref-lint needs a file path to resolve names across the project")
         path = os.path.abspath(filename)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()  # the file's own bytes: ``tree.bytes`` may have lost some
+        except OSError as exc:
+            raise SkipFile(f"cannot read: {exc.strerror or exc}") from None
         project = self._project(path)
         module, is_package = project.modules.module_for(path)
-        file = SourceFile(path, filename, module, is_package, tree.bytes)
+        file = SourceFile(path, filename, module, is_package, data)
         try:
             old_tree = parse_quietly(file.data)
         except (SyntaxError, ValueError) as exc:
@@ -67,11 +76,28 @@ class KeepReferences(VisitorBasedCodemodCommand):
                 )
         fixable = [f for f in findings if f.fix is not None]
         if not fixable:
-            return tree
-        source = SourceText(file.data, filename)
-        new_data = source.encode(fixed_text(source, fixable))
+            return _exactly(tree, data, "left unchanged")
         try:
+            source = SourceText(file.data, filename)
+            new_data = source.encode(fixed_text(source, fixable))
             verify(filename, old_tree, new_data, fixable)
         except InputError as error:
             raise SkipFile(str(error)) from None
-        return cst.parse_module(new_data)
+        except UnicodeEncodeError as exc:
+            raise SkipFile(f"fix not written: cannot encode as {source.encoding}: {exc}") from None
+        return _exactly(cst.parse_module(new_data), new_data, "fix not written")
+
+
+def _exactly(tree: cst.Module, data: bytes, outcome: str) -> cst.Module:
+    """``tree`` (parsed from ``data``) as a module whose ``bytes`` are ``data``, or SkipFile.
+
+    libcst's parser drops a final lone ``\r``; ``has_trailing_newline`` puts it back (the result is
+    compared, as every result is). Any other difference is declined, never written."""
+    if tree.bytes == data:
+        return tree
+    if data.endswith(b"\r") and not tree.has_trailing_newline:
+        restored = tree.with_changes(has_trailing_newline=True)
+        if restored.bytes == data:
+            return restored
+    hint = "; `keepref-lint fix` can fix it" if outcome == "fix not written" else ""
+    raise SkipFile(f"{outcome}: libcst cannot reproduce this file's bytes (its line endings){hint}")

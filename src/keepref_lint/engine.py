@@ -47,6 +47,10 @@ class RunResult:
         self.skipped_generated = 0
         self.root = root if root is not None else os.getcwd()
         self.interrupted = False
+        # Temporary files an earlier, killed ``fix`` left beside sources: removed by this fix, or (when
+        # they cannot be proved stale) only named.
+        self.stale_removed: list[str] = []
+        self.stale_reported: list[str] = []
 
     @property
     def findings(self) -> list[Finding]:
@@ -194,6 +198,19 @@ def run(
         and not (settings.force_exclude and (excluder.excluded(path, False) or path in ignored))
     ]
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
+    if fix:
+        target_names = _one_path_per_file(target_names)
+        if write:
+            from keepref_lint.apply import stale_temp_files
+
+            # Where fix writes: beside each file's real path (a symlinked file: beside its target).
+            folders = dict.fromkeys(os.path.realpath(os.path.dirname(t)) for t in target_names)
+            folders.update(
+                dict.fromkeys(
+                    os.path.dirname(os.path.realpath(t)) for t in target_names if os.path.islink(t)
+                )
+            )
+            result.stale_removed, result.stale_reported = stale_temp_files(folders)
     results_cache = _results_cache(settings) if settings.cache and not fix and not buffers else None
     # Stored: (the index build they were computed with, {path: outcome}, {path: checksum of the text
     # checked}), and the manifest of then.
@@ -241,6 +258,23 @@ def run(
             gc.unfreeze()  # the analysis froze what it found; a library caller's process goes on
         if collecting:
             gc.enable()
+
+
+def _one_path_per_file(targets: list[str]) -> list[str]:
+    """One path for each real file (a symlink and its target, or two symlinks, lead to one file, which
+    must be fixed once): the first that is not a symlink, else the first."""
+    chosen: dict[tuple[int, int], str] = {}
+    for path in targets:
+        try:
+            info = os.stat(path)
+        except OSError:
+            chosen[(-1, len(chosen))] = path  # reported when it is read
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key not in chosen or (os.path.islink(chosen[key]) and not os.path.islink(path)):
+            chosen[key] = path
+    keep = set(chosen.values())
+    return [path for path in targets if path in keep]
 
 
 def _run_cold(
@@ -304,8 +338,11 @@ def _run_cold(
     done = 0
     if progress is not None:
         progress(0, len(work), 0)
+    # The diff only when it is shown (``fix --diff``, which does not write): difflib's worst case is
+    # quadratic in the lines.
+    analysed = analyse_all(project, work, fix, jobs, diff=fix and not write)
     try:
-        for path, error, file_result in analyse_all(project, work, fix, jobs):
+        for path, error, file_result in analysed:
             done += 1
             if error is not None:
                 result.errors.append(error)
@@ -339,6 +376,8 @@ def _run_cold(
         # Each file is written whole or not at all, so stopping between files is safe: report what was done.
         result.interrupted = True
         return result
+    finally:
+        analysed.close()  # the workers stop now, whatever ended the loop
     if progress is not None:
         progress(len(work), len(work), fixes_applied)
     # Marker arguments the index left out (a bad ``attr=``): reported on every run, so never replayed.

@@ -166,10 +166,11 @@ def ignored_below(
         else:
             files.add(prefix + name.replace("/", os.sep))
     if key is not None and cache_file is not None:
-        from keepref_lint.cache import write_pickle
+        from keepref_lint.cache import ensure_folder, write_pickle
 
-        kept = [path for path in files if manifest is None or path in manifest]
-        write_pickle(cache_file, (key, kept, folders), plain=True)
+        if ensure_folder(os.path.dirname(cache_file), root):
+            kept = [path for path in files if manifest is None or path in manifest]
+            write_pickle(cache_file, (key, kept, folders), plain=True)
     return Ignored(files, tuple(folders))
 
 

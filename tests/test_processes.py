@@ -1,0 +1,277 @@
+"""Processes: Ctrl-C at any moment ends a run promptly (status 130, no temporary file, no worker left),
+workers die with their parent, ``--jobs`` is capped, a file reached by two paths is fixed once, and the
+cache never writes outside a folder of its own. Real processes, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from helpers import run_cli
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="finds processes through /proc"
+)
+
+MARKED = "from keepref_lint import must_retain\n\n\n@must_retain\ndef start_server():\n    return object()\n"
+USER = (
+    b"from server import start_server\n\n\nclass App:\n    def run(self):\n        start_server()\n"
+)
+FIXED = (
+    b"from server import start_server\n\n\nclass App:\n    def run(self):\n"
+    b"        # Keep a reference so the server is not garbage-collected.\n"
+    b"        self.server = start_server()\n"
+)
+# Enough text per file that checking the tree takes a moment (a few hundred milliseconds on two cores).
+PADDING = b"".join(
+    b"def helper_%d(a, b):\n    return [a + b for _ in range(3)]\n\n\n" % i for i in range(150)
+)
+
+
+def make(root: Path, files: int = 0) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\nversion = '0'\n")
+    (root / "server.py").write_text(MARKED)
+    (root / "good.py").write_bytes(USER)
+    for i in range(files):
+        (root / f"user{i:02}.py").write_bytes(PADDING + USER)
+    return root
+
+
+def tagged(tag: str) -> list[int]:
+    """Processes whose environment holds ``tag`` (a run and every process it forked)."""
+    found = []
+    needle = f"KEEPREF_TEST_TAG={tag}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                environ = handle.read()
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                state = handle.read().rpartition(b")")[2].split()[0]
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and state != b"Z":
+            found.append(int(entry))
+    return found
+
+
+def wait_until_gone(tag: str, seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := tagged(tag)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def start(args: list[str], cwd: Path, patch: str = "") -> tuple[subprocess.Popen[str], str]:
+    """keepref-lint in a subprocess (``python -m keepref_lint``, or after ``patch``), tagged so that its
+    workers can be found."""
+    tag = uuid.uuid4().hex
+    code = textwrap.dedent(patch) + (
+        "\nimport sys\nfrom keepref_lint.cli import main\nraise SystemExit(main(sys.argv[1:]))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, *(["-c", code] if patch else ["-m", "keepref_lint"]), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KEEPREF_TEST_TAG": tag},
+    )
+    return proc, tag
+
+
+def finish(proc: subprocess.Popen[str], tag: str, seconds: float) -> tuple[int, str]:
+    try:
+        _, err = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        kill_all(tagged(tag))
+        proc.communicate()
+        pytest.fail(f"no exit within {seconds} s (a hang)")
+    return proc.returncode, err
+
+
+# The SIGINT arrives right after the second worker is forked, in the parent (in the old code: inside
+# ProcessPoolExecutor's _start_executor_manager_thread, before the manager thread existed, which left the
+# run hanging with two workers nobody would stop).
+AFTER_FORKS = """
+    import os, signal
+    from multiprocessing import popen_fork
+    launched = []
+    real_launch = popen_fork.Popen._launch
+    def launch_then_interrupt(self, process_obj):
+        real_launch(self, process_obj)  # the child never returns from here
+        launched.append(1)
+        if len(launched) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+    popen_fork.Popen._launch = launch_then_interrupt
+"""
+
+
+def interrupted_cleanly(proc: subprocess.Popen[str], tag: str, root: Path) -> int:
+    """Wait (10 s at most) for a run sent SIGINT; check no traceback, no process, no temp file left."""
+    status, err = finish(proc, tag, 10)
+    # -SIGINT with nothing said: the signal came before the interpreter installed its handler (a slow
+    # start on a loaded machine), which is the default action, also prompt; keepref-lint never ran.
+    assert status in (0, 1, 130) or (status == -signal.SIGINT and err == ""), (status, err)
+    assert "Traceback" not in err, err
+    assert wait_until_gone(tag, 3) == []
+    assert not list(root.rglob("*.keepref-tmp"))
+    return status
+
+
+def test_sigint_right_after_the_workers_are_forked_in_check(tmp_path: Path) -> None:
+    root = make(tmp_path / "p", files=12)
+    proc, tag = start(["check", "--no-cache", "-j", "2", "."], root, AFTER_FORKS)
+    assert interrupted_cleanly(proc, tag, root) == 130
+
+
+def test_sigint_at_many_moments_of_fix(tmp_path: Path) -> None:
+    """Ctrl-C at moments spread over a whole run, and right after the workers are forked: each run ends
+    within seconds, with 130 (or 0 when it finished first), every file old or new, no temp file, no
+    process left."""
+    root = make(tmp_path / "p", files=16)
+    names = ["good.py", *(f"user{i:02}.py" for i in range(16))]
+    statuses = []
+    for delay in ("after the forks", 0.25, 0.4, 0.55, 0.75, 1.0):
+        for name in names:
+            (root / name).write_bytes(USER if name == "good.py" else PADDING + USER)
+        args = ["fix", "--no-cache", "-j", "2", "."]
+        if isinstance(delay, str):
+            proc, tag = start(args, root, AFTER_FORKS)
+        else:
+            proc, tag = start(args, root)
+            time.sleep(delay)
+            proc.send_signal(signal.SIGINT)
+        status = interrupted_cleanly(proc, tag, root)
+        statuses.append(status)
+        assert status in (0, 130, -signal.SIGINT), delay
+        for name in names:
+            data = (root / name).read_bytes()
+            old = USER if name == "good.py" else PADDING + USER
+            assert data in (old, old.replace(USER, FIXED)), (delay, name)
+    assert statuses[0] == 130 and 130 in statuses[1:]
+
+
+def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
+    root = make(tmp_path / "p", files=12)
+    # The parent stops at its first write, so the workers are alive (idle or busy) when it is killed.
+    proc, tag = start(
+        ["fix", "--no-cache", "-j", "2", "."],
+        root,
+        "import time\nfrom keepref_lint import apply\napply.atomic_write = lambda *a: time.sleep(60)\n",
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while len(tagged(tag)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(tagged(tag)) == 3, "the run and its two workers"
+        proc.kill()
+        proc.wait()
+        left = wait_until_gone(tag, 5)
+        assert left == [], f"orphaned workers: {left}"
+    finally:
+        kill_all(tagged(tag))
+        proc.communicate()
+
+
+def test_jobs_are_capped_at_the_cpus(tmp_path: Path) -> None:
+    root = make(tmp_path / "p", files=12)
+    counting = """
+        import atexit, os, sys
+        forks = []
+        os.register_at_fork(after_in_parent=lambda: forks.append(1))
+        atexit.register(lambda: print(f"forks={len(forks)}", file=sys.stderr))
+    """
+    proc, tag = start(["check", "--no-cache", "--jobs", "1000", "."], root, counting)
+    status, err = finish(proc, tag, 30)
+    assert status == 1, err
+    forks = int(err.rsplit("forks=", 1)[1])
+    assert 1 <= forks <= len(os.sched_getaffinity(0)), err
+
+
+def test_symlinked_file_whose_target_is_in_the_tree_is_fixed_once(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    (root / "alias.py").symlink_to("good.py")
+    (root / "zlink.py").symlink_to(root / "good.py")
+    proc = run_cli("fix", ".", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "Fixed 1 finding in 1 file." in proc.stdout
+    assert (root / "alias.py").is_symlink() and (root / "zlink.py").is_symlink()
+    assert (root / "good.py").read_bytes() == FIXED
+
+
+def test_cache_dir_is_refused_unless_it_is_its_own(tmp_path: Path) -> None:
+    root = make(tmp_path / "p")
+    (root / "docs").mkdir()
+    (root / "docs" / "index.md").write_text("# docs\n")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for cache_dir in (
+        ".",
+        "..",
+        "docs",
+    ):  # the root, a folder above it, a folder holding other files
+        proc = run_cli("check", "--cache-dir", cache_dir, ".", cwd=root)
+        assert proc.returncode == 2, cache_dir
+        (line,) = proc.stderr.splitlines()
+        assert line.startswith("keepref-lint: error: cache-dir ") and "folder of its own" in line
+        assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, cache_dir
+    for _ in range(2):  # a new folder: created, then recognised as its own
+        proc = run_cli("check", "--cache-dir", "build/kr-cache", ".", cwd=root)
+        assert proc.returncode == 1, proc.stderr
+    assert (root / "build" / "kr-cache" / ".gitignore").read_text().endswith("*\n")
+    assert any(p.name.startswith("results-") for p in (root / "build" / "kr-cache").iterdir())
+
+
+def test_a_worker_that_dies_costs_its_files_only(tmp_path: Path) -> None:
+    root = make(tmp_path / "p", files=12)
+    # The worker that gets user05.py dies (as if killed by the OOM killer) before answering.
+    proc, tag = start(
+        ["fix", "--no-cache", "-j", "2", "."],
+        root,
+        """
+        import os
+        from keepref_lint import analysis
+        parent = os.getpid()
+        real = analysis._analyse
+        def analyse(project, path, *args):
+            if os.getpid() != parent and path.endswith("user05.py"):
+                os._exit(9)
+            return real(project, path, *args)
+        analysis._analyse = analyse
+        """,
+    )
+    status, err = finish(proc, tag, 30)
+    assert status == 2, err
+    lines = err.splitlines()
+    assert lines and all(
+        line.endswith(": internal error: the worker process checking it died (exit status 9)")
+        for line in lines
+    ), err
+    # The chunk it was checking (user05.py and at most one other file); the chunk it had not started
+    # went to the other worker.
+    assert "user05.py: internal error" in err and len(lines) <= 2, err
+    failed = {line.partition(":")[0] for line in lines}
+    for name in ["good.py", *(f"user{i:02}.py" for i in range(12))]:
+        expected = USER if name == "good.py" else PADDING + USER
+        if name not in failed:
+            expected = expected.replace(USER, FIXED)
+        assert (root / name).read_bytes() == expected, name
+    assert wait_until_gone(tag, 3) == []
