@@ -204,7 +204,7 @@ _IMAGE_KEYWORDS = frozenset({"image"})
 _IMAGE_METHODS = frozenset({"configure", "config", "create_image", "image_create", "add"})
 
 
-def _attribute_calls(expr: ast.expr, discarded: set[int]) -> Iterator[Candidate]:
+def _attribute_calls(expr: ast.expr) -> Iterator[Candidate]:
     """KR004 shapes: ``X().name`` anywhere in the value, ``X().method()`` whose value is thrown away;
     and Tk ``image=X()`` arguments (kind "argument", narrowed by the caller)."""
     for node in _walk_value(expr):
@@ -222,7 +222,6 @@ def _attribute_calls(expr: ast.expr, discarded: set[int]) -> Iterator[Candidate]
                         "lives as long as the widget (e.g. label.image = image)",
                         attribute=dotted_name(func) or "",
                     )
-    del discarded
 
 
 _ATTRIBUTE_NO_FIX = "keep the object itself in a name that lives as long as it is needed, and read the attribute from it"
@@ -244,7 +243,7 @@ def candidates(statement: Statement) -> Iterator[Candidate]:
                 candidate.locals = names
             yield candidate
         top = {id(c.call) for c in found if c.kind == "dropped"}
-        for candidate in _attribute_calls(value, top):
+        for candidate in _attribute_calls(value):
             if candidate.kind == "attribute":
                 parent = _method_call_of(value, candidate.call)
                 if parent is not None and id(parent) not in top:
@@ -282,7 +281,7 @@ def candidates(statement: Statement) -> Iterator[Candidate]:
                             no_fix="the result is one of several values unpacked together; "
                             "assign it in a statement of its own",
                         )
-        for candidate in _attribute_calls(value, set()):
+        for candidate in _attribute_calls(value):
             if candidate.kind == "attribute" and _method_call_of(value, candidate.call) is not None:
                 continue
             yield candidate
@@ -291,7 +290,7 @@ def candidates(statement: Statement) -> Iterator[Candidate]:
 
 def return_candidates(value: ast.expr) -> Iterator[Candidate]:
     """``return start().name``: only an attribute of the result leaves the function."""
-    for candidate in _attribute_calls(value, set()):
+    for candidate in _attribute_calls(value):
         if candidate.kind == "attribute" and _method_call_of(value, candidate.call) is not None:
             continue
         yield candidate
@@ -528,8 +527,7 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
             return
         if candidate.kind == "argument":
             entry = mark.chain[-1].entry
-            parent = candidate.attribute or ""
-            if entry != "tkinter-image" or not _tk_call(statement, call, parent):
+            if entry != "tkinter-image" or not _tk_call(statement, call):
                 return
         if exempt(statement, candidate, mark):
             return
@@ -557,8 +555,9 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
             )
         )
 
-    def _tk_call(statement: Statement, image: ast.Call, _name: str) -> bool:
-        value = statement.node.value if statement.node.value is not None else None
+    def _tk_call(statement: Statement, image: ast.Call) -> bool:
+        """Is ``image`` the ``image=`` argument of a Tk widget or widget method call?"""
+        value = statement.node.value
         if value is None:
             return False
         for node in _walk_value(value):
