@@ -30,13 +30,17 @@ def settings_of(
 
 
 class Replace(cst.CSTTransformer):
-    def __init__(self, drops: list) -> None:
-        super().__init__()
-        self.by_node = {id(d.node): d.replacement for d in drops if d.replacement is not None}
+    """Each drop's and module edit's node replaced by its replacement (as Fixit applies reports)."""
 
-    def leave_SimpleStatementLine(
-        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
-    ) -> cst.SimpleStatementLine:
+    def __init__(self, visitor: DropVisitor) -> None:
+        super().__init__()
+        self.by_node = {id(e.node): e.replacement for e in visitor.module_edits}
+        for drop in visitor.drops:
+            if drop.replacement is not None:
+                assert self.by_node.get(id(drop.node), drop.replacement) is drop.replacement
+                self.by_node[id(drop.node)] = drop.replacement
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
         return self.by_node.get(id(original_node), updated_node)
 
 
@@ -69,10 +73,22 @@ def test_visitor_agrees_with_check_and_fix(
             assert isinstance(drop.node, (cst.SimpleStatementLine, cst.BaseSmallStatement))
             if drop.replacement is not None:
                 assert isinstance(drop.node, cst.SimpleStatementLine)
-        # The replacements in place of their nodes: the bytes `keepref-lint fix` writes.
+                task = drop.finding.fix.holder is not None
+                assert len(drop.statements) == (3 if task else 1)
+                if drop.module_edit is None or drop.replacement is not drop.module_edit.replacement:
+                    expected_type = cst.FlattenSentinel if task else cst.SimpleStatementLine
+                    assert isinstance(drop.replacement, expected_type)
+                if drop.module_edit is not None:
+                    assert drop.module_edit in visitor.module_edits
+        # One definition of the set of tasks per file at most, shared by the drops that need it.
+        assert len(visitor.module_edits) <= 1
+        # The replacements in place of their nodes, and the fixed module: the bytes `keepref-lint fix`
+        # writes.
         fixed_path = path.with_name(path.name + ".fixed")
         want = fixed_path.read_bytes() if fixed_path.exists() else path.read_bytes()
-        assert module.visit(Replace(visitor.drops)).bytes == want, path.name
+        assert module.visit(Replace(visitor)).bytes == want, path.name
+        fixed = visitor.fixed_module()
+        assert fixed is not None and fixed.bytes == want, path.name
     assert seen == expected
 
 
@@ -98,3 +114,23 @@ def test_a_changed_module_is_indexed_as_given(tmp_path: Path) -> None:
         visitor = DropVisitor(service)
         wrapper.visit(visitor)
         assert len(visitor.drops) == count
+
+
+def test_the_set_defined_before_a_dropped_first_statement(tmp_path: Path) -> None:
+    """No import above the first statement, which is itself a dropped task: its replacement also
+    defines the set, and it is the module edit's replacement."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'fixture'\nversion = '0'\n")
+    (tmp_path / "spawner.py").write_text(
+        "def spawn(coro):\n    import asyncio\n\n    return asyncio.create_task(coro)\n"
+    )
+    app = tmp_path / "app.py"
+    app.write_text("spawn(work())\nfrom spawner import spawn\n")
+    module, visitor = visit(app, root=tmp_path)
+    (drop,) = visitor.drops
+    (edit,) = visitor.module_edits
+    assert drop.module_edit is edit and drop.node is edit.node
+    assert drop.replacement is edit.replacement and len(drop.replacement) == 4
+    fixed = visitor.fixed_module()
+    assert fixed is not None and module.visit(Replace(visitor)).bytes == fixed.bytes
+    run_cli("fix", ".", cwd=tmp_path, check=True)
+    assert app.read_bytes() == fixed.bytes

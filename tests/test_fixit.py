@@ -42,7 +42,7 @@ def test_fixits_own_runner_checks_the_examples(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'examples'\nversion = '0'\n")
     proc = run([*FIXIT, "test", "keepref_lint.fixit"], tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"Ran 8 tests", proc.stderr) and proc.stderr.rstrip().endswith("OK")
+    assert re.search(r"Ran 9 tests", proc.stderr) and proc.stderr.rstrip().endswith("OK")
 
 
 @pytest.mark.parametrize("name", ["cross_module", "wrappers"])
@@ -75,3 +75,58 @@ def test_fixit_lint_and_fix_match_keepref_lint(name: str, tmp_path: Path) -> Non
     # Fixed: fixit has nothing more to fix (what is left has no automatic fix in either tool).
     again = run([*FIXIT, "lint", "."], root)
     assert "has autofix" not in again.stdout
+
+
+TASK_FIXTURES = sorted(p.stem for p in FIXTURES.glob("task_fix_*.py"))
+
+
+def single_file(name: str, dest: Path, text: bytes | None = None) -> Path:
+    root = dest / name
+    root.mkdir(parents=True)
+    source = FIXTURES / f"{name}.py"
+    (root / source.name).write_bytes(source.read_bytes() if text is None else text)
+    (root / "pyproject.toml").write_text("[project]\nname = 'fixture'\nversion = '0'\n" + ENABLE)
+    return root
+
+
+@pytest.mark.parametrize("name", TASK_FIXTURES)
+def test_fixit_fix_writes_the_task_fixes_of_keepref_lint(name: str, tmp_path: Path) -> None:
+    """A file whose fixes define the set of tasks: the same bytes as ``keepref-lint fix`` (the
+    fixture's ``.fixed`` file), the set defined once."""
+    root = single_file(name, tmp_path)
+    proc = run([*FIXIT, "fix", "--automatic", "."], root)
+    assert proc.returncode == 0, proc.stderr
+    fixed = (root / f"{name}.py").read_bytes()
+    assert fixed == (FIXTURES / f"{name}.py.fixed").read_bytes()
+
+
+def test_a_lint_ignored_task_is_left_as_a_noqa_one_is(tmp_path: Path) -> None:
+    """``# lint-ignore`` on one task: Fixit leaves it as keepref-lint leaves a ``# noqa`` line, and
+    fixes the rest (with the set defined once)."""
+    name = "task_fix_places"
+    text = (FIXTURES / f"{name}.py").read_bytes()
+    marked = b"asyncio.create_task(self._flush())  # error: KR001\n"
+    assert text.count(marked) == 2
+    ignored = single_file(
+        name,
+        tmp_path / "fixit",
+        text.replace(
+            marked, b"asyncio.create_task(self._flush())  # lint-ignore: KeepReferences\n", 1
+        ),
+    )
+    noqa = single_file(
+        name,
+        tmp_path / "keepref",
+        text.replace(marked, b"asyncio.create_task(self._flush())  # noqa: KR001\n", 1),
+    )
+    proc = run([*FIXIT, "fix", "--automatic", "."], ignored)
+    assert proc.returncode == 0, proc.stderr
+    run_cli("fix", ".", cwd=noqa)
+    want = (
+        (noqa / f"{name}.py")
+        .read_bytes()
+        .replace(b"# noqa: KR001", b"# lint-ignore: KeepReferences")
+    )
+    got = (ignored / f"{name}.py").read_bytes()
+    assert got == want
+    assert got.count(b"\n_background_tasks: set[") == 1

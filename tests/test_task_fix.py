@@ -196,6 +196,21 @@ def test_plain_fix_writes_the_recipe(tmp_path: Path) -> None:
     assert (root / "app.py").read_text() == TASK_FIXED
 
 
+def test_task_right_below_the_imports(tmp_path: Path) -> None:
+    """The set's definition and the task's comment are inserted at the same offset: set first."""
+    root = project(tmp_path, "import asyncio\nasyncio.ensure_future(asyncio.sleep(0))\n")
+    run_cli("fix", ".", cwd=root, check=True)
+    assert (root / "app.py").read_text() == (
+        "import asyncio\n\n"
+        "# Tasks this module started, kept until they finish (the event loop holds them weakly).\n"
+        "_background_tasks: set[asyncio.Future] = set()\n"
+        "# Keep the sleep task until it finishes; the event loop holds it only weakly.\n"
+        "sleep_task = asyncio.ensure_future(asyncio.sleep(0))\n"
+        "_background_tasks.add(sleep_task)\n"
+        "sleep_task.add_done_callback(_background_tasks.discard)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("source", "reason"),
     [

@@ -79,6 +79,7 @@ def expected_tree(tree: ast.Module, findings: list[Finding]) -> ast.Module:
     body = tree.body
     # Where each set is defined, named by the statement it goes before (indices move below).
     anchors = [(body[h[2]] if h[2] < len(body) else None, h) for h in sorted(holders, key=str)]
+    became: dict[int, ast.stmt] = {}  # a replaced statement -> the first statement it became
     for node in ast.walk(tree):
         for field_name in ("body", "orelse", "finalbody"):
             stmts = getattr(node, field_name, None)
@@ -100,19 +101,29 @@ def expected_tree(tree: ast.Module, findings: list[Finding]) -> ast.Module:
                     new.append(stmt)
                 elif fix.holder is None:
                     new.append(_intended(stmt, fix.keeper))
+                    became[id(stmt)] = new[-1]
                 else:
-                    new.extend(_task_statements(stmt, fix.keeper, fix.holder[0]))
+                    task = _task_statements(stmt, fix.keeper, fix.holder[0])
+                    became[id(stmt)] = task[0]
+                    new.extend(task)
             if len(new) != len(stmts) or any(a is not b for a, b in zip(new, stmts, strict=False)):
                 setattr(node, field_name, new)
     for anchor, holder in anchors:
-        position = len(tree.body) if anchor is None else tree.body.index(anchor)
+        # (the set goes before the anchor, or before what it became: a task right below the imports)
+        position = (
+            len(tree.body) if anchor is None else tree.body.index(became.get(id(anchor), anchor))
+        )
         tree.body.insert(position, _holder_definition(holder))
     return tree
 
 
 def fixed_text(source: SourceText, findings: list[Finding]) -> str:
-    # The set of kept tasks is defined by one edit that every task fix of the file carries.
-    edits = list(dict.fromkeys(edit for f in findings if f.fix is not None for edit in f.fix.edits))
+    # The set of kept tasks is defined by one edit that every task fix of the file carries (its
+    # first); it goes in before any other insertion at the same offset (``import asyncio`` right
+    # above a dropped task: the set's lines, then the statement's comment and keeper).
+    fixes = [f.fix for f in findings if f.fix is not None]
+    holders = [fix.edits[0] for fix in fixes if fix.holder is not None and fix.holder[2] >= 0]
+    edits = list(dict.fromkeys([*holders, *(edit for fix in fixes for edit in fix.edits)]))
     return apply_edits(source.text, edits)
 
 

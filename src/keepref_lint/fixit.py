@@ -8,8 +8,16 @@ Enable it in ``pyproject.toml`` (or ``fixit.toml``)::
 then ``fixit lint src/`` reports each drop and ``fixit fix --automatic src/`` applies the fixes (the same
 names, comments and bytes as ``keepref-lint fix``). The rule is a thin adapter over ``keepref_lint.cst``:
 the engine finds the drops across the project (settings from ``[tool.keepref-lint]``, as ``check``
-reads them), and each is reported at its statement with the fixed statement as the replacement. Fixit's
-own ``# lint-ignore``/``# lint-fixme`` comments and keepref-lint's ``# noqa: KR001`` both silence it.
+reads them), and each is reported at its statement with the fixed statement(s) as the replacement.
+
+A task's fix also defines the module's set of tasks after the imports, once for all of them. Fixit
+applies each replacement to its node and skips the nodes inside a replaced one, so such a fix is
+reported (at its statement's position) on the ``Module`` node, with the whole module as
+``keepref-lint fix`` writes it, made from the drops this run reports; all such reports carry the same
+module. In an interactive ``fixit fix``, accepting one of them applies every fix of the file.
+
+Fixit's own ``# lint-ignore``/``# lint-fixme`` comments and keepref-lint's ``# noqa: KR001`` both
+silence a drop (and leave its statement unfixed).
 """
 
 from __future__ import annotations
@@ -18,9 +26,9 @@ from typing import ClassVar
 
 import libcst as cst
 from fixit import Invalid, LintRule, Valid
-from libcst.metadata import FilePathProvider, PositionProvider
+from libcst.metadata import CodeRange, FilePathProvider, PositionProvider
 
-from keepref_lint.cst import DropMatcher, settings_for
+from keepref_lint.cst import Drop, DropMatcher, settings_for
 
 __all__ = ["KeepReferences"]
 
@@ -76,7 +84,28 @@ class KeepReferences(LintRule):
             _MARKED + "def main():\n    start_server()\n",
             expected_message="KR001 result of start_server() is dropped; keep a reference that"
             " outlives the function (store it on an object or return it) (no automatic fix: not"
-            " inside a method; store the result where it outlives this function)",
+            " inside a method; return the result, or store it on an object that lives as long as"
+            " it must)",
+        ),
+        # Tasks: each kept until it finishes in the one set the fixes define after the imports
+        # (two reports, each on the module with the whole fixed module: the set is defined once).
+        Invalid(
+            "import asyncio\n\n\nasync def main():\n"
+            "    asyncio.create_task(asyncio.sleep(1))\n"
+            "    asyncio.create_task(asyncio.sleep(2))\n",
+            expected_replacement="import asyncio\n\n"
+            "# Tasks this module started, kept until they finish (the event loop holds them"
+            " weakly).\n"
+            "_background_tasks: set[asyncio.Task] = set()\n\n\n"
+            "async def main():\n"
+            "    # Keep the sleep task until it finishes; the event loop holds it only weakly.\n"
+            "    sleep_task = asyncio.create_task(asyncio.sleep(1))\n"
+            "    _background_tasks.add(sleep_task)\n"
+            "    sleep_task.add_done_callback(_background_tasks.discard)\n"
+            "    # Keep the sleep task until it finishes; the event loop holds it only weakly.\n"
+            "    sleep_task_2 = asyncio.create_task(asyncio.sleep(2))\n"
+            "    _background_tasks.add(sleep_task_2)\n"
+            "    sleep_task_2.add_done_callback(_background_tasks.discard)\n",
         ),
     ]
 
@@ -84,11 +113,13 @@ class KeepReferences(LintRule):
         super().__init__()
         self._matcher: DropMatcher | None = None
         self._lines: list[cst.SimpleStatementLine] = []
+        self._found: list[tuple[Drop, CodeRange]] = []
 
     def visit_Module(self, node: cst.Module) -> None:
         path = str(self.get_metadata(FilePathProvider, node))
         self._matcher = DropMatcher(path, settings_for(path))
         self._matcher.begin(node)
+        self._found = []
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self._lines.append(node)
@@ -112,11 +143,33 @@ class KeepReferences(LintRule):
         if self._matcher is None:
             return
         where = self.get_metadata(PositionProvider, node)
-        for drop in self._matcher.match(node, where, self._lines[-1] if self._lines else None):
+        line = self._lines[-1] if self._lines else None
+        while (drop := self._matcher.match(node, where, line)) is not None:
+            self._found.append((drop, where))
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        """Report the drops. Fixit puts each replacement in place of its node and skips the nodes
+        inside a replaced one, so a fix that also defines the module's set of tasks (a ``ModuleEdit``)
+        is reported on the module, with the whole module as ``keepref-lint fix`` writes it (every
+        reported fix in it); the others on their statements."""
+        if self._matcher is None:
+            return
+        reported = [(d, where) for d, where in self._found if not self.ignore_lint(d.node)]
+        whole: cst.Module | None = None
+        if any(d.module_edit is not None for d, _ in reported):
+            whole = self._matcher.fixed_module(
+                [d.finding for d, _ in reported if d.replacement is not None]
+            )
+        for drop, where in reported:
             finding = drop.finding
+            node: cst.CSTNode = drop.node
+            replacement = drop.replacement
+            if drop.module_edit is not None:
+                node, replacement = original_node, whole
             self.report(
-                drop.node,
+                node,
                 f"{finding.code} {finding.message}",
                 position=where,
-                replacement=drop.replacement,
+                replacement=replacement,
             )
+        self._found = []

@@ -46,10 +46,11 @@ class SourceText:
 
 
 def apply_edits(text: str, edits: list) -> str:
-    """Apply non-overlapping edits (any order)."""
+    """Apply non-overlapping edits (any order; insertions at one offset go in in the order given)."""
     pieces = []
     last = len(text)
-    for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
+    order = sorted(range(len(edits)), key=lambda i: (edits[i].start, edits[i].end, i), reverse=True)
+    for edit in (edits[i] for i in order):
         if edit.end > last:
             raise ValueError("overlapping edits")
         pieces.append(text[edit.end : last])
