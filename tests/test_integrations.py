@@ -175,6 +175,24 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pre-commit-home")
 
 
+@pytest.fixture(scope="module")
+def hook_repo(pre_commit_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository pre-commit installs the hooks from: this checkout, or (from an unpacked sdist,
+    which is no git repository) a git repository made of what the hooks install."""
+    if (ROOT / ".git").exists():
+        return ROOT
+    repo = tmp_path_factory.mktemp("hook-repo")
+    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", ".pre-commit-hooks.yaml"):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, repo / name)
+    shutil.copytree(
+        ROOT / "src", repo / "src", symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(ROOT / "docs", repo / "docs")
+    git_project(repo)
+    return repo
+
+
 def git_project(root: Path) -> None:
     env = {
         "GIT_AUTHOR_NAME": "t",
@@ -188,7 +206,7 @@ def git_project(root: Path) -> None:
 
 @pytest.mark.parametrize("hook", ["keepref-lint", "keepref-lint-fix"])
 def test_pre_commit_hooks_on_a_staged_file(
-    tmp_path: Path, pre_commit_home: Path, hook: str
+    tmp_path: Path, pre_commit_home: Path, hook_repo: Path, hook: str
 ) -> None:
     root = tmp_path / "p"
     root.mkdir()
@@ -202,7 +220,7 @@ def test_pre_commit_hooks_on_a_staged_file(
     subprocess.run(["git", "add", "app.py"], cwd=root, check=True)
     env = {**os.environ, "PRE_COMMIT_HOME": str(pre_commit_home)}
     proc = run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), hook, "--files", "app.py"],
+        [sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), hook, "--files", "app.py"],
         root,
         env,
     )
@@ -220,7 +238,7 @@ def test_pre_commit_hooks_on_a_staged_file(
 
 
 def test_project_hook_finds_the_callers_of_a_new_mark(
-    tmp_path: Path, pre_commit_home: Path
+    tmp_path: Path, pre_commit_home: Path, hook_repo: Path
 ) -> None:
     root = tmp_path / "p"
     root.mkdir()
@@ -241,7 +259,7 @@ def test_project_hook_finds_the_callers_of_a_new_mark(
                 "-m",
                 "pre_commit",
                 "try-repo",
-                str(ROOT),
+                str(hook_repo),
                 hook,
                 "--files",
                 "service.py",

@@ -166,7 +166,8 @@ def test_sarif_carries_the_fix_title(tmp_path: Path) -> None:
     )
     assert "_background_tasks: set[asyncio.Task] = set()" in inserted
     rules = json.loads(proc.stdout)["runs"][0]["tool"]["driver"]["rules"]
-    assert all("module-level set" in rule["properties"]["fix"] for rule in rules)
+    fixable = [rule for rule in rules if rule["properties"]["fixSafety"] != "none"]
+    assert fixable and all("module-level set" in rule["properties"]["fix"] for rule in fixable)
 
 
 def test_fix_diff_shows_it_and_writes_nothing(tmp_path: Path) -> None:

@@ -88,6 +88,15 @@ def expected_tree(tree: ast.Module, findings: list[Finding]) -> ast.Module:
             new: list[ast.stmt] = []
             for stmt in stmts:
                 fix = wanted.get((getattr(stmt, "lineno", -1), getattr(stmt, "col_offset", -1)))
+                if fix is not None and fix.unwrap:
+                    # ``start(),``: the comma goes, and the call alone is kept.
+                    if not (
+                        isinstance(stmt, ast.Expr)
+                        and isinstance(stmt.value, ast.Tuple)
+                        and len(stmt.value.elts) == 1
+                    ):
+                        raise ValueError("a one-element tuple to unwrap is not one")
+                    stmt = ast.Expr(value=stmt.value.elts[0])
                 if fix is None:
                     new.append(stmt)
                 elif fix.holder is None:

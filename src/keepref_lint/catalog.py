@@ -58,6 +58,15 @@ def _without_parent(call: ast.Call) -> bool:
     return True
 
 
+def _makes_a_task(call: ast.Call) -> bool:
+    """``ensure_future(self.task)`` returns the future it is given, which its holder already keeps:
+    only a call whose argument is not read from an object or container can make a new task."""
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+    if name != "ensure_future" or not call.args:
+        return True
+    return not isinstance(call.args[0], (ast.Attribute, ast.Subscript))
+
+
 @dataclass(frozen=True)
 class Entry:
     id: str
@@ -96,6 +105,7 @@ CATALOG: tuple[Entry, ...] = (
         "the event loop keeps only a weak reference to tasks",
         "https://docs.python.org/3/library/asyncio-task.html#asyncio.create_task",
         attr="task",
+        condition=_makes_a_task,
         repeats=True,
     ),
     Entry(
@@ -103,6 +113,14 @@ CATALOG: tuple[Entry, ...] = (
         ("asyncio.shield", "asyncio.tasks.shield"),
         "the outer future is all that keeps a shielded task referenced",
         "https://github.com/python/cpython/blob/main/Lib/asyncio/tasks.py (shield docstring)",
+        repeats=True,
+    ),
+    Entry(
+        "asyncio-gather",
+        ("asyncio.gather", "asyncio.tasks.gather"),
+        "the gathering future is all that keeps the tasks it wraps referenced",
+        "https://docs.python.org/3/library/asyncio-task.html#asyncio.gather",
+        attr="gathered",
         repeats=True,
     ),
     Entry(

@@ -56,7 +56,18 @@ KR003 = Rule(
     fix_safety="safe",
 )
 
-RULES: dict[str, Rule] = {rule.code: rule for rule in (KR001, KR002, KR003)}
+KR004 = Rule(
+    code="KR004",
+    name="only-attribute-of-result-kept",
+    summary=(
+        "Only an attribute of a must-retain call's result is used (``TemporaryDirectory().name``, "
+        "``create_task(...).add_done_callback(...)``); the object itself is not kept."
+    ),
+    fix_title="No automatic fix: keep the object in a name and read the attribute from it",
+    fix_safety="none",
+)
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in (KR001, KR002, KR003, KR004)}
 
 
 def is_selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:

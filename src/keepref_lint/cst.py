@@ -329,7 +329,7 @@ class DropMatcher:
     def __init__(self, path: str, settings: Settings) -> None:
         self.path = path
         self.settings = settings
-        self._wanted: dict[tuple[int, int], Finding] = {}
+        self._wanted: dict[tuple[int, int], list[Finding]] = {}
         self._source: SourceText | None = None
         self._original: cst.Module | None = None
         self._fixable: list[Finding] = []
@@ -340,7 +340,10 @@ class DropMatcher:
         findings = findings_for(self.path, data, self.settings)
         source = SourceText(data, self.path)
         self._source, self._original = source, module
-        self._wanted = {(f.line, _char_column(source, f.line, f.column - 1)): f for f in findings}
+        self._wanted = {}
+        for f in findings:  # a statement can drop several results (``a, b = start(), start()``)
+            key = (f.line, _char_column(source, f.line, f.column - 1))
+            self._wanted.setdefault(key, []).append(f)
         self._fixable = [f for f in findings if f.fix is not None]
         self._fixed = _FixedModule(module, source, self._fixable)
 
@@ -374,9 +377,13 @@ class DropMatcher:
         """The drop at ``node`` (a small statement at ``where``, inside ``line`` if it is in one)."""
         if not self._wanted:
             return None
-        finding = self._wanted.pop((where.start.line, where.start.column), None)
-        if finding is None:
+        key = (where.start.line, where.start.column)
+        findings = self._wanted.get(key)
+        if not findings:
             return None
+        finding = findings.pop(0)  # the next one at this statement on the next call
+        if not findings:
+            del self._wanted[key]
         if line is None or len(line.body) != 1:
             return Drop(node, finding, None)  # it shares its line: the engine offers no fix either
         fixed = self._fixed
@@ -445,8 +452,11 @@ class DropVisitor(cst.CSTVisitor):
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._visit_statement(node)
 
+    def visit_Return(self, node: cst.Return) -> None:  # KR004: ``return start().name``
+        self._visit_statement(node)
+
     def _visit_statement(self, node: cst.BaseSmallStatement) -> None:
         where = self.get_metadata(PositionProvider, node)
-        drop = self._matcher.match(node, where, self._lines[-1] if self._lines else None)
-        if drop is not None:
+        line = self._lines[-1] if self._lines else None
+        while (drop := self._matcher.match(node, where, line)) is not None:
             self.drops.append(drop)

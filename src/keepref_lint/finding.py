@@ -18,10 +18,13 @@ class Edit(namedtuple("Edit", "start end text")):
     text: str
 
 
-class Fix(namedtuple("Fix", "title edits keeper safety holder", defaults=("safe", None))):
+class Fix(
+    namedtuple("Fix", "title edits keeper safety holder unwrap", defaults=("safe", None, False))
+):
     """``keeper`` is where the result is stored: ``self.<attr>`` or a module-private name, or for a task
     the local bound to it. ``holder`` is None, or for a task (set name, its annotation, the index in the
-    module body where the set is defined): the module-level set that keeps the task until it finishes."""
+    module body where the set is defined): the module-level set that keeps the task until it finishes.
+    ``unwrap``: the statement was a one-element tuple (``start(),``) and the fix also removes the comma."""
 
     __slots__ = ()
     title: str
@@ -29,6 +32,7 @@ class Fix(namedtuple("Fix", "title edits keeper safety holder", defaults=("safe"
     keeper: str
     safety: str
     holder: tuple[str, str, int] | None
+    unwrap: bool
 
 
 class Finding:

@@ -41,6 +41,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 NOUNS = {
     "asyncio-task": "task",
     "asyncio-shield": "shielded task",
+    "asyncio-gather": "gathered future",
     "tempfile-directory": "temporary directory",
     "tempfile-named": "temporary file",
     "weakref-callback": "weak reference (and its callback)",

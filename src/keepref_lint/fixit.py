@@ -136,12 +136,15 @@ class KeepReferences(LintRule):
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._visit_statement(node)
 
+    def visit_Return(self, node: cst.Return) -> None:  # KR004: ``return start().name``
+        self._visit_statement(node)
+
     def _visit_statement(self, node: cst.BaseSmallStatement) -> None:
         if self._matcher is None:
             return
         where = self.get_metadata(PositionProvider, node)
-        drop = self._matcher.match(node, where, self._lines[-1] if self._lines else None)
-        if drop is not None:
+        line = self._lines[-1] if self._lines else None
+        while (drop := self._matcher.match(node, where, line)) is not None:
             self._found.append((drop, where))
 
     def leave_Module(self, original_node: cst.Module) -> None:

@@ -16,7 +16,7 @@ import re
 from bisect import bisect_right
 
 from keepref_lint.resolve import FileScopes, Statement
-from keepref_lint.rules import dead_locals, value_calls
+from keepref_lint.rules import candidates, return_candidates
 from keepref_lint.sourcetext import parse_quietly
 
 _BLOCK = re.compile(rb"(?:async[ \t]+def|def|class)[ \t]")
@@ -109,21 +109,28 @@ def _no_drop_in(lines: list[bytes], span: tuple[int, int], names: list[tuple[int
         return False
     scopes = FileScopes(tree, "<fragment>", False)
     try:
-        return not any(_maybe_drop(statement, names) for statement in scopes.statements)
+        return not any(
+            _maybe_drop(statement, names) for statement in scopes.statements
+        ) and not any(
+            _maybe_dropped_by_return(node.value, names)
+            for node, _ in scopes.returns
+            if node.value is not None
+        )
     finally:
         scopes.close()
 
 
 def _maybe_drop(statement: Statement, names: list[tuple[int, int]]) -> bool:
-    """Could the rules report ``statement`` for a call of one of the names (if it resolves to a mark)?"""
-    node = statement.node
-    if node.value is None:
-        return False
-    for call, _, conditional in value_calls(node.value):
-        if (call.func.end_lineno, call.func.end_col_offset) not in names:
-            continue
-        if isinstance(node, ast.Expr):
-            return True  # KR001
-        if not conditional and dead_locals(statement):
-            return True  # KR002
-    return False
+    """Could the rules report ``statement`` for a call of one of the names (if it resolves to a mark)?
+    The rules' own candidates, before anything is resolved: the same shapes by construction."""
+    return any(
+        (candidate.call.func.end_lineno, candidate.call.func.end_col_offset) in names
+        for candidate in candidates(statement)
+    )
+
+
+def _maybe_dropped_by_return(value: ast.expr, names: list[tuple[int, int]]) -> bool:
+    return any(
+        (candidate.call.func.end_lineno, candidate.call.func.end_col_offset) in names
+        for candidate in return_candidates(value)
+    )

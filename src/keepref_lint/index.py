@@ -38,6 +38,7 @@ from keepref_lint.resolve import (
     import_bindings,
     resolve_relative,
 )
+from keepref_lint.shapes import drop_shaped as _drop_shaped
 from keepref_lint.sourcetext import parse_quietly
 
 _STAR_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\*", re.MULTILINE)
@@ -481,9 +482,6 @@ def _line_before(data: bytes, at: int) -> bytes:
     return data[data.rfind(b"\n", 0, at) + 1 : at]
 
 
-_DROP_PREFIX = re.compile(
-    rb"[ \t]*(?:\w+[ \t]*(?::[^=]*)?=[ \t]*)*\(?[\w.]*\Z|.*\belse[ \t]+[\w.]*\Z"
-)
 _RETURN_PREFIX = re.compile(rb".*\breturn[ \t]+(?:await[ \t]+)?[\w.]*\Z")
 _RETURNED = re.compile(rb".*\breturn[ \t]+\Z")
 _LOCAL_PREFIX = re.compile(rb"[ \t]*(\w+)[ \t]*(?::[^=]*)?=[ \t]*(?:await[ \t]+)?[\w.]*\Z")
@@ -498,11 +496,11 @@ def _called(data: bytes, at: int, name: str) -> bool:
 
 
 def drop_shaped(data: bytes, at: int, name: str) -> bool:
-    """Is the occurrence a call where a drop can stand (statement start, plain-name assignment, else)?
-
-    Catalog names are never async, so an awaited call (which consumes the result) is not one.
-    """
-    return _called(data, at, name) and _DROP_PREFIX.match(_line_before(data, at)) is not None
+    """Is the occurrence a call where a drop can stand? See ``shapes.drop_shaped``: statement starts
+    after ``;``, ``:`` and backslash continuations, receiver chains with calls, displays, operands,
+    conditions, ``image=`` arguments and attributes of a fresh result. Catalog names are never async,
+    so an awaited call (which consumes the result) is not one."""
+    return _drop_shaped(data, at, name)
 
 
 def reexport_shaped(data: bytes, at: int, name: str) -> bool:
@@ -577,8 +575,14 @@ def _bound(
     return any(within_package(path, home) for home in homes)
 
 
+_RETURNS_CLS = re.compile(rb"\breturn[ \t]+cls[ \t]*\(")
+
+
 def may_return_one(data: bytes, names: Iterable[str]) -> bool:
-    """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names."""
+    """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names, or a
+    classmethod factory's ``return cls(...)`` (the class may be must-retain)."""
+    if _RETURNS_CLS.search(data):
+        return True
     returned: dict[str, bool] = {}
     for name in names:
         for at in occurrences(data, name):
@@ -1174,6 +1178,10 @@ class ProjectIndex:
             value = value.value  # type: ignore[union-attr]
         if not isinstance(value, ast.Call):
             return None
+        factory = _factory_class(value, scope)
+        if factory is not None:  # ``return cls(...)`` in a classmethod: an instance of the class
+            mark = self.lookup(factory.qualname)
+            return mark if mark is not None and not awaited and not mark.is_async else None
         for qualname in scopes.qualify(value.func, scope, known):
             mark = self.lookup(qualname)
             if mark is not None and awaited == mark.is_async:
@@ -1505,6 +1513,17 @@ class _Site(NamedTuple):
     keys: frozenset[str]
 
 
+def _factory_class(call: ast.Call, scope: Scope) -> Scope | None:
+    """The class whose classmethod ``scope`` calls its ``cls`` parameter (``return cls(...)``)."""
+    if (
+        isinstance(call.func, ast.Name)
+        and scope.self_kind == "class"
+        and call.func.id == scope.self_name
+    ):
+        return scope.enclosing_class()
+    return None
+
+
 def _sites(file: SourceFile, scopes: FileScopes) -> list[_Site]:
     """The file's returns in functions, each with the names it may call: the last name of each call in
     the returned value (or in the assignments of a returned local), and what an import or alias of the
@@ -1527,6 +1546,9 @@ def _sites(file: SourceFile, scopes: FileScopes) -> list[_Site]:
                 if not isinstance(call, ast.Call):
                     continue
                 func = call.func
+                factory = _factory_class(call, scope)
+                if factory is not None:
+                    keys.add(factory.qualname.rpartition(".")[2])
                 if isinstance(func, ast.Name):
                     keys.add(func.id)
                 elif isinstance(func, ast.Attribute):

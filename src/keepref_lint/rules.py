@@ -1,23 +1,33 @@
-"""What counts as dropped: the one place that turns a file's statements into KR001/KR002 findings.
+"""What counts as dropped: the one place that turns a file's statements into KR001-KR004 findings.
 
 KR001: an expression statement whose value is a must-retain call (also under ``await`` for async marked
-functions, in parentheses, and in either branch of a conditional expression used as a statement).
+functions, in parentheses, in either branch of a conditional expression used as a statement, inside a
+display or comprehension thrown away, a one-element tuple, an ``and``/``or`` operand), a call used only as
+a conditional expression's test, and a Tk image passed as ``image=`` to a widget.
 
-KR002: the result is assigned only to local names of a function that never reads them again.
+KR002: the result is assigned only to local names of a function that never reads them again (also through
+``(t := ...)`` as a statement and tuple unpacking).
+
+KR004: only an attribute of the fresh result is used (``TemporaryDirectory().name``,
+``create_task(...).add_done_callback(cb)`` as a statement).
 
 Everything else retains the result: module-level and class-level names, ``global``/``nonlocal`` names,
 attributes, subscripts, returned or yielded values, arguments, ``with ... as``, and locals that are read.
+Not reported either (``exempt``): a call inside ``with pytest.raises(...)``; a matplotlib animation or
+widget in an ``@image_comparison``/``@check_figures_equal`` test, or in a local followed by a blocking
+``show()``, a render or dispatched events; a task local of a coroutine that never returns.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from keepref_lint.catalog import ENTRIES
-from keepref_lint.codes import KR001, KR002, KR003
-from keepref_lint.finding import Finding, Fix
+from keepref_lint.codes import KR001, KR002, KR003, KR004
+from keepref_lint.finding import Edit, Finding, Fix
 from keepref_lint.fix import (
     NamePlanner,
     NoFix,
@@ -33,7 +43,7 @@ from keepref_lint.fix import (
 )
 from keepref_lint.index import Mark, ProjectIndex, bounded_chain
 from keepref_lint.project import SourceFile, printable
-from keepref_lint.resolve import FileScopes, Statement, dotted_name
+from keepref_lint.resolve import FileScopes, Scope, Statement, dotted_name
 from keepref_lint.sourcetext import SourceText
 
 
@@ -47,6 +57,29 @@ class Drop:
     mark: Mark
     in_conditional: bool = False
     local: ast.Name | None = None  # KR002: the dead local
+    kind: str = "dropped"  # dropped (KR001/KR003) | dead (KR002/KR003) | attribute (KR004)
+    where: str = ""  # how the form drops it, for the message (" inside a list display")
+    no_fix: str | None = None  # why this form has no automatic fix
+    attribute: str | None = None  # KR004: the attribute that survives
+    unwrap: bool = False  # ``start(),``: the fix also removes the comma
+
+
+@dataclass
+class Candidate:
+    """A call in a statement whose result the statement would not keep, whatever the call is."""
+
+    call: ast.Call
+    kind: str  # dropped | dead | attribute | argument
+    awaited: bool = False
+    conditional: bool = False
+    locals: list[ast.Name] | None = None  # dead: the dead local names
+    where: str = ""
+    no_fix: str | None = None
+    attribute: str | None = None
+    unwrap: bool = False  # ``start(),``: a fix removes the comma
+
+
+_IN_DISPLAY = "the call is inside a display that is thrown away; write one statement per call"
 
 
 def value_calls(
@@ -62,6 +95,239 @@ def value_calls(
         expr = expr.value  # type: ignore[attr-defined]
     if isinstance(expr, ast.Call):
         yield expr, awaited, in_conditional
+
+
+def discarded_calls(
+    expr: ast.expr, where: str = "", no_fix: str | None = None
+) -> Iterator[Candidate]:
+    """The calls whose results are thrown away when ``expr``'s value is (an expression statement).
+
+    Looks through conditional expressions, ``await``, displays (``[t(), t()]``, ``t(), t()``),
+    comprehensions (not generator expressions, which run nothing), ``and``/``or`` and an assignment
+    expression whose target is dead (reported as KR002 by the caller)."""
+    if isinstance(expr, ast.IfExp):
+        reason = no_fix or (
+            "the call is one branch of a conditional expression; "
+            "write an if statement with one call in each branch"
+        )
+        for candidate in discarded_calls(expr.body, where, reason):
+            candidate.conditional = True
+            yield candidate
+        for candidate in discarded_calls(expr.orelse, where, reason):
+            candidate.conditional = True
+            yield candidate
+        return
+    if isinstance(expr, ast.Await):
+        if isinstance(expr.value, ast.Call):
+            yield Candidate(expr.value, "dropped", True, where=where, no_fix=no_fix)
+        return
+    if isinstance(expr, ast.Call):
+        yield Candidate(expr, "dropped", where=where, no_fix=no_fix)
+        return
+    if isinstance(expr, ast.Tuple) and len(expr.elts) == 1 and not where:
+        for candidate in discarded_calls(
+            expr.elts[0],
+            " in a one-element tuple (a stray comma?)",
+            "the call is in a one-element tuple; remove the trailing comma",
+        ):
+            candidate.unwrap = candidate.call is expr.elts[0]  # the fix removes the comma
+            yield candidate
+        return
+    if isinstance(expr, (ast.Tuple, ast.List, ast.Set)):
+        kind = {ast.Tuple: "tuple", ast.List: "list", ast.Set: "set"}[type(expr)]
+        for element in expr.elts:
+            yield from discarded_calls(
+                element, where or f" inside a {kind} that is thrown away", _IN_DISPLAY
+            )
+        return
+    if isinstance(expr, (ast.ListComp, ast.SetComp)):
+        yield from discarded_calls(
+            expr.elt, where or " inside a comprehension whose value is thrown away", _IN_DISPLAY
+        )
+        return
+    if isinstance(expr, ast.DictComp):
+        for part in (expr.key, expr.value):
+            yield from discarded_calls(
+                part, where or " inside a comprehension whose value is thrown away", _IN_DISPLAY
+            )
+        return
+    if isinstance(expr, ast.BoolOp):
+        operator = "and" if isinstance(expr.op, ast.And) else "or"
+        for operand in expr.values:
+            yield from discarded_calls(
+                operand,
+                where or f" by an {operator!r} expression",
+                no_fix
+                or f"the call is an operand of {operator!r}; write an if statement "
+                "(`if flag:` and the call, keeping its result, on its own line)",
+            )
+        return
+    if isinstance(expr, ast.NamedExpr):
+        for candidate in value_calls(expr.value):
+            call, awaited, conditional = candidate
+            yield Candidate(
+                call,
+                "dead",
+                awaited,
+                conditional,
+                locals=[expr.target],
+                where=where,
+                no_fix="the result is bound by an assignment expression; "
+                "assign it in a statement of its own",
+            )
+
+
+def _tested_calls(expr: ast.expr) -> Iterator[Candidate]:
+    """Calls used only as the condition of a conditional expression (``1 if start() else 2``)."""
+    for node in _walk_value(expr):
+        if isinstance(node, ast.IfExp) and isinstance(node.test, ast.Call):
+            yield Candidate(
+                node.test,
+                "dropped",
+                where=" after it is tested as a condition",
+                no_fix="the result is used only as a condition; keep it in a name and test the name",
+            )
+
+
+def _walk_value(expr: ast.expr) -> Iterator[ast.AST]:
+    """The nodes of an expression, not looking into lambdas (their own scope, run later)."""
+    todo: list[ast.AST] = [expr]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.Lambda):
+                todo.append(child)
+
+
+_IMAGE_KEYWORDS = frozenset({"image"})
+_IMAGE_METHODS = frozenset({"configure", "config", "create_image", "image_create", "add"})
+
+
+def _attribute_calls(expr: ast.expr) -> Iterator[Candidate]:
+    """KR004 shapes: ``X().name`` anywhere in the value, ``X().method()`` whose value is thrown away;
+    and Tk ``image=X()`` arguments (kind "argument", narrowed by the caller)."""
+    for node in _walk_value(expr):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
+            yield Candidate(node.value, "attribute", attribute=node.attr, no_fix=_ATTRIBUTE_NO_FIX)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            for keyword in node.keywords:
+                if keyword.arg in _IMAGE_KEYWORDS and isinstance(keyword.value, ast.Call):
+                    yield Candidate(
+                        keyword.value,
+                        "argument",
+                        where=" (passed as image=, but Tk keeps no Python reference to the image)",
+                        no_fix="Tk keeps no reference to the image; keep it on an object that "
+                        "lives as long as the widget (e.g. label.image = image)",
+                        attribute=dotted_name(func) or "",
+                    )
+
+
+_ATTRIBUTE_NO_FIX = "keep the object itself in a name that lives as long as it is needed, and read the attribute from it"
+
+
+def candidates(statement: Statement) -> Iterator[Candidate]:
+    """Every call in the statement that could be reported, whatever it resolves to."""
+    node = statement.node
+    value = node.value
+    if value is None:
+        return
+    if isinstance(node, ast.Expr):
+        found = list(discarded_calls(value))
+        for candidate in found:
+            if candidate.kind == "dead":
+                names = _dead_names(statement, candidate.locals or [])
+                if not names:
+                    continue
+                candidate.locals = names
+            yield candidate
+        top = {id(c.call) for c in found if c.kind == "dropped"}
+        for candidate in _attribute_calls(value):
+            if candidate.kind == "attribute":
+                parent = _method_call_of(value, candidate.call)
+                if parent is not None and id(parent) not in top:
+                    continue  # ``x = start().configure()``-like: configure may return the object
+                if parent is not None:
+                    candidate.attribute = f"{candidate.attribute}()"
+            yield candidate
+    else:
+        for call, awaited, conditional in value_calls(value):
+            if not conditional:
+                dead = dead_locals(statement)
+                if dead:
+                    yield Candidate(call, "dead", awaited, locals=dead)
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[union-attr]
+        if (
+            len(targets) == 1
+            and isinstance(targets[0], ast.Tuple)
+            and isinstance(value, ast.Tuple)
+            and len(targets[0].elts) == len(value.elts)
+            and not any(isinstance(e, ast.Starred) for e in (*targets[0].elts, *value.elts))
+        ):
+            for target, element in zip(targets[0].elts, value.elts, strict=True):
+                if not isinstance(target, ast.Name):
+                    continue
+                names = _dead_names(statement, [target])
+                if not names:
+                    continue
+                for call, awaited, conditional in value_calls(element):
+                    if not conditional:
+                        yield Candidate(
+                            call,
+                            "dead",
+                            awaited,
+                            locals=names,
+                            no_fix="the result is one of several values unpacked together; "
+                            "assign it in a statement of its own",
+                        )
+        for candidate in _attribute_calls(value):
+            if candidate.kind == "attribute" and _method_call_of(value, candidate.call) is not None:
+                continue
+            yield candidate
+    yield from _tested_calls(value)
+
+
+def return_candidates(value: ast.expr) -> Iterator[Candidate]:
+    """``return start().name``: only an attribute of the result leaves the function."""
+    for candidate in _attribute_calls(value):
+        if candidate.kind == "attribute" and _method_call_of(value, candidate.call) is not None:
+            continue
+        yield candidate
+    yield from _tested_calls(value)
+
+
+def _method_call_of(expr: ast.expr, call: ast.Call) -> ast.Call | None:
+    """The call ``call.attr(...)`` in ``expr``, if the attribute read on ``call`` is a method called."""
+    for node in _walk_value(expr):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.value is call
+        ):
+            return node
+    return None
+
+
+def _dead_names(statement: Statement, targets: list[ast.expr]) -> list[ast.Name] | None:
+    scope = statement.scope
+    if scope.kind == "comprehension":
+        while scope.kind == "comprehension" and scope.parent is not None:
+            scope = scope.parent
+    if scope.kind != "function":
+        return None
+    names = []
+    for target in targets:
+        if not isinstance(target, ast.Name):
+            return None
+        if (
+            target.id in scope.globals
+            or target.id in scope.nonlocals
+            or scope.read_anywhere(target.id)
+        ):
+            return None
+        names.append(target)
+    return names
 
 
 def dead_locals(stmt: Statement) -> list[ast.Name] | None:
@@ -85,13 +351,132 @@ def dead_locals(stmt: Statement) -> list[ast.Name] | None:
     return names
 
 
+_MATPLOTLIB = frozenset({"matplotlib-animation", "matplotlib-widget"})
+# Calls after which a matplotlib widget or animation held in a local has done its work: the window was
+# shown (blocking) or the figure rendered, or events were dispatched to it, while the frame was alive.
+_RUNS_FIGURE = frozenset(
+    {"show", "pause", "savefig", "draw", "_process", "process", "start_event_loop", "do_event",
+     "click_and_drag", "mainloop"}
+)  # fmt: skip
+_RENDERS_AFTER = frozenset({"image_comparison", "check_figures_equal"})
+_RAISES = frozenset({"raises", "assertRaises", "assertRaisesRegex"})
+
+
+def _last_name(expr: ast.expr) -> str | None:
+    if isinstance(expr, ast.Call):
+        expr = expr.func
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    if isinstance(expr, ast.Name):
+        return expr.id
+    return None
+
+
+def _expected_to_raise(tree: ast.AST) -> list[tuple[int, int]]:
+    """Line spans of ``with pytest.raises(...)`` (or ``self.assertRaises``) bodies: a call there is
+    expected to raise, so there is no result to keep."""
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.With, ast.AsyncWith)) and any(
+            isinstance(item.context_expr, ast.Call) and _last_name(item.context_expr) in _RAISES
+            for item in node.items
+        ):
+            spans.append((node.body[0].lineno, node.end_lineno or node.lineno))
+    return spans
+
+
+def _function_body_calls(function: ast.AST) -> Iterator[ast.Call]:
+    todo = list(ast.iter_child_nodes(function))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Call):
+            yield node
+        todo.extend(ast.iter_child_nodes(node))
+
+
+def _figure_runs_after(function: ast.AST, line: int) -> bool:
+    """Does the function, after ``line``, show the figure (blocking), render it or dispatch events?"""
+    for call in _function_body_calls(function):
+        if call.lineno <= line or _last_name(call) not in _RUNS_FIGURE:
+            continue
+        if _last_name(call) == "show" and any(
+            k.arg == "block" and isinstance(k.value, ast.Constant) and not k.value.value
+            for k in call.keywords
+        ):
+            continue
+        return True
+    return False
+
+
+def _never_returns_after(function: ast.AST, line: int) -> bool:
+    """Is ``function`` a coroutine that, after ``line``, enters ``while True`` with no way out (no
+    ``break`` of that loop, no ``return`` anywhere)? Its frame, and every local in it, lives on."""
+    if not isinstance(function, ast.AsyncFunctionDef):
+        return False
+    body_nodes = list(_own_nodes(function))
+    if any(isinstance(n, ast.Return) for n in body_nodes):
+        return False
+    for statement in function.body:
+        if (
+            isinstance(statement, ast.While)
+            and statement.lineno > line
+            and isinstance(statement.test, ast.Constant)
+            and statement.test.value
+            and not _breaks(statement)
+        ):
+            return True
+    return False
+
+
+def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
+    todo = list(ast.iter_child_nodes(function))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        yield node
+        todo.extend(ast.iter_child_nodes(node))
+
+
+def _breaks(loop: ast.While) -> bool:
+    todo: list[ast.AST] = [*loop.body, *loop.orelse]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Break):
+            return True
+        if isinstance(
+            node,
+            (
+                ast.For,
+                ast.AsyncFor,
+                ast.While,
+                ast.FunctionDef,
+                ast.AsyncFunctionDef,
+                ast.Lambda,
+                ast.ClassDef,
+            ),
+        ):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _is_tk(qualnames: list[str], call: ast.Call) -> bool:
+    """Is ``call`` a Tk widget construction or a widget method taking ``image=``?"""
+    if any(q.startswith(("tkinter.", "PIL.ImageTk.")) for q in qualnames):
+        return True
+    return isinstance(call.func, ast.Attribute) and call.func.attr in _IMAGE_METHODS
+
+
 def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
     drops: list[Drop] = []
     known = index.lookup
     scopes.types = index.receiver_types  # what other modules state about receivers' types
 
-    def must_retain(call: ast.Call, stmt: Statement) -> Mark | None:
-        for qualname in scopes.qualify(call.func, stmt.scope, lambda q: known(q) is not None):
+    def must_retain(call: ast.Call, scope: Scope) -> Mark | None:
+        for qualname in scopes.qualify(call.func, scope, lambda q: known(q) is not None):
             mark = known(qualname)
             if mark is not None:
                 entry = ENTRIES.get(mark.entry) if mark.entry else None
@@ -100,29 +485,101 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
                 return mark
         return None
 
-    for stmt in scopes.statements:
-        node = stmt.node
-        value = node.value
+    raising: list[tuple[int, int]] | None = None
+
+    def expected_to_raise(line: int) -> bool:
+        nonlocal raising
+        if raising is None:
+            raising = _expected_to_raise(scopes.module.node)  # type: ignore[arg-type]
+        return any(first <= line <= last for first, last in raising)
+
+    def function_of(scope: Scope) -> ast.AST | None:
+        while scope.kind == "comprehension" and scope.parent is not None:
+            scope = scope.parent
+        return scope.node if scope.kind == "function" else None
+
+    def exempt(statement: Statement, candidate: Candidate, mark: Mark) -> bool:
+        node = statement.node
+        if expected_to_raise(node.lineno):
+            return True
+        entry = mark.chain[-1].entry
+        function = function_of(statement.scope)
+        if function is None:
+            return False
+        if entry in _MATPLOTLIB:
+            decorators = getattr(function, "decorator_list", [])
+            if any(_last_name(d) in _RENDERS_AFTER for d in decorators):
+                return True  # the test compares the figure drawn, not the widget's behaviour
+            if candidate.kind == "dead" and _figure_runs_after(function, node.end_lineno or 0):
+                return True
+        if (
+            candidate.kind == "dead"
+            and is_task(mark)
+            and not statement.in_loop
+            and _never_returns_after(function, node.end_lineno or 0)
+        ):
+            return True
+        return False
+
+    def consider(statement: Statement, candidate: Candidate) -> None:
+        call = candidate.call
+        mark = must_retain(call, statement.scope)
+        if mark is None or candidate.awaited != mark.is_async:
+            return
+        if candidate.kind == "argument":
+            entry = mark.chain[-1].entry
+            if entry != "tkinter-image" or not _tk_call(statement, call):
+                return
+        if exempt(statement, candidate, mark):
+            return
+        inferred = mark.source == "inferred"
+        if candidate.kind == "attribute":
+            code = KR004.code
+        elif candidate.kind == "dead":
+            code = KR003.code if inferred else KR002.code
+        else:
+            code = KR003.code if inferred else KR001.code
+        dead = candidate.locals or []
+        drops.append(
+            Drop(
+                code,
+                statement,
+                call,
+                mark,
+                candidate.conditional,
+                local=dead[0] if len(dead) == 1 else None,
+                kind="dropped" if candidate.kind == "argument" else candidate.kind,
+                where=candidate.where,
+                no_fix=None if candidate.unwrap else candidate.no_fix,
+                attribute=candidate.attribute if candidate.kind == "attribute" else None,
+                unwrap=candidate.unwrap,
+            )
+        )
+
+    def _tk_call(statement: Statement, image: ast.Call) -> bool:
+        """Is ``image`` the ``image=`` argument of a Tk widget or widget method call?"""
+        value = statement.node.value
         if value is None:
-            continue
-        for call, awaited, conditional in value_calls(value):
-            # An awaited call of a plain function consumes its result (e.g. a task); for an async
-            # function the awaited value is the result. A never-awaited coroutine is another bug.
-            mark = must_retain(call, stmt)
-            if mark is None or awaited != mark.is_async:
-                continue
-            inferred = mark.source == "inferred"
-            if isinstance(node, ast.Expr):
-                drops.append(
-                    Drop(KR003.code if inferred else KR001.code, stmt, call, mark, conditional)
+            return False
+        for node in _walk_value(value):
+            if isinstance(node, ast.Call) and any(k.value is image for k in node.keywords):
+                qualnames = scopes.qualify(
+                    node.func, statement.scope, lambda q: q.startswith("tkinter")
                 )
-            elif not conditional:
-                dead = dead_locals(stmt)
-                if dead:
-                    local = dead[0] if len(dead) == 1 else None
-                    drops.append(
-                        Drop(KR003.code if inferred else KR002.code, stmt, call, mark, local=local)
-                    )
+                return _is_tk(qualnames, node)
+        return False
+
+    for stmt in scopes.statements:
+        for candidate in candidates(stmt):
+            consider(stmt, candidate)
+    for node, scope in scopes.returns:
+        assert node.value is not None
+        pseudo = Statement(node, scope, False)  # type: ignore[arg-type]
+        for candidate in return_candidates(node.value):
+            consider(pseudo, candidate)
+    drops.sort(
+        key=lambda d: (d.stmt.node.lineno, d.stmt.node.col_offset, d.call.lineno, d.call.col_offset)
+    )
     return drops
 
 
@@ -149,12 +606,21 @@ def _message(drop: Drop, advice: str, fix_reason: str | None) -> str:
     # is one line of text or flake8 output.
     reason = f" ({' '.join(drop.mark.reason.split())})" if drop.mark.reason else ""
     provenance = _provenance(drop.mark)
-    if isinstance(drop.stmt.node, ast.Expr):
-        text = f"result of {written}() is dropped{reason}{provenance}; {advice}"
+    if drop.kind == "attribute":
+        text = (
+            f"result of {written}() is used only for .{drop.attribute}; the object itself can be "
+            f"collected at once{reason}{provenance}; keep the object in a name that lives as long "
+            f"as it is needed and use .{drop.attribute} on it"
+        )
+    elif drop.kind == "dropped":
+        text = f"result of {written}() is dropped{drop.where}{reason}{provenance}; {advice}"
     else:
         node = drop.stmt.node
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[union-attr]
-        names = ", ".join(repr(t.id) for t in targets if isinstance(t, ast.Name))
+        if drop.local is not None:
+            names = repr(drop.local.id)
+        else:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[union-attr]
+            names = ", ".join(repr(t.id) for t in targets if isinstance(t, ast.Name))
         text = (
             f"result of {written}() is kept only in local {names}, which dies when the function "
             f"returns{reason}{provenance}; {advice}"
@@ -162,6 +628,17 @@ def _message(drop: Drop, advice: str, fix_reason: str | None) -> str:
     if fix_reason:
         text += f" (no automatic fix: {fix_reason})"
     return printable(text)  # whatever a marker's arguments hold, one finding is one line
+
+
+def _comma_edit(drop: Drop, source: SourceText) -> Edit:
+    """The edit removing the stray comma of ``start(),`` (only a comma and blanks after the call)."""
+    node, call = drop.stmt.node, drop.call
+    assert call.end_lineno is not None and node.end_lineno is not None
+    start = source.offset(call.end_lineno, call.end_col_offset or 0)
+    end = source.offset(node.end_lineno, node.end_col_offset or 0)
+    if not re.fullmatch(r"[ \t]*,", source.text[start:end]):
+        raise NoFix("the call is in a one-element tuple; remove the trailing comma")
+    return Edit(start, end, "")
 
 
 def check_tree(
@@ -189,6 +666,10 @@ def check_tree(
         fix = None
         reason = None
         try:
+            if drop.no_fix is not None:
+                raise NoFix(drop.no_fix)
+            if not isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign)):
+                raise NoFix("the call is not a statement of its own")
             if drop.in_conditional:
                 raise NoFix(
                     "the call is one branch of a conditional expression; "
@@ -196,12 +677,20 @@ def check_tree(
                 )
             if not isinstance(node, ast.Expr) and local is None:
                 raise NoFix("the result is assigned to several names; assign it to one")
+            comma = _comma_edit(drop, source) if drop.unwrap else None
             if task:
                 fix = plan_task_fix(drop.stmt, drop.call, drop.mark, source, planner, local)
-                task_fixes.append((drop.stmt, fix, drop.call))
             else:
                 noun = noun_of(drop.mark, base)
                 fix = plan_fix(drop.stmt, source, planner, base, local, noun, drop.call)
+            if comma is not None:
+                fix = fix._replace(
+                    edits=(*fix.edits, comma),
+                    unwrap=True,
+                    title=f"{fix.title} (and remove the comma)",
+                )
+            if task:
+                task_fixes.append((drop.stmt, fix, drop.call))
         except NoFix as why:
             reason = str(why)
         planned.append((drop, fix, reason, base))
