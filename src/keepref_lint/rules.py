@@ -204,17 +204,30 @@ _IMAGE_KEYWORDS = frozenset({"image"})
 _IMAGE_METHODS = frozenset({"configure", "config", "create_image", "image_create", "add"})
 
 
-def _attribute_calls(expr: ast.expr) -> Iterator[Candidate]:
+def _attribute_calls(expr: ast.expr) -> Iterator[tuple[Candidate, ast.Call | None]]:
     """KR004 shapes: ``X().name`` anywhere in the value, ``X().method()`` whose value is thrown away;
-    and Tk ``image=X()`` arguments (kind "argument", narrowed by the caller)."""
-    for node in _walk_value(expr):
+    and Tk ``image=X()`` arguments (kind "argument", narrowed by the caller). Each with the call
+    ``X().name(...)`` when the attribute read is a method called, else None (one walk of the value:
+    a call has one parent, so the map from a call to the method call on it is exact)."""
+    nodes = list(_walk_value(expr))
+    method_of = {
+        id(node.func.value): node
+        for node in nodes
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Call)
+    }
+    for node in nodes:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
-            yield Candidate(node.value, "attribute", attribute=node.attr, no_fix=_ATTRIBUTE_NO_FIX)
+            candidate = Candidate(
+                node.value, "attribute", attribute=node.attr, no_fix=_ATTRIBUTE_NO_FIX
+            )
+            yield candidate, method_of.get(id(node.value))
         elif isinstance(node, ast.Call):
             func = node.func
             for keyword in node.keywords:
                 if keyword.arg in _IMAGE_KEYWORDS and isinstance(keyword.value, ast.Call):
-                    yield Candidate(
+                    candidate = Candidate(
                         keyword.value,
                         "argument",
                         where=" (passed as image=, but Tk keeps no Python reference to the image)",
@@ -222,6 +235,7 @@ def _attribute_calls(expr: ast.expr) -> Iterator[Candidate]:
                         "lives as long as the widget (e.g. label.image = image)",
                         attribute=dotted_name(func) or "",
                     )
+                    yield candidate, None
 
 
 _ATTRIBUTE_NO_FIX = "keep the object itself in a name that lives as long as it is needed, and read the attribute from it"
@@ -243,9 +257,8 @@ def candidates(statement: Statement) -> Iterator[Candidate]:
                 candidate.locals = names
             yield candidate
         top = {id(c.call) for c in found if c.kind == "dropped"}
-        for candidate in _attribute_calls(value):
+        for candidate, parent in _attribute_calls(value):
             if candidate.kind == "attribute":
-                parent = _method_call_of(value, candidate.call)
                 if parent is not None and id(parent) not in top:
                     continue  # ``x = start().configure()``-like: configure may return the object
                 if parent is not None:
@@ -281,8 +294,8 @@ def candidates(statement: Statement) -> Iterator[Candidate]:
                             no_fix="the result is one of several values unpacked together; "
                             "assign it in a statement of its own",
                         )
-        for candidate in _attribute_calls(value):
-            if candidate.kind == "attribute" and _method_call_of(value, candidate.call) is not None:
+        for candidate, parent in _attribute_calls(value):
+            if candidate.kind == "attribute" and parent is not None:
                 continue
             yield candidate
     yield from _tested_calls(value)
@@ -290,23 +303,11 @@ def candidates(statement: Statement) -> Iterator[Candidate]:
 
 def return_candidates(value: ast.expr) -> Iterator[Candidate]:
     """``return start().name``: only an attribute of the result leaves the function."""
-    for candidate in _attribute_calls(value):
-        if candidate.kind == "attribute" and _method_call_of(value, candidate.call) is not None:
+    for candidate, parent in _attribute_calls(value):
+        if candidate.kind == "attribute" and parent is not None:
             continue
         yield candidate
     yield from _tested_calls(value)
-
-
-def _method_call_of(expr: ast.expr, call: ast.Call) -> ast.Call | None:
-    """The call ``call.attr(...)`` in ``expr``, if the attribute read on ``call`` is a method called."""
-    for node in _walk_value(expr):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.value is call
-        ):
-            return node
-    return None
 
 
 def _dead_names(statement: Statement, targets: list[ast.expr]) -> list[ast.Name] | None:
