@@ -315,29 +315,20 @@ def _dead_names(statement: Statement, targets: list[ast.expr]) -> list[ast.Name]
     if scope.kind == "comprehension":
         while scope.kind == "comprehension" and scope.parent is not None:
             scope = scope.parent
-    if scope.kind != "function":
-        return None
-    names = []
-    for target in targets:
-        if not isinstance(target, ast.Name):
-            return None
-        if (
-            target.id in scope.globals
-            or target.id in scope.nonlocals
-            or scope.read_anywhere(target.id)
-        ):
-            return None
-        names.append(target)
-    return names
+    return _unread_locals(scope, targets)
 
 
 def dead_locals(stmt: Statement) -> list[ast.Name] | None:
     """The assignment's targets if every one is a local that is never read; else None."""
-    scope = stmt.scope
-    if scope.kind != "function":
-        return None
     node = stmt.node
     targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[union-attr]
+    return _unread_locals(stmt.scope, targets)
+
+
+def _unread_locals(scope: Scope, targets: list[ast.expr]) -> list[ast.Name] | None:
+    """``targets`` if each is a plain name local to the function ``scope`` and never read in it."""
+    if scope.kind != "function":
+        return None
     names: list[ast.Name] = []
     for target in targets:
         if not isinstance(target, ast.Name):
