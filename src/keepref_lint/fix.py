@@ -340,6 +340,26 @@ def _statement_bounds(stmt: Statement, source: SourceText) -> tuple[int, int, st
     return line_start, start, indent, line_end
 
 
+def _bind(
+    source: SourceText,
+    node: ast.stmt,
+    line_start: int,
+    start: int,
+    target: ast.Name | None,
+    head: str,
+    keeper: str,
+) -> list[Edit]:
+    """The edits that put ``head`` (the keep-alive comment and the indentation) before the statement
+    and bind its value to ``keeper``: ``keeper = `` before a bare call, or ``keeper`` in place of the
+    dead local ``target``; continuation lines re-aligned by the width that moved."""
+    if target is None:
+        moved = realign(source, node, start, len(keeper) + 3)
+        return [Edit(line_start, start, f"{head}{keeper} = "), *moved]
+    target_end = source.offset(target.lineno, target.end_col_offset or 0)
+    moved = realign(source, node, target_end, len(keeper) - len(target.id))
+    return [Edit(line_start, target_end, f"{head}{keeper}"), *moved]
+
+
 def realign(source: SourceText, node: ast.stmt, after: int, width: int) -> list[Edit]:
     """Edits moving continuation lines aligned to a bracket on the statement's first line that opens
     at or after character offset ``after`` (the text there moved right by ``width``)."""
@@ -465,13 +485,7 @@ def plan_fix(
         keeper = f"{stmt.scope.self_name}.{attr}"
     newline = source.newline_of(node.lineno)
     head = f"{indent}{keep_alive_comment(noun or in_words(base_attr))}{newline}{indent}"
-    if target is None:
-        edits = [Edit(line_start, start, f"{head}{keeper} = ")]
-        edits += realign(source, node, start, len(keeper) + 3)
-    else:
-        target_end = source.offset(target.lineno, target.end_col_offset or 0)
-        edits = [Edit(line_start, target_end, f"{head}{keeper}")]
-        edits += realign(source, node, target_end, len(keeper) - len(target.id))
+    edits = _bind(source, node, line_start, start, target, head, keeper)
     return Fix(title=f"Keep the result in {keeper}", edits=tuple(edits), keeper=keeper)
 
 
@@ -518,13 +532,7 @@ def plan_task_fix(
         noun = in_words(base)
     newline = source.newline_of(node.lineno)
     head = f"{indent}{task_comment(noun, indent)}{newline}{indent}"
-    if target is None:
-        edits = [Edit(line_start, start, f"{head}{name} = ")]
-        edits += realign(source, node, start, len(name) + 3)
-    else:
-        target_end = source.offset(target.lineno, target.end_col_offset or 0)
-        edits = [Edit(line_start, target_end, f"{head}{name}")]
-        edits += realign(source, node, target_end, len(name) - len(target.id))
+    edits = _bind(source, node, line_start, start, target, head, name)
     tail = (
         f"{indent}{holder}.add({name}){newline}{indent}{name}.add_done_callback({holder}.discard)"
     )

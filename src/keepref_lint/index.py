@@ -33,9 +33,9 @@ from keepref_lint.resolve import (
     ASSIGN,
     FileScopes,
     Scope,
-    decorator_name,
     dotted_name,
     import_bindings,
+    last_name,
     resolve_relative,
 )
 from keepref_lint.shapes import drop_shaped as _drop_shaped
@@ -1572,7 +1572,7 @@ def _mark_for(
     out (the mark stands, and the fixer names the attribute itself) and described in ``problems``.
     """
     for decorator in getattr(node, "decorator_list", ()):
-        if decorator_name(decorator) not in decorators:
+        if last_name(decorator) not in decorators:
             continue
         options: dict[str, str | None] = {"attr": None, "reason": None}
         if isinstance(decorator, ast.Call):

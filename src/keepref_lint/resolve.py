@@ -96,8 +96,9 @@ def dotted_name(expr: ast.expr) -> str | None:
     return ".".join(reversed(parts))
 
 
-def decorator_name(expr: ast.expr) -> str | None:
-    """The last name of a decorator: ``must_retain`` for ``@x.must_retain(...)``."""
+def last_name(expr: ast.expr) -> str | None:
+    """The last name of a name, attribute or call of one: ``must_retain`` for the decorator
+    ``@x.must_retain(...)``, ``show`` for ``plt.show()``."""
     if isinstance(expr, ast.Call):
         expr = expr.func
     if isinstance(expr, ast.Attribute):
@@ -339,7 +340,7 @@ class FileScopes:
         scope = self._push("function", node.name, node)
         outer.bind(node.name, DEF, scope.qualname)
         self.functions.setdefault(scope.qualname, scope)
-        decorators = {decorator_name(d) for d in node.decorator_list}
+        decorators = {last_name(d) for d in node.decorator_list}
         saved_method = self._method
         if outer.kind == "class":
             positional = [*node.args.posonlyargs, *node.args.args]
@@ -923,7 +924,7 @@ def _self_class_of(scope: Scope) -> str | None:
 def _is_property(function: Scope) -> bool:
     node = function.node
     return any(
-        dotted_name(d) in _PROPERTIES or decorator_name(d) == "cached_property"
+        dotted_name(d) in _PROPERTIES or last_name(d) == "cached_property"
         for d in getattr(node, "decorator_list", ())
     )
 

@@ -43,7 +43,7 @@ from keepref_lint.fix import (
 )
 from keepref_lint.index import Mark, ProjectIndex, bounded_chain
 from keepref_lint.project import SourceFile, printable
-from keepref_lint.resolve import FileScopes, Scope, Statement, dotted_name
+from keepref_lint.resolve import FileScopes, Scope, Statement, dotted_name, last_name
 from keepref_lint.sourcetext import SourceText
 
 
@@ -354,23 +354,13 @@ _RENDERS_AFTER = frozenset({"image_comparison", "check_figures_equal"})
 _RAISES = frozenset({"raises", "assertRaises", "assertRaisesRegex"})
 
 
-def _last_name(expr: ast.expr) -> str | None:
-    if isinstance(expr, ast.Call):
-        expr = expr.func
-    if isinstance(expr, ast.Attribute):
-        return expr.attr
-    if isinstance(expr, ast.Name):
-        return expr.id
-    return None
-
-
 def _expected_to_raise(tree: ast.AST) -> list[tuple[int, int]]:
     """Line spans of ``with pytest.raises(...)`` (or ``self.assertRaises``) bodies: a call there is
     expected to raise, so there is no result to keep."""
     spans = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.With, ast.AsyncWith)) and any(
-            isinstance(item.context_expr, ast.Call) and _last_name(item.context_expr) in _RAISES
+            isinstance(item.context_expr, ast.Call) and last_name(item.context_expr) in _RAISES
             for item in node.items
         ):
             spans.append((node.body[0].lineno, node.end_lineno or node.lineno))
@@ -391,9 +381,9 @@ def _function_body_calls(function: ast.AST) -> Iterator[ast.Call]:
 def _figure_runs_after(function: ast.AST, line: int) -> bool:
     """Does the function, after ``line``, show the figure (blocking), render it or dispatch events?"""
     for call in _function_body_calls(function):
-        if call.lineno <= line or _last_name(call) not in _RUNS_FIGURE:
+        if call.lineno <= line or last_name(call) not in _RUNS_FIGURE:
             continue
-        if _last_name(call) == "show" and any(
+        if last_name(call) == "show" and any(
             k.arg == "block" and isinstance(k.value, ast.Constant) and not k.value.value
             for k in call.keywords
         ):
@@ -500,7 +490,7 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
             return False
         if entry in _MATPLOTLIB:
             decorators = getattr(function, "decorator_list", [])
-            if any(_last_name(d) in _RENDERS_AFTER for d in decorators):
+            if any(last_name(d) in _RENDERS_AFTER for d in decorators):
                 return True  # the test compares the figure drawn, not the widget's behaviour
             if candidate.kind == "dead" and _figure_runs_after(function, node.end_lineno or 0):
                 return True
