@@ -402,7 +402,37 @@ class DropMatcher:
         return Drop(line, finding, replacement, statements, edit)
 
 
-class DropVisitor(cst.CSTVisitor):
+class StatementVisits:
+    """The libcst visits of the statements rules.py reports, for a visitor over the engine's drops
+    (``DropVisitor`` here, the Fixit rule): a bare call (KR001, KR003), an assignment to dead locals,
+    a ``return`` that keeps only an attribute (KR004), each passed to ``_visit_statement`` with the
+    statement line around it on ``self._lines``."""
+
+    _lines: list[cst.SimpleStatementLine]
+
+    def _visit_statement(self, node: cst.BaseSmallStatement) -> None:
+        raise NotImplementedError
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._lines.append(node)
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self._lines.pop()
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        self._visit_statement(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._visit_statement(node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._visit_statement(node)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self._visit_statement(node)
+
+
+class DropVisitor(StatementVisits, cst.CSTVisitor):
     """Collects ``drops`` and ``module_edits`` (see the module docstring); run it through
     ``MetadataWrapper``, then ``fixed_module()`` is the module as ``keepref-lint fix`` writes it."""
 
@@ -435,25 +465,6 @@ class DropVisitor(cst.CSTVisitor):
         engine's text, proved as ``fix`` proves it, parsed). The module itself when nothing is fixable;
         None when the proof failed (then no drop has a replacement either)."""
         return self._matcher.fixed_module()
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self._lines.append(node)
-
-    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
-        self._lines.pop()
-
-    # The statements rules.py reports: a bare call (KR001, KR003) and an assignment to dead locals.
-    def visit_Expr(self, node: cst.Expr) -> None:
-        self._visit_statement(node)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        self._visit_statement(node)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._visit_statement(node)
-
-    def visit_Return(self, node: cst.Return) -> None:  # KR004: ``return start().name``
-        self._visit_statement(node)
 
     def _visit_statement(self, node: cst.BaseSmallStatement) -> None:
         where = self.get_metadata(PositionProvider, node)

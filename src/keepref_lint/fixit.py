@@ -28,7 +28,7 @@ import libcst as cst
 from fixit import Invalid, LintRule, Valid
 from libcst.metadata import CodeRange, FilePathProvider, PositionProvider
 
-from keepref_lint.cst import Drop, DropMatcher, settings_for
+from keepref_lint.cst import Drop, DropMatcher, StatementVisits, settings_for
 
 __all__ = ["KeepReferences"]
 
@@ -44,7 +44,7 @@ def start_server():
 """
 
 
-class KeepReferences(LintRule):
+class KeepReferences(StatementVisits, LintRule):
     """A must-retain result (a server, task, thread, handle) is dropped; keep a reference to it."""
 
     METADATA_DEPENDENCIES = (PositionProvider, FilePathProvider)
@@ -120,24 +120,6 @@ class KeepReferences(LintRule):
         self._matcher = DropMatcher(path, settings_for(path))
         self._matcher.begin(node)
         self._found = []
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self._lines.append(node)
-
-    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
-        self._lines.pop()
-
-    def visit_Expr(self, node: cst.Expr) -> None:
-        self._visit_statement(node)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        self._visit_statement(node)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._visit_statement(node)
-
-    def visit_Return(self, node: cst.Return) -> None:  # KR004: ``return start().name``
-        self._visit_statement(node)
 
     def _visit_statement(self, node: cst.BaseSmallStatement) -> None:
         if self._matcher is None:
