@@ -112,7 +112,7 @@ def _no_drop_in(lines: list[bytes], span: tuple[int, int], names: list[tuple[int
         return not any(
             _maybe_drop(statement, names) for statement in scopes.statements
         ) and not any(
-            _maybe_dropped_by_return(node.value, names)
+            _maybe_dropped_by_return(node.value, scopes.return_partial_uses.get(id(node)), names)
             for node, _ in scopes.returns
             if node.value is not None
         )
@@ -129,8 +129,10 @@ def _maybe_drop(statement: Statement, names: list[tuple[int, int]]) -> bool:
     )
 
 
-def _maybe_dropped_by_return(value: ast.expr, names: list[tuple[int, int]]) -> bool:
+def _maybe_dropped_by_return(
+    value: ast.expr, uses: list[ast.expr] | None, names: list[tuple[int, int]]
+) -> bool:
     return any(
         (candidate.call.func.end_lineno, candidate.call.func.end_col_offset) in names
-        for candidate in return_candidates(value)
+        for candidate in return_candidates(value, uses)
     )

@@ -154,11 +154,28 @@ class Scope:
 
 @dataclass(eq=False)
 class Statement:
-    """An expression statement or an assignment, with where it stands."""
+    """An expression statement or an assignment, with where it stands, and the nodes of its value where a
+    call's result is used in part (see ``partial_use``), collected by the scope walk; None when the
+    statement was made without that walk."""
 
     node: ast.Expr | ast.Assign | ast.AnnAssign
     scope: Scope
     in_loop: bool
+    partial_uses: list[ast.expr] | None = None
+
+
+def partial_use(node: ast.AST) -> bool:
+    """Is ``node`` a place where a call's result is used only in part: ``X().name`` (and the call
+    ``X().name(...)``), ``f(key=X())``, or ``X()`` as the test of ``a if X() else b``? The rules' attribute,
+    argument and condition shapes are found among these, so a value with none is not walked again."""
+    if isinstance(node, ast.Attribute):
+        return isinstance(node.value, ast.Call)
+    if isinstance(node, ast.Call):
+        func = node.func
+        return (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call)) or any(
+            isinstance(keyword.value, ast.Call) for keyword in node.keywords
+        )
+    return isinstance(node, ast.IfExp) and isinstance(node.test, ast.Call)
 
 
 class TypeOracle:
@@ -208,6 +225,7 @@ class FileScopes:
             ast.ExceptHandler: self._except,
             ast.NamedExpr: self._named_expr,
             ast.Call: self._call,
+            ast.IfExp: self._if_exp,
             ast.MatchAs: self._match_name,
             ast.MatchStar: self._match_name,
             ast.MatchMapping: self._match_mapping,
@@ -233,6 +251,11 @@ class FileScopes:
         self.loop_depth = 0
         self.statements: list[Statement] = []
         self.returns: list[tuple[ast.Return, Scope]] = []
+        self.return_partial_uses: dict[
+            int, list[ast.expr]
+        ] = {}  # id of a Return -> its partial uses
+        self._partial_uses: list[ast.expr] | None = None  # of the statement value being walked
+        self._value_root: ast.expr | None = None  # that value
         self._method: Scope | None = None  # innermost method whose self name is in reach
         self.all_scopes: list[Scope] = [self.module]
         # Receiver types: classes and functions of this file by qualified name, and the reads of a name
@@ -268,6 +291,7 @@ class FileScopes:
         self._parsed.clear()
         self.statements.clear()
         self.returns.clear()
+        self.return_partial_uses.clear()
         self.scope = self.module
         self._method = None
 
@@ -284,6 +308,16 @@ class FileScopes:
         for node in nodes:
             if node is not None:
                 self.visit(node)
+
+    def _visit_value(self, value: ast.expr) -> list[ast.expr]:
+        """Walk a statement's value, returning its partial uses (in walk order; not those of a lambda
+        inside the value, which runs later, but those of a value that is itself a lambda)."""
+        saved, self._partial_uses = self._partial_uses, []
+        saved_root, self._value_root = self._value_root, value
+        self.visit(value)
+        found, self._partial_uses = self._partial_uses, saved
+        self._value_root = saved_root
+        return found
 
     def _push(self, kind: str, name: str, node: ast.AST) -> Scope:
         scope = Scope(kind, f"{self.scope.child_prefix}.{name}" if name else "", self.scope, node)
@@ -363,11 +397,15 @@ class FileScopes:
         self._pop()
 
     def _lambda(self, node: ast.Lambda) -> None:
+        saved = self._partial_uses
+        if node is not self._value_root:
+            self._partial_uses = None  # a lambda in the value runs later: not the value's use
         self._arguments(node.args)
         scope = self._push("lambda", "<lambda>", node)
         self._bind_params(scope, node.args)
         self.visit(node.body)
         self._pop()
+        self._partial_uses = saved
 
     def _class(self, node: ast.ClassDef) -> None:
         self._visit_all(node.decorator_list)
@@ -414,6 +452,8 @@ class FileScopes:
             self.scope.bind(node.id, OPAQUE)
 
     def _attribute(self, node: ast.Attribute) -> None:
+        if self._partial_uses is not None and isinstance(node.value, ast.Call):
+            self._partial_uses.append(node)
         if (
             not isinstance(node.ctx, ast.Load)
             and self._method is not None
@@ -426,19 +466,18 @@ class FileScopes:
         self.visit(node.value)
 
     def _assign(self, node: ast.Assign) -> None:
-        self.visit(node.value)
+        partial_uses = self._visit_value(node.value)
         for target in node.targets:
             if isinstance(target, ast.Name) and len(node.targets) == 1:
                 self.scope.bind(target.id, ASSIGN, node.value)
             else:
                 self._record_attr(target, ASSIGN, node.value)
                 self.visit(target)
-        self.statements.append(Statement(node, self.scope, self.loop_depth > 0))
+        self.statements.append(Statement(node, self.scope, self.loop_depth > 0, partial_uses))
 
     def _ann_assign(self, node: ast.AnnAssign) -> None:
         self.visit(node.annotation)
-        if node.value is not None:
-            self.visit(node.value)
+        partial_uses = self._visit_value(node.value) if node.value is not None else []
         if isinstance(node.target, ast.Name):
             if node.value is not None or self.scope.kind in ("function", "class"):
                 # A bare annotation makes a function's name local, and types a class's attribute.
@@ -447,7 +486,7 @@ class FileScopes:
             self._record_attr(node.target, ANNOTATED, (node.annotation, node.value))
             self.visit(node.target)
         if node.value is not None:
-            self.statements.append(Statement(node, self.scope, self.loop_depth > 0))
+            self.statements.append(Statement(node, self.scope, self.loop_depth > 0, partial_uses))
 
     def _aug_assign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
@@ -459,12 +498,12 @@ class FileScopes:
 
     def _return(self, node: ast.Return) -> None:
         if node.value is not None:
-            self.visit(node.value)
+            self.return_partial_uses[id(node)] = self._visit_value(node.value)
             self.returns.append((node, self.scope))
 
     def _expr(self, node: ast.Expr) -> None:
-        self.visit(node.value)
-        self.statements.append(Statement(node, self.scope, self.loop_depth > 0))
+        partial_uses = self._visit_value(node.value)
+        self.statements.append(Statement(node, self.scope, self.loop_depth > 0, partial_uses))
 
     def _for(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
@@ -511,9 +550,18 @@ class FileScopes:
     def _call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC_CALLS:
             self.scope.dynamic = True
+        if self._partial_uses is not None and partial_use(node):
+            self._partial_uses.append(node)
         self.visit(node.func)
         self._visit_all(node.args)
         self._visit_all(node.keywords)
+
+    def _if_exp(self, node: ast.IfExp) -> None:
+        if self._partial_uses is not None and isinstance(node.test, ast.Call):
+            self._partial_uses.append(node)
+        self.visit(node.test)
+        self.visit(node.body)
+        self.visit(node.orelse)
 
     def _isinstance_tests(self, test: ast.expr) -> list[tuple[str, ast.expr, Scope]]:
         """``isinstance(name, Cls)`` (alone or in an ``and``): the narrowings the test states."""

@@ -43,7 +43,14 @@ from keepref_lint.fix import (
 )
 from keepref_lint.index import Mark, ProjectIndex, bounded_chain
 from keepref_lint.project import SourceFile, printable
-from keepref_lint.resolve import FileScopes, Scope, Statement, dotted_name, last_name
+from keepref_lint.resolve import (
+    FileScopes,
+    Scope,
+    Statement,
+    dotted_name,
+    last_name,
+    partial_use,
+)
 from keepref_lint.sourcetext import SourceText
 
 
@@ -177,9 +184,10 @@ def discarded_calls(
             )
 
 
-def _tested_calls(expr: ast.expr) -> Iterator[Candidate]:
-    """Calls used only as the condition of a conditional expression (``1 if start() else 2``)."""
-    for node in _walk_value(expr):
+def _tested_calls(uses: list[ast.expr]) -> Iterator[Candidate]:
+    """Calls used only as the condition of a conditional expression (``1 if start() else 2``), among a
+    value's partial uses."""
+    for node in uses:
         if isinstance(node, ast.IfExp) and isinstance(node.test, ast.Call):
             yield Candidate(
                 node.test,
@@ -204,12 +212,16 @@ _IMAGE_KEYWORDS = frozenset({"image"})
 _IMAGE_METHODS = frozenset({"configure", "config", "create_image", "image_create", "add"})
 
 
-def _attribute_calls(expr: ast.expr) -> Iterator[tuple[Candidate, ast.Call | None]]:
+def partial_uses_of(expr: ast.expr) -> list[ast.expr]:
+    """The partial uses of a value found by walking it (what the scope walk collects for a statement)."""
+    return [node for node in _walk_value(expr) if partial_use(node)]
+
+
+def _attribute_calls(nodes: list[ast.expr]) -> Iterator[tuple[Candidate, ast.Call | None]]:
     """KR004 shapes: ``X().name`` anywhere in the value, ``X().method()`` whose value is thrown away;
-    and Tk ``image=X()`` arguments (kind "argument", narrowed by the caller). Each with the call
-    ``X().name(...)`` when the attribute read is a method called, else None (one walk of the value:
-    a call has one parent, so the map from a call to the method call on it is exact)."""
-    nodes = list(_walk_value(expr))
+    and Tk ``image=X()`` arguments (kind "argument", narrowed by the caller), among the value's partial
+    uses. Each with the call ``X().name(...)`` when the attribute read is a method called, else None (a
+    call has one parent, so the map from a call to the method call on it is exact)."""
     method_of = {
         id(node.func.value): node
         for node in nodes
@@ -247,6 +259,9 @@ def candidates(statement: Statement) -> Iterator[Candidate]:
     value = node.value
     if value is None:
         return
+    uses = statement.partial_uses
+    if uses is None:
+        uses = partial_uses_of(value)
     if isinstance(node, ast.Expr):
         found = list(discarded_calls(value))
         for candidate in found:
@@ -257,7 +272,7 @@ def candidates(statement: Statement) -> Iterator[Candidate]:
                 candidate.locals = names
             yield candidate
         top = {id(c.call) for c in found if c.kind == "dropped"}
-        for candidate, parent in _attribute_calls(value):
+        for candidate, parent in _attribute_calls(uses):
             if candidate.kind == "attribute":
                 if parent is not None and id(parent) not in top:
                     continue  # ``x = start().configure()``-like: configure may return the object
@@ -294,20 +309,23 @@ def candidates(statement: Statement) -> Iterator[Candidate]:
                             no_fix="the result is one of several values unpacked together; "
                             "assign it in a statement of its own",
                         )
-        for candidate, parent in _attribute_calls(value):
+        for candidate, parent in _attribute_calls(uses):
             if candidate.kind == "attribute" and parent is not None:
                 continue
             yield candidate
-    yield from _tested_calls(value)
+    yield from _tested_calls(uses)
 
 
-def return_candidates(value: ast.expr) -> Iterator[Candidate]:
-    """``return start().name``: only an attribute of the result leaves the function."""
-    for candidate, parent in _attribute_calls(value):
+def return_candidates(value: ast.expr, uses: list[ast.expr] | None = None) -> Iterator[Candidate]:
+    """``return start().name``: only an attribute of the result leaves the function. ``uses``: the
+    value's partial uses if the scope walk collected them."""
+    if uses is None:
+        uses = partial_uses_of(value)
+    for candidate, parent in _attribute_calls(uses):
         if candidate.kind == "attribute" and parent is not None:
             continue
         yield candidate
-    yield from _tested_calls(value)
+    yield from _tested_calls(uses)
 
 
 def _dead_names(statement: Statement, targets: list[ast.expr]) -> list[ast.Name] | None:
@@ -557,7 +575,7 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
     for node, scope in scopes.returns:
         assert node.value is not None
         pseudo = Statement(node, scope, False)  # type: ignore[arg-type]
-        for candidate in return_candidates(node.value):
+        for candidate in return_candidates(node.value, scopes.return_partial_uses.get(id(node))):
             consider(pseudo, candidate)
     drops.sort(
         key=lambda d: (d.stmt.node.lineno, d.stmt.node.col_offset, d.call.lineno, d.call.col_offset)
