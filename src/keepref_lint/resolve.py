@@ -164,6 +164,23 @@ class Statement:
     partial_uses: list[ast.expr] | None = None
 
 
+# Nodes with nothing under them that the walk looks at: constants, contexts and operators.
+_LEAVES = frozenset(
+    {ast.Constant}
+    | {
+        kind
+        for base in (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+        for kind in base.__subclasses__()
+    }
+)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a node type that may hold nodes the walk visits (not ``ctx``, ``op``, ``ops``)."""
+    return tuple(name for name in kind._fields if name not in ("ctx", "op", "ops"))
+
+
 def partial_use(node: ast.AST) -> bool:
     """Is ``node`` a place where a call's result is used only in part: ``X().name`` (and the call
     ``X().name(...)``), ``f(key=X())``, or ``X()`` as the test of ``a if X() else b``? The rules' attribute,
@@ -297,11 +314,21 @@ class FileScopes:
 
     # -- the walk --------------------------------------------------------------------------------
     def visit(self, node: ast.AST) -> None:
-        handler = self._dispatch.get(type(node))
+        kind = type(node)
+        handler = self._dispatch.get(kind)
         if handler is not None:
             handler(node)
-        else:
-            for child in ast.iter_child_nodes(node):
+            return
+        fields = _CHILD_FIELDS.get(kind)
+        if fields is None:
+            fields = _CHILD_FIELDS[kind] = _child_fields(kind)
+        for name in fields:  # ast.iter_child_nodes, without the contexts, operators and constants
+            child = getattr(node, name, None)
+            if type(child) is list:
+                for item in child:
+                    if isinstance(item, ast.AST) and type(item) not in _LEAVES:
+                        self.visit(item)
+            elif isinstance(child, ast.AST) and type(child) not in _LEAVES:
                 self.visit(child)
 
     def _visit_all(self, nodes: list) -> None:
