@@ -28,7 +28,7 @@ import tokenize
 from keepref_lint.catalog import ENTRIES
 from keepref_lint.finding import Edit, Fix
 from keepref_lint.index import Mark
-from keepref_lint.resolve import IMPORT, Scope, Statement
+from keepref_lint.resolve import IMPORT, Scope, Statement, walk_nodes
 from keepref_lint.sourcetext import SourceText
 
 VERB_PREFIXES = ("start_", "create_", "launch_", "spawn_", "make_", "open_")
@@ -145,7 +145,7 @@ def is_task(mark: Mark) -> bool:
 def used_names(tree: ast.Module) -> set[str]:
     """Every identifier the file binds or reads as a plain name (one walk per file)."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in walk_nodes(tree):
         if isinstance(node, ast.Name):
             names.add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

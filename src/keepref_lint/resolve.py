@@ -181,6 +181,31 @@ def _child_fields(kind: type) -> tuple[str, ...]:
     return tuple(name for name in kind._fields if name not in ("ctx", "op", "ops"))
 
 
+def walk_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node under ``tree`` (itself included) but contexts, operators and constants: what
+    ``ast.walk`` gives with those left out, in another order, at a fraction of its cost."""
+    found: list[ast.AST] = []
+    todo = [tree]
+    pop, push, add = todo.pop, todo.append, found.append
+    children = _CHILD_FIELDS
+    while todo:
+        node = pop()
+        add(node)
+        kind = type(node)
+        fields = children.get(kind)
+        if fields is None:
+            fields = children[kind] = _child_fields(kind)
+        for name in fields:
+            child = getattr(node, name, None)
+            if type(child) is list:
+                for item in child:
+                    if isinstance(item, ast.AST) and type(item) not in _LEAVES:
+                        push(item)
+            elif isinstance(child, ast.AST) and type(child) not in _LEAVES:
+                push(child)
+    return found
+
+
 def partial_use(node: ast.AST) -> bool:
     """Is ``node`` a place where a call's result is used only in part: ``X().name`` (and the call
     ``X().name(...)``), ``f(key=X())``, or ``X()`` as the test of ``a if X() else b``? The rules' attribute,

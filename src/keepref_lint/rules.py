@@ -50,6 +50,7 @@ from keepref_lint.resolve import (
     dotted_name,
     last_name,
     partial_use,
+    walk_nodes,
 )
 from keepref_lint.sourcetext import SourceText
 
@@ -370,13 +371,14 @@ _RUNS_FIGURE = frozenset(
 )  # fmt: skip
 _RENDERS_AFTER = frozenset({"image_comparison", "check_figures_equal"})
 _RAISES = frozenset({"raises", "assertRaises", "assertRaisesRegex"})
+_RAISES_WORDS = tuple(word.encode() for word in _RAISES)  # a file with none has no such block
 
 
 def _expected_to_raise(tree: ast.AST) -> list[tuple[int, int]]:
     """Line spans of ``with pytest.raises(...)`` (or ``self.assertRaises``) bodies: a call there is
     expected to raise, so there is no result to keep."""
     spans = []
-    for node in ast.walk(tree):
+    for node in walk_nodes(tree):
         if isinstance(node, (ast.With, ast.AsyncWith)) and any(
             isinstance(item.context_expr, ast.Call) and last_name(item.context_expr) in _RAISES
             for item in node.items
@@ -470,7 +472,8 @@ def _is_tk(qualnames: list[str], call: ast.Call) -> bool:
     return isinstance(call.func, ast.Attribute) and call.func.attr in _IMAGE_METHODS
 
 
-def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
+def find_drops(scopes: FileScopes, index: ProjectIndex, data: bytes | None = None) -> list[Drop]:
+    """The file's drops; ``data``, the file's text, if at hand (to skip looking for what it cannot hold)."""
     drops: list[Drop] = []
     known = index.lookup
     scopes.types = index.receiver_types  # what other modules state about receivers' types
@@ -490,7 +493,10 @@ def find_drops(scopes: FileScopes, index: ProjectIndex) -> list[Drop]:
     def expected_to_raise(line: int) -> bool:
         nonlocal raising
         if raising is None:
-            raising = _expected_to_raise(scopes.module.node)  # type: ignore[arg-type]
+            if data is not None and not any(word in data for word in _RAISES_WORDS):
+                raising = []
+            else:
+                raising = _expected_to_raise(scopes.module.node)  # type: ignore[arg-type]
         return any(first <= line <= last for first, last in raising)
 
     def function_of(scope: Scope) -> ast.AST | None:
@@ -646,7 +652,7 @@ def check_tree(
 ) -> list[Finding]:
     """All findings of one parsed file (before suppression and code selection)."""
     scopes = scopes or FileScopes(tree, file.module, file.is_package)
-    drops = find_drops(scopes, index)
+    drops = find_drops(scopes, index, file.data)
     if not drops:
         return []
     source = SourceText(file.data, file.display)
