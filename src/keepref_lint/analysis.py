@@ -25,7 +25,8 @@ from keepref_lint.config import Settings
 from keepref_lint.deep import run_deep
 from keepref_lint.finding import FileResult, Finding
 from keepref_lint.fragment import no_drop_possible
-from keepref_lint.index import Corpus, ParseCache, ProjectIndex
+from keepref_lint.index import Corpus, ProjectIndex
+from keepref_lint.parsing import ParseCache
 from keepref_lint.project import (
     Excluder,
     InputError,
