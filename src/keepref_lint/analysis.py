@@ -25,8 +25,9 @@ from keepref_lint.config import Settings
 from keepref_lint.deep import run_deep
 from keepref_lint.finding import FileResult, Finding
 from keepref_lint.fragment import no_drop_possible
-from keepref_lint.index import Corpus, ProjectIndex
+from keepref_lint.index import ProjectIndex
 from keepref_lint.parsing import ParseCache
+from keepref_lint.prefilter import Corpus
 from keepref_lint.project import (
     Excluder,
     InputError,
