@@ -23,10 +23,11 @@ from keepref_lint.cache import DiskCache, Manifest, cache_folder, manifest_of
 from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
 from keepref_lint.deep import run_deep
-from keepref_lint.engine import FileResult
-from keepref_lint.finding import Finding
+from keepref_lint.finding import FileResult, Finding
 from keepref_lint.fragment import no_drop_possible
-from keepref_lint.index import Corpus, ParseCache, ProjectIndex
+from keepref_lint.index import ProjectIndex
+from keepref_lint.parsing import ParseCache
+from keepref_lint.prefilter import Corpus
 from keepref_lint.project import (
     Excluder,
     InputError,

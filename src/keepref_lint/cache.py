@@ -28,7 +28,9 @@ except ImportError:  # pragma: no cover - Windows: no lock, atomic replace still
 Manifest = dict[
     str, tuple[int, int, int]
 ]  # path -> (mtime_ns, size, ctime_ns), as project.scan_tree
-_FORMAT = 4
+# Raised when what an entry pickles moves or changes shape (5: Mark, ModuleSummary and ClassInfo left
+# index.py for marks.py and summaries.py), so older entries are rebuilt, not unpickled.
+_FORMAT = 5
 # An entry on disk: this tag, the checksum of the rest, the rest (the marshal or pickle data). A torn,
 # truncated or bit-flipped entry fails the checksum and is rebuilt, never loaded.
 _TAG = b"keepref-lint cache\n"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from keepref_lint.cache import DiskCache, cache_folder, manifest_of
 from keepref_lint.config import Settings
-from keepref_lint.finding import Finding
+from keepref_lint.finding import FileResult, Finding
 from keepref_lint.gitignore import NOTHING, Ignored, ignored_below, without_ignored
 from keepref_lint.project import (
     GENERATED_MARKER,
@@ -24,17 +24,6 @@ from keepref_lint.project import (
     scan_tree,
     target_paths,
 )
-
-
-class FileResult:
-    __slots__ = ("diff", "file", "findings", "new_data", "written")
-
-    def __init__(self, file: SourceFile, findings: list[Finding] | None = None) -> None:
-        self.file = file
-        self.findings = findings if findings is not None else []
-        self.new_data: bytes | None = None  # set by fix when the file changes
-        self.written = False  # the new data is on disk
-        self.diff = ""
 
 
 class RunResult:

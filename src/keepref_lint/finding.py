@@ -1,8 +1,13 @@
-"""What the engine reports: a Finding, and the Fix (text edits) or the reason there is none."""
+"""What the engine reports: a Finding, and the Fix (text edits) or the reason there is none; a file's
+findings and its fixed text as one FileResult."""
 
 from __future__ import annotations
 
 from collections import namedtuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from keepref_lint.project import SourceFile
 
 # Plain classes and named tuples rather than dataclasses: these records are on the path of every run,
 # warm ones included, and ``dataclasses`` imports ``inspect`` (and with it ``ast``, ``dis``, ...), a
@@ -113,3 +118,14 @@ class Finding:
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.code)
+
+
+class FileResult:
+    __slots__ = ("diff", "file", "findings", "new_data", "written")
+
+    def __init__(self, file: SourceFile, findings: list[Finding] | None = None) -> None:
+        self.file = file
+        self.findings = findings if findings is not None else []
+        self.new_data: bytes | None = None  # set by fix when the file changes
+        self.written = False  # the new data is on disk
+        self.diff = ""

@@ -27,7 +27,7 @@ import tokenize
 
 from keepref_lint.catalog import ENTRIES
 from keepref_lint.finding import Edit, Fix
-from keepref_lint.index import Mark
+from keepref_lint.marks import Mark
 from keepref_lint.resolve import IMPORT, Scope, Statement, walk_nodes
 from keepref_lint.sourcetext import SourceText
 

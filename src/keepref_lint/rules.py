@@ -41,7 +41,8 @@ from keepref_lint.fix import (
     suggestion,
     used_names,
 )
-from keepref_lint.index import Mark, ProjectIndex, bounded_chain
+from keepref_lint.index import ProjectIndex
+from keepref_lint.marks import Mark, bounded_chain
 from keepref_lint.project import SourceFile, printable
 from keepref_lint.resolve import (
     FileScopes,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from keepref_lint.apply import atomic_write
 from keepref_lint.finding import Edit
-from keepref_lint.index import Mark, bounded_chain
+from keepref_lint.marks import Mark, bounded_chain
 from keepref_lint.project import InputError, display_path
 from keepref_lint.sourcetext import SourceText, apply_edits, parse_quietly
 

@@ -1,0 +1,46 @@
+"""The Mark: something whose call result must be kept, wherever it was found (a marker decorator, the
+configuration, the catalog or wrapper inference), and the short form of a long chain of wrappers.
+
+(The runtime ``@must_retain`` decorator itself is ``marker.py``.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Something whose call result must be kept."""
+
+    qualname: str
+    kind: str  # function | method | class | unknown (from config)
+    source: str  # decorator | config
+    attr: str | None = None
+    reason: str | None = None
+    is_async: bool = False
+    location: str | None = None  # "path:line" of the marked definition
+    entry: str | None = None  # the catalog entry, for source == "catalog"
+    returns: Mark | None = None  # for source == "inferred": the must-retain call it returns
+    path: str | None = None  # absolute path of the definition (decorator and inferred marks)
+    line: int = 0  # line of its ``def``
+
+    @property
+    def chain(self) -> list[Mark]:
+        """This mark, then what it returns, down to the marked, configured or catalogued callable."""
+        marks, mark = [self], self
+        while mark.returns is not None:
+            mark = mark.returns
+            marks.append(mark)
+        return marks
+
+    @property
+    def short_name(self) -> str:
+        return self.qualname.rpartition(".")[2]
+
+
+def bounded_chain(steps: list[str], ends: int = 2) -> list[str]:
+    """A long chain of wrappers as its first steps, a count, and its last step (one line stays short)."""
+    if len(steps) <= 2 * ends:
+        return steps
+    return [*steps[:ends], f"... ({len(steps) - ends - 1:,} more)", steps[-1]]

@@ -1,0 +1,424 @@
+"""The prefilter: can a file's text matter? Answered from its bytes, before any parse.
+
+Prefilter is the test (a file that says no is never parsed), Corpus says which of many files contain a
+word, and the byte-level helpers below are their vocabulary: whole-word occurrences, import lines, where on
+a line a name stands (a drop, a re-export, a ``return``, an annotation) and a module's top-level skeleton.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+
+from keepref_lint.shapes import drop_shaped as _drop_shaped
+
+_WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")  # what ``occurrences`` counts as a word
+
+
+class Prefilter:
+    """Can a file's text contain a call of something must-retain? (A file that says no is never parsed.)
+
+    A file must mention, as a whole word, the last name of a project or configured must-retain callable or
+    an alias of one. For catalog entries, whose last names are common words (``server``, ``ref``,
+    ``Pool``), it must also mention a guard in its import statements: the entry's top-level module
+    (``grpc``), or for a project module that re-exports one, that module's own name (or the file must be
+    part of that module); and the name must stand where a drop can (a call starting a statement or a
+    plain-name assignment). With ``reexports_only`` (the index's closure) a name must instead stand where
+    a module passes it on: a ``from ... import``, an alias (``start = start_service``,
+    ``start = mod.start_service``) or a class's bases. The tests look at the line around each occurrence.
+    """
+
+    def __init__(
+        self,
+        plain: set[str],
+        guarded: dict[str, set[str]],
+        reexports_only: bool = False,
+        local: dict[str, set[str]] | None = None,
+        bound: dict[str, set[str]] | None = None,
+        owners: dict[str, set[str]] | None = None,
+    ) -> None:
+        self.plain = frozenset(plain)
+        self.guarded = {guard: frozenset(names) for guard, names in guarded.items()}
+        self.reexports_only = reexports_only
+        # Functions defined inside functions can be called only from their own file: path -> names.
+        self.local = {path: frozenset(names) for path, names in (local or {}).items()}
+        # Module-level things (functions, classes, their re-exports) -> the last names of the modules
+        # that define or re-export them: a file reaches one only through what it binds (see _bound).
+        self.bound = {name: frozenset(homes) for name, homes in (bound or {}).items()}
+        # Methods -> the names of their classes, of subclasses and of aliases of either: the resolver
+        # reaches a method only through one of them (``self`` in such a class, ``Cls.method``), so a
+        # file that mentions none of them does not call it, whatever its ``x.start()`` calls are.
+        self.owners = {name: frozenset(names) for name, names in (owners or {}).items()}
+
+    def _local_word(self, data: bytes, path: str) -> bool:
+        names = self.local.get(path, ())
+        return any(True for name in names for _ in occurrences(data, name))
+
+    def _plain_word(self, data: bytes, path: str = "") -> bool:
+        bound = self.bound
+        imports: bytes | None = None
+        owners = self.owners
+        for name in self.plain:
+            if name in owners and not any(
+                True for owner in owners[name] for _ in occurrences(data, owner)
+            ):
+                continue
+            for at in occurrences(data, name):
+                if name not in bound:
+                    return True
+                if imports is None:
+                    imports = import_lines(data)
+                if _bound(data, at, name, imports, bound[name], path):
+                    return True
+        return False
+
+    def _guarded_here(self, data: bytes, path: str) -> list[frozenset[str]]:
+        """The guarded names whose guard the file imports (or whose package it belongs to)."""
+        if not self.guarded:
+            return []
+        imports = import_lines(data)
+        return [
+            names
+            for guard, names in self.guarded.items()
+            if guard.encode() in imports or within_package(path, guard)
+        ]
+
+    def __call__(self, data: bytes, path: str = "") -> bool:
+        if self._local_word(data, path):
+            return True
+        if self.reexports_only:
+            # A module passes a name on by importing or aliasing it, or names a class as a base.
+            if any(passes_on(data, at, n) for n in self.plain for at in occurrences(data, n)):
+                return True
+        elif self._plain_word(data, path):
+            return True
+        shaped = passes_on if self.reexports_only else drop_shaped
+        return any(
+            shaped(data, at, name)
+            for names in self._guarded_here(data, path)
+            for name in names
+            for at in occurrences(data, name)
+        )
+
+    def drop_offsets(self, data: bytes, path: str = "") -> list[tuple[int, str]] | None:
+        """Where a guarded name stands as a possible drop; None when a plain word occurs (its calls can
+        hide behind local aliases, so only a whole-file analysis can tell)."""
+        if self._local_word(data, path) or self._plain_word(data, path):
+            return None
+        return [
+            (at, name)
+            for names in self._guarded_here(data, path)
+            for name in names
+            for at in occurrences(data, name)
+            if drop_shaped(data, at, name)
+        ]
+
+    def mentions(self, data: bytes, path: str = "") -> bool:
+        """The word-level test of ``candidates`` for one text."""
+        if self._local_word(data, path) or any(n.encode() in data for n in self.plain):
+            return True
+        return any(n.encode() in data for names in self._guarded_here(data, path) for n in names)
+
+    def key(self) -> tuple:
+        return (
+            self.plain,
+            tuple(sorted((n, tuple(sorted(h))) for n, h in self.bound.items())),
+            tuple(sorted((n, tuple(sorted(o))) for n, o in self.owners.items())),
+            tuple(sorted((g, tuple(sorted(n))) for g, n in self.guarded.items())),
+            tuple(sorted((p, tuple(sorted(n))) for p, n in self.local.items())),
+        )
+
+    def candidates(self, corpus: Corpus) -> set[int]:
+        """Indices of the corpus's files that contain the words (before the exact test of __call__)."""
+        found: set[int] = set()
+        for word in self.plain:
+            found |= corpus.files_with(word)
+        for path, names in self.local.items():
+            index = corpus.position.get(path)
+            if index is not None and any(n.encode() in corpus.texts[index] for n in names):
+                found.add(index)
+        for guard, names in self.guarded.items():
+            within = corpus.files_importing(guard)
+            for name in names:
+                found |= corpus.files_with(name, within)
+        return found
+
+
+class Corpus:
+    """Many files' texts, and which of them contain a word (memoized: each word is scanned for once).
+
+    The scan is ``bytes.__contains__`` per file, at C speed. A guard (a module name) is looked for in the
+    files' import statements only (``import_lines``), a twentieth of the text; a guarded name only in the
+    files that import its guard.
+    """
+
+    def __init__(self, texts: list[bytes], paths: list[str] | None = None) -> None:
+        self.texts = texts
+        self.position = {path: i for i, path in enumerate(paths or ())}
+        self._imports: list[bytes] | None = None
+        self._paths: str | None = None  # every path, one per line
+        self._memo: dict[str, set[int]] = {}
+        self._partial: dict[str, dict[int, bool]] = {}
+        self._import_memo: dict[str, set[int]] = {}
+        self._words: dict[bytes, set[int]] | None = None  # word -> files (see WORD_INDEX_AFTER)
+
+    # After this many words, one pass that splits every text into words answers the rest (a project
+    # with thousands of must-retain names, such as a long chain of wrappers, would otherwise scan its
+    # texts once per name). Splitting costs a few dozen scans, so no tree pays more than a few percent.
+    WORD_INDEX_AFTER = 1000
+
+    def files_with(self, word: str, within: set[int] | None = None) -> set[int]:
+        """The files whose text contains ``word`` (among ``within`` when given); once the word index
+        is built, those where it stands as a whole word (all that the exact tests accept)."""
+        found = self._memo.get(word)
+        if found is None and self._words is None:
+            if len(self._memo) + len(self._partial) >= self.WORD_INDEX_AFTER:
+                self._words = {}
+                for i, text in enumerate(self.texts):
+                    for token in set(_WORD.findall(text)):
+                        self._words.setdefault(token, set()).add(i)
+        if found is None and self._words is not None:
+            found = self._memo[word] = self._words.get(word.encode(), set())
+        if found is not None:
+            return found if within is None else found & within
+        needle = word.encode()
+        if within is None:
+            found = self._memo[word] = {i for i, text in enumerate(self.texts) if needle in text}
+            return found
+        known = self._partial.setdefault(word, {})
+        texts = self.texts
+        for i in within:
+            if i not in known:
+                known[i] = needle in texts[i]
+        return {i for i in within if known[i]}
+
+    def files_importing(self, word: str) -> set[int]:
+        """The files whose import statements contain ``word``."""
+        found = self._import_memo.get(word)
+        if found is None:
+            if self._imports is None:
+                self._imports = [import_lines(text) for text in self.texts]
+            needle = word.encode()
+            found = self._import_memo[word] = {
+                i for i, text in enumerate(self._imports) if needle in text
+            }
+            if self._paths is None:
+                self._paths = "\n".join(self.position)
+            if f"{os.sep}{word}" in self._paths:  # some file may be the module itself
+                found.update(i for path, i in self.position.items() if within_package(path, word))
+        return found
+
+
+def within_package(path: str, guard: str) -> bool:
+    """Is the file part of the module or package named ``guard`` (the catalog's own modules, which name
+    their entries without importing themselves)?"""
+    return path.endswith(f"{os.sep}{guard}.py") or f"{os.sep}{guard}{os.sep}" in path
+
+
+def import_lines(data: bytes) -> bytes:
+    """The lines of ``data`` that mention ``import``, each with its continuation: up to the closing
+    bracket of a ``from x import (...)`` and across backslashes. Whatever names a module that the file
+    can use stands here (``import m``, ``from p import m``, ``importlib.import_module("m")``)."""
+    parts: list[bytes] = []
+    at = data.find(b"import")
+    while at != -1:
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        if end == -1:
+            end = len(data)
+        opening = data.find(b"(", at, end)
+        if opening != -1 and data.find(b")", opening, end) == -1:
+            closing = data.find(b")", end)
+            end = len(data) if closing == -1 else closing
+        while end < len(data) and data.endswith((b"\\", b"\\\r"), 0, end):
+            following = data.find(b"\n", end + 1)
+            end = len(data) if following == -1 else following
+        parts.append(data[start:end])
+        at = data.find(b"import", end)
+    return b"\n".join(parts)
+
+
+_TOP_LEVEL = re.compile(rb"(?:from|import)[ \t]|class[ \t]|[A-Za-z_]\w*[ \t]*(?::[^=\n]*)?=(?!=)")
+
+
+def module_skeleton(data: bytes) -> bytes:
+    """The module's top-level imports, assignments and class headers (bodies become ``...``).
+
+    A re-export is a top-level statement, so this is all the alias closure needs from a file that only a
+    catalog name brought in, at a fraction of the cost of parsing the whole file. Lines of a statement
+    continue while brackets are open (strings and backslash continuations are not tracked: a skeleton that
+    does not parse falls back to the whole file).
+    """
+    kept: list[bytes] = []
+    depth = 0
+    keeping = False
+    encoding_lines = data.split(b"\n", 2)[:2]
+    for line in encoding_lines:
+        if line.startswith(b"#") and b"coding" in line:
+            kept.append(line)
+    for line in data.split(b"\n"):
+        if depth == 0:
+            keeping = bool(_TOP_LEVEL.match(line))
+            is_class = line.startswith(b"class")
+        if keeping:
+            kept.append(line)
+            depth += sum(line.count(c) for c in b"([{") - sum(line.count(c) for c in b")]}")
+            depth = max(depth, 0)
+            if depth == 0 and is_class:
+                kept.append(b"    ...")
+                keeping = False
+    return b"\n".join(kept) + b"\n"
+
+
+def _is_word_byte(byte: int) -> bool:
+    return byte == 95 or byte >= 128 or 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122
+
+
+def occurrences(data: bytes, name: str) -> Iterator[int]:
+    """Offsets where ``name`` stands as a whole word."""
+    needle, size = name.encode(), len(name)
+    at = data.find(needle)
+    while at != -1:
+        end = at + size
+        if (at == 0 or not _is_word_byte(data[at - 1])) and (
+            end == len(data) or not _is_word_byte(data[end])
+        ):
+            yield at
+        at = data.find(needle, end)
+
+
+def _line_before(data: bytes, at: int) -> bytes:
+    return data[data.rfind(b"\n", 0, at) + 1 : at]
+
+
+_RETURN_PREFIX = re.compile(rb".*\breturn[ \t]+(?:await[ \t]+)?[\w.]*\Z")
+_RETURNED = re.compile(rb".*\breturn[ \t]+\Z")
+_LOCAL_PREFIX = re.compile(rb"[ \t]*(\w+)[ \t]*(?::[^=]*)?=[ \t]*(?:await[ \t]+)?[\w.]*\Z")
+_IMPORT_PREFIX = re.compile(
+    rb"[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]+.*\Z|[ \t]*\w+[ \t]*=[ \t]*[\w.]+\.\Z"
+)
+_CALL_AFTER = re.compile(rb"[ \t]*\(")
+
+
+def _called(data: bytes, at: int, name: str) -> bool:
+    return _CALL_AFTER.match(data, at + len(name)) is not None
+
+
+def drop_shaped(data: bytes, at: int, name: str) -> bool:
+    """Is the occurrence a call where a drop can stand? See ``shapes.drop_shaped``: statement starts
+    after ``;``, ``:`` and backslash continuations, receiver chains with calls, displays, operands,
+    conditions, ``image=`` arguments and attributes of a fresh result. Catalog names are never async,
+    so an awaited call (which consumes the result) is not one."""
+    return _drop_shaped(data, at, name)
+
+
+def reexport_shaped(data: bytes, at: int, name: str) -> bool:
+    """Is the occurrence in a ``from ... import`` (one line or a parenthesized block) or an alias?"""
+    line = _line_before(data, at)
+    if _IMPORT_PREFIX.match(line):
+        return True
+    if line.strip(b" \t,") == b"" or line.rstrip().endswith(
+        b","
+    ):  # inside ``from x import (\n a,\n b)``?
+        opening = data.rfind(b"(", 0, at)
+        if opening != -1 and b")" not in data[opening:at]:
+            return _IMPORT_PREFIX.match(_line_before(data, opening)) is not None
+    return False
+
+
+_ALIAS_PREFIX = re.compile(rb"[ \t]*\w+[ \t]*(?::[^=]*)?=[ \t]*[\w.]*\Z")
+_ALIAS_END = re.compile(rb"[ \t]*(?:#[^\n]*)?(?:\r?\n|;|\Z)")
+_CLASS_PREFIX = re.compile(rb"[ \t]*class[ \t]+\w+[ \t]*\(.*\Z")
+_CLASS_OPENING = re.compile(rb"[ \t]*class[ \t]+\w+[ \t]*\Z")
+
+
+def passes_on(data: bytes, at: int, name: str) -> bool:
+    """Is the occurrence a re-export, an alias (``start = start_service``) or in a class's bases?"""
+    if reexport_shaped(data, at, name):
+        return True
+    line = _line_before(data, at)
+    if _CLASS_PREFIX.match(line):
+        return True
+    if _ALIAS_PREFIX.match(line) and _ALIAS_END.match(data, at + len(name)):
+        return True
+    opening = data.rfind(b"(", 0, at)  # bases over several lines
+    if opening != -1 and b")" not in data[opening:at]:
+        return _CLASS_OPENING.match(_line_before(data, opening)) is not None
+    return False
+
+
+_CHAIN_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
+
+
+def _bound(
+    data: bytes, at: int, name: str, imports: bytes, homes: frozenset[str], path: str
+) -> bool:
+    """Could this occurrence of a module-level thing's name reach it? An attribute (``x.y.name``) only
+    when the chain starts at a name the file's import statements mention (a module: ``thread.start()``
+    on a local is not ``worker.start()`` after ``from . import worker``); a plain name only when the
+    file imports it, star-imports, or may be one of the modules that define or re-export it."""
+    if at > 0 and data[at - 1] == 46:  # "."
+        start = at - 1
+        while start > 0 and data[start - 1] in _CHAIN_BYTES:
+            start -= 1
+        chain = data[start : at - 1]
+        head = chain.partition(b".")[0]
+        if not head or not (head[0] == 95 or 65 <= head[0] <= 90 or 97 <= head[0] <= 122):
+            return not head  # ``(...).name``: nothing to go by (a call may return a module)
+        if any(True for _ in occurrences(imports, head.decode("ascii", "replace"))):
+            return True
+        # ``w = worker`` or ``self.w = worker`` (a module kept under another name) then ``w.name()``
+        return any(
+            re.search(
+                rb"(?:^|[\s.])"
+                + re.escape(part)
+                + rb"[ \t]*(?::[^=\n]*)?=[ \t]*[A-Za-z_][\w.]*[ \t]*(?:#[^\n]*)?\r?$",
+                data,
+                re.MULTILINE,
+            )
+            for part in chain.split(b".")
+            if part
+        )
+    if b"import *" in data or any(True for _ in occurrences(imports, name)):
+        return True
+    return any(within_package(path, home) for home in homes)
+
+
+_RETURNS_CLS = re.compile(rb"\breturn[ \t]+cls[ \t]*\(")
+
+
+def may_return_one(data: bytes, names: Iterable[str]) -> bool:
+    """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names, or a
+    classmethod factory's ``return cls(...)`` (the class may be must-retain)."""
+    if _RETURNS_CLS.search(data):
+        return True
+    returned: dict[str, bool] = {}
+    for name in names:
+        for at in occurrences(data, name):
+            if not _called(data, at, name):
+                continue
+            line = _line_before(data, at)
+            if _RETURN_PREFIX.match(line):
+                return True
+            local = _LOCAL_PREFIX.match(line)
+            if local:
+                target = local.group(1).decode()
+                if target not in returned:
+                    returned[target] = any(
+                        _RETURNED.match(_line_before(data, where))
+                        for where in occurrences(data, target)
+                    )
+                if returned[target]:
+                    return True
+    return False
+
+
+def may_annotate_one(data: bytes, names: Iterable[str]) -> bool:
+    """Does a return annotation (``-> ... Name``) name one of ``names``?"""
+    for name in names:
+        for at in occurrences(data, name):
+            line = _line_before(data, at)
+            if b"->" in line:
+                return True
+    return False

@@ -1,0 +1,389 @@
+"""Wrapper inference: a project function that returns a must-retain result (directly, through a local, or
+as a classmethod's ``cls(...)``), or whose return annotation names a must-retain class, is must-retain
+too, and so are the wrappers of wrappers, found by propagation.
+
+WrapperInference holds the ProjectIndex methods that do it (the index is one of them); the functions
+below find the sites, the ``return`` statements that may pass a result on.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, NamedTuple
+
+from keepref_lint.catalog import ENTRIES
+from keepref_lint.marks import Mark
+from keepref_lint.parsing import ParseCache
+from keepref_lint.prefilter import Corpus, Prefilter, import_lines, may_annotate_one, may_return_one
+from keepref_lint.project import SourceFile
+from keepref_lint.resolve import ASSIGN, FileScopes, Scope
+from keepref_lint.summaries import ModuleSummary
+
+_AS_ALIAS = re.compile(rb"\b(\w+)[ \t]+as[ \t]+(\w+)")
+
+
+class WrapperInference:
+    """The wrapper inference of ProjectIndex (a base of it): it reads and adds to the index's marks."""
+
+    marks: dict[str, Mark]
+    summaries: dict[str, ModuleSummary]
+    prefilter: Prefilter
+    used: set[str]
+    defined_in: dict[str, str]
+    _lookup_cache: dict[str, Mark | None]
+
+    if TYPE_CHECKING:  # the index's own
+
+        def lookup(self, qualname: str) -> Mark | None: ...
+
+        def _forget_lookups(self) -> None: ...
+
+        def _prefilter(
+            self, with_classes: bool = False, reexports_only: bool = False
+        ) -> Prefilter: ...
+
+    def _infer_wrappers(self, files: list[SourceFile], cache: ParseCache, corpus: Corpus) -> bool:
+        """Mark project functions that return a must-retain result (directly or through a local).
+
+        Returns whether anything new was marked. Wrappers of wrappers are found by propagation: each
+        ``return`` that could pass a result on is a site, indexed by the names it calls; a new mark
+        re-examines only the sites that call its name, and brings in the files that mention it. So a
+        chain of wrappers costs time linear in its length whatever the order of files and definitions.
+        The caller repeats (with the alias closure) until nothing is new, so re-exported wrappers count.
+        """
+        names = {qualname.rpartition(".")[2] for qualname in self.marks}
+        candidates = self._prefilter().candidates(corpus)
+        uncollected = set(range(len(files)))
+        sites: list[_Site] = []
+        opened: list[SourceFile] = []
+
+        def collect(i: int, words: set[str]) -> list[_Site]:
+            file = files[i]
+            if b"return" not in file.data:
+                uncollected.discard(i)
+                return []
+            if not may_return_one(file.data, words | self._aliases_in(file, words)):
+                return []  # (a name marked later may still bring it in)
+            uncollected.discard(i)
+            self.used.add(file.path)
+            scopes = cache.scopes(file)
+            if scopes is None:
+                return []
+            opened.append(file)
+            return return_sites(file, scopes)
+
+        for i in sorted(candidates):
+            sites.extend(collect(i, names))
+        added = self._propagate(
+            sites, lambda name: self._new_sites(name, corpus, uncollected, collect)
+        )
+        for file in opened:
+            cache.done(file)
+        return self._infer_typed_returns_in(files, cache, candidates) or added
+
+    def _infer_typed_returns_in(
+        self, files: list[SourceFile], cache: ParseCache, candidates: set[int]
+    ) -> bool:
+        """The files among ``candidates`` whose return annotations may name a must-retain class."""
+        classes = self._class_mark_names()
+        if not classes:
+            return False
+        known = lambda q: self.lookup(q) is not None  # noqa: E731
+        added = False
+        for i in sorted(candidates):
+            file = files[i]
+            if b"->" not in file.data or not may_annotate_one(file.data, classes):
+                continue
+            self.used.add(file.path)
+            scopes = cache.scopes(file)
+            if scopes is None:
+                continue
+            added |= self._infer_typed_returns(file, scopes, known)
+            cache.done(file)
+        if added:
+            self._forget_lookups()
+        return added
+
+    def _new_sites(
+        self,
+        name: str,
+        corpus: Corpus,
+        uncollected: set[int],
+        collect: Callable[[int, set[str]], list[_Site]],
+    ) -> list[_Site]:
+        """Sites of files not yet looked at that mention a name just marked."""
+        found: list[_Site] = []
+        # Only the files not looked at yet are scanned for the name (a chain within one file would
+        # otherwise rescan that file for each of its wrappers).
+        for i in sorted(corpus.files_with(name, uncollected)):
+            found.extend(collect(i, {name}))
+        return found
+
+    def _aliases_in(self, file: SourceFile, names: set[str]) -> set[str]:
+        """Local names under which the file may call one of ``names``: ``import ... as`` aliases and the
+        module's own aliases of must-retain things (``from svc import start as s; return s()``)."""
+        data = file.data
+        found = (
+            {
+                match.group(2).decode()
+                for match in _AS_ALIAS.finditer(import_lines(data))
+                if match.group(1).decode() in names
+            }
+            if b" as " in data
+            else set()
+        )
+        summary = self.summaries.get(file.module)
+        if summary is not None:
+            for local, targets in summary.bindings.items():
+                if any(t.rpartition(".")[2] in names for t in targets):
+                    found.add(local)
+        return found
+
+    def _propagate(
+        self, sites: list[_Site], more: Callable[[str], list[_Site]] | None = None
+    ) -> bool:
+        """Examine every site once, then again only the sites that call a name just marked (and, through
+        ``more``, those of files that mention it), until none is left; then one more full pass for what
+        names cannot tell (a wrapper re-exported under another name), repeated while it finds anything."""
+        by_name: dict[str, list[int]] = {}
+
+        def index(start: int) -> None:
+            for at in range(start, len(sites)):
+                for name in sites[at].keys:
+                    by_name.setdefault(name, []).append(at)
+
+        index(0)
+        known = lambda q: self.lookup(q) is not None  # noqa: E731
+        added = False
+        while True:
+            queue = deque(range(len(sites)))
+            queued = set(queue)
+            found_any = False
+            while queue:
+                at = queue.popleft()
+                queued.discard(at)
+                mark = self._infer_site(sites[at], known)
+                if mark is None:
+                    continue
+                found_any = True
+                name = mark.short_name
+                if more is not None:
+                    start = len(sites)
+                    sites.extend(more(name))
+                    index(start)
+                    for new in range(start, len(sites)):
+                        queue.append(new)
+                        queued.add(new)
+                for other in by_name.get(name, ()):
+                    if other not in queued:
+                        queue.append(other)
+                        queued.add(other)
+            added |= found_any
+            if not found_any:
+                return added
+
+    def _infer_site(self, site: _Site, known: Callable[[str], bool]) -> Mark | None:
+        """Mark the site's function if it returns a must-retain result; the new mark, else None."""
+        scope = site.scope
+        marked = self.marks.get(scope.qualname)
+        if marked is not None and (marked.source != "decorator" or marked.entry is not None):
+            return None
+        inner = self._returned_mark(site.scopes, site.node.value, scope, known)
+        if inner is None:
+            return None
+        if marked is not None:
+            # A marked wrapper of a catalog entry keeps the entry's nature (a task repeats).
+            if inner.entry is None:
+                return None
+            mark = replace(marked, entry=inner.entry, reason=marked.reason or inner.reason)
+        else:
+            function = scope.node
+            assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+            self.defined_in[scope.qualname] = site.file.path
+            mark = Mark(
+                scope.qualname,
+                "method" if scope.enclosing_class() is not None else "function",
+                "inferred",
+                attr=inner.attr,
+                reason=inner.reason,
+                is_async=isinstance(function, ast.AsyncFunctionDef),
+                location=f"{site.file.display}:{function.lineno}",
+                entry=inner.entry,
+                returns=inner,
+                path=site.file.path,
+                line=function.lineno,
+            )
+        self.marks[scope.qualname] = mark
+        self._lookup_cache.clear()
+        return mark
+
+    def _infer_typed_returns(
+        self, file: SourceFile, scopes: FileScopes, known: Callable[[str], bool]
+    ) -> bool:
+        """A function whose return annotation is a must-retain class (or ``Optional``/``|`` of one) is
+        must-retain (KR003): ``def get() -> Handle`` with ``Handle`` marked. ``Self`` and the class's
+        own methods are left alone (a fluent ``h.configure()`` keeps ``h``)."""
+        added = False
+        for qualname, function in scopes.functions.items():
+            node = function.node
+            returns = getattr(node, "returns", None)
+            if returns is None or qualname in self.marks:
+                continue
+            cls = function.enclosing_class()
+            for typed in scopes._annotation_type(
+                returns, function.parent or scopes.module, known, 0
+            ):
+                mark = self.lookup(typed[1:])
+                if (
+                    mark is None
+                    or mark.kind != "class"
+                    or mark.source not in ("decorator", "config")
+                ):
+                    continue
+                if cls is not None and (cls.qualname == typed[1:] or cls.qualname == mark.qualname):
+                    continue
+                self.defined_in[qualname] = file.path
+                self.marks[qualname] = Mark(
+                    qualname,
+                    "method" if cls is not None else "function",
+                    "inferred",
+                    attr=mark.attr,
+                    reason=mark.reason,
+                    is_async=isinstance(node, ast.AsyncFunctionDef),
+                    location=f"{file.display}:{node.lineno}",  # type: ignore[union-attr]
+                    returns=replace(mark, qualname=typed[1:]),
+                    path=file.path,
+                    line=node.lineno,  # type: ignore[union-attr]
+                )
+                added = True
+                break
+        return added
+
+    def _returned_mark(
+        self, scopes: FileScopes, value: ast.expr | None, scope: Scope, known: Callable[[str], bool]
+    ) -> Mark | None:
+        if isinstance(value, ast.Name):  # return a local assigned from a must-retain call
+            if _loads(scope.node, value.id) > 1:
+                return None  # the function also uses it (stores it in a set, ...): it keeps its own reference
+            for kind, payload in scope.bindings.get(value.id, ()):
+                if kind == ASSIGN and isinstance(payload, ast.expr):
+                    mark = self._returned_mark(scopes, payload, scope, known)
+                    if mark is not None:
+                        return mark
+            return None
+        awaited = isinstance(value, ast.Await)
+        if awaited:
+            value = value.value  # type: ignore[union-attr]
+        if not isinstance(value, ast.Call):
+            return None
+        factory = _factory_class(value, scope)
+        if factory is not None:  # ``return cls(...)`` in a classmethod: an instance of the class
+            mark = self.lookup(factory.qualname)
+            return mark if mark is not None and not awaited and not mark.is_async else None
+        for qualname in scopes.qualify(value.func, scope, known):
+            mark = self.lookup(qualname)
+            if mark is not None and awaited == mark.is_async:
+                entry = ENTRIES.get(mark.entry) if mark.entry else None
+                if entry is not None and entry.condition is not None and not entry.condition(value):
+                    return None
+                return mark
+        return None
+
+    def _may_define_wrapper(self, file: SourceFile) -> bool:
+        """The wrapper inference's textual tests, with the marks known now: could a function of this
+        file return a must-retain result?"""
+        data = file.data
+        if not self.prefilter.mentions(data, file.path):
+            return False
+        if b"->" in data and may_annotate_one(data, self._class_mark_names()):
+            return True
+        if b"return" not in data:
+            return False
+        names = {qualname.rpartition(".")[2] for qualname in self.marks}
+        return may_return_one(data, names | self._aliases_in(file, names))
+
+    def _class_mark_names(self) -> set[str]:
+        """Last names of marked or configured classes and of the project classes that inherit a mark
+        (a return annotation that names one makes its function must-retain)."""
+        names = set()
+        for qualname, mark in self.marks.items():
+            if mark.kind == "class" and mark.source in ("decorator", "config"):
+                names.add(qualname.rpartition(".")[2])
+            elif qualname.endswith(".__init__") and mark.source == "decorator":
+                names.add(qualname.split(".")[-2])
+        for summary in self.summaries.values():
+            for qualname in summary.classes:
+                if self.lookup(qualname) is not None:
+                    names.add(qualname.rpartition(".")[2])
+        return names
+
+
+class _Site(NamedTuple):
+    """A ``return`` in a function: the function may pass on what the names in ``keys`` return."""
+
+    file: SourceFile
+    scopes: FileScopes
+    node: ast.Return
+    scope: Scope
+    keys: frozenset[str]
+
+
+def _factory_class(call: ast.Call, scope: Scope) -> Scope | None:
+    """The class whose classmethod ``scope`` calls its ``cls`` parameter (``return cls(...)``)."""
+    if (
+        isinstance(call.func, ast.Name)
+        and scope.self_kind == "class"
+        and call.func.id == scope.self_name
+    ):
+        return scope.enclosing_class()
+    return None
+
+
+def return_sites(file: SourceFile, scopes: FileScopes) -> list[_Site]:
+    """The file's returns in functions, each with the names it may call: the last name of each call in
+    the returned value (or in the assignments of a returned local), and what an import or alias of the
+    call's head stands for."""
+    found = []
+    never = lambda q: False  # noqa: E731
+    for node, scope in scopes.returns:
+        if scope.kind != "function" or node.value is None:
+            continue
+        values = [node.value]
+        if isinstance(node.value, ast.Name):
+            values = [
+                payload
+                for kind, payload in scope.bindings.get(node.value.id, ())
+                if kind == ASSIGN and isinstance(payload, ast.expr)
+            ]
+        keys: set[str] = set()
+        for value in values:
+            for call in ast.walk(value):
+                if not isinstance(call, ast.Call):
+                    continue
+                func = call.func
+                factory = _factory_class(call, scope)
+                if factory is not None:
+                    keys.add(factory.qualname.rpartition(".")[2])
+                if isinstance(func, ast.Name):
+                    keys.add(func.id)
+                elif isinstance(func, ast.Attribute):
+                    keys.add(func.attr)
+                keys.update(q.rpartition(".")[2] for q in scopes.qualify(func, scope, never))
+        if keys:
+            found.append(_Site(file, scopes, node, scope, frozenset(keys)))
+    return found
+
+
+def _loads(node: ast.AST | None, name: str) -> int:
+    """How many times ``name`` is read in ``node``."""
+    if node is None:
+        return 0
+    return sum(
+        1
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+    )
