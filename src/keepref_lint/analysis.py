@@ -41,7 +41,13 @@ from keepref_lint.project import (
 )
 from keepref_lint.rules import check_tree
 from keepref_lint.sourcetext import SourceText
-from keepref_lint.suppress import file_is_silenced, is_suppressed, logical_lines, physical_lines
+from keepref_lint.suppress import (
+    file_is_silenced,
+    is_suppressed,
+    logical_lines,
+    logical_lines_of,
+    physical_lines,
+)
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -325,10 +331,13 @@ class Project:
         tree = scopes.module.node
         assert isinstance(tree, ast.Module)
         findings = check_tree(file, tree, self.index, scopes)
-        return self.filter_findings(file, findings)
+        return self.filter_findings(file, findings, tree)
 
-    def filter_findings(self, file: SourceFile, findings: list[Finding]) -> list[Finding]:
-        """Apply select/ignore and ``# noqa`` the way flake8 would."""
+    def filter_findings(
+        self, file: SourceFile, findings: list[Finding], tree: ast.Module | None = None
+    ) -> list[Finding]:
+        """Apply select/ignore and ``# noqa`` the way flake8 would (``tree``: the file's, if at hand,
+        so that only the statements holding findings are tokenized)."""
         settings = self.settings
         findings = [f for f in findings if is_selected(f.code, settings.select, settings.ignore)]
         if findings and settings.per_file_ignores:
@@ -344,7 +353,10 @@ class Project:
         text = SourceText(file.data, file.display).text
         if file_is_silenced(physical_lines(text)):
             return []
-        lines = logical_lines(text)
+        if tree is None:
+            lines = logical_lines(text)
+        else:
+            lines = logical_lines_of(text, {f.line for f in findings}, tree)
         return [f for f in findings if not is_suppressed(f.code, lines.get(f.line, ""))]
 
 

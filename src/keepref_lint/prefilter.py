@@ -388,10 +388,10 @@ def _bound(
 _RETURNS_CLS = re.compile(rb"\breturn[ \t]+cls[ \t]*\(")
 
 
-def may_return_one(data: bytes, names: Iterable[str]) -> bool:
-    """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names, or a
-    classmethod factory's ``return cls(...)`` (the class may be must-retain)."""
-    if _RETURNS_CLS.search(data):
+def may_return_one(data: bytes, names: Iterable[str], factories: bool = True) -> bool:
+    """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names, or (with
+    ``factories``: a class of the file may be must-retain) a classmethod factory's ``return cls(...)``."""
+    if factories and _RETURNS_CLS.search(data):
         return True
     returned: dict[str, bool] = {}
     for name in names:

@@ -66,7 +66,9 @@ class WrapperInference:
             if b"return" not in file.data:
                 uncollected.discard(i)
                 return []
-            if not may_return_one(file.data, words | self._aliases_in(file, words)):
+            if not may_return_one(
+                file.data, words | self._aliases_in(file, words), self._may_mark_a_class(file)
+            ):
                 return []  # (a name marked later may still bring it in)
             uncollected.discard(i)
             self.used.add(file.path)
@@ -304,7 +306,18 @@ class WrapperInference:
         if b"return" not in data:
             return False
         names = {qualname.rpartition(".")[2] for qualname in self.marks}
-        return may_return_one(data, names | self._aliases_in(file, names))
+        return may_return_one(
+            data, names | self._aliases_in(file, names), self._may_mark_a_class(file)
+        )
+
+    def _may_mark_a_class(self, file: SourceFile) -> bool:
+        """Can a class of the file be must-retain (so that its ``return cls(...)`` factories are
+        wrappers)? Only if its module is summarized (a class's marks, its marked ``__init__`` and its
+        bases are read from the summary), or if the configuration marks something (which may name
+        the class, under any name that leads to it)."""
+        return file.module in self.summaries or any(
+            mark.source == "config" for mark in self.marks.values()
+        )
 
     def _class_mark_names(self) -> set[str]:
         """Last names of marked or configured classes and of the project classes that inherit a mark
