@@ -567,7 +567,7 @@ def existing_holder(tree: ast.Module, file_names: set[str]) -> tuple[str, int] |
     if not names:
         return None
     stores: dict[str, int] = {}
-    for node in ast.walk(tree):
+    for node in walk_nodes(tree):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load) and node.id in names:
             stores[node.id] = stores.get(node.id, 0) + 1
         elif isinstance(node, (ast.Global, ast.Nonlocal)):

@@ -15,7 +15,7 @@ import ast
 import re
 from bisect import bisect_right
 
-from keepref_lint.resolve import FileScopes, Statement
+from keepref_lint.resolve import FileScopes, Statement, walk_nodes
 from keepref_lint.rules import candidates, return_candidates
 from keepref_lint.sourcetext import parse_quietly
 
@@ -102,7 +102,7 @@ def _no_drop_in(lines: list[bytes], span: tuple[int, int], names: list[tuple[int
     # Each name must be code where the text put it (not in a string or comment the fragment misread).
     ends = {
         (node.end_lineno, node.end_col_offset)
-        for node in ast.walk(tree)
+        for node in walk_nodes(tree)
         if isinstance(node, (ast.Name, ast.Attribute))
     }
     if not all(name in ends for name in names):

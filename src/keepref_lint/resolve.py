@@ -1033,7 +1033,7 @@ def _returns_self(function: Scope) -> bool:
     """Does every ``return`` of the method give its first parameter back?"""
     returns = [
         n
-        for n in ast.walk(function.node)  # type: ignore[arg-type]
+        for n in walk_nodes(function.node)  # type: ignore[arg-type]
         if isinstance(n, ast.Return)
     ]
     return bool(returns) and all(

@@ -20,7 +20,7 @@ from keepref_lint.marks import Mark
 from keepref_lint.parsing import ParseCache
 from keepref_lint.prefilter import Corpus, Prefilter, import_lines, may_annotate_one, may_return_one
 from keepref_lint.project import SourceFile
-from keepref_lint.resolve import ASSIGN, FileScopes, Scope
+from keepref_lint.resolve import ASSIGN, FileScopes, Scope, walk_nodes
 from keepref_lint.summaries import ModuleSummary
 
 _AS_ALIAS = re.compile(rb"\b(\w+)[ \t]+as[ \t]+(\w+)")
@@ -374,7 +374,7 @@ def return_sites(file: SourceFile, scopes: FileScopes) -> list[_Site]:
             ]
         keys: set[str] = set()
         for value in values:
-            for call in ast.walk(value):
+            for call in walk_nodes(value):
                 if not isinstance(call, ast.Call):
                     continue
                 func = call.func
@@ -397,6 +397,6 @@ def _loads(node: ast.AST | None, name: str) -> int:
         return 0
     return sum(
         1
-        for n in ast.walk(node)
+        for n in walk_nodes(node)
         if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
     )
