@@ -267,7 +267,7 @@ def phase_table(rows: list[dict]) -> list[str]:
     shown = [p for p in PHASE_ORDER if p not in ("results_cache", "reuse", "store", "output")]
     lines = [
         "| tree | wall s | " + " | ".join(shown) + " | check: files analysed / parsed whole"
-        " (MB) / fragment proofs (proved) / workers; CPU s parse, scopes, rules |",
+        " (MB) / fragment proofs (proved) / workers; CPU s parse, scopes, rules, fragment proofs, noqa |",
         "|---|---:|" + "---:|" * len(shown) + "---|",
     ]
     for row in rows:
@@ -280,7 +280,7 @@ def phase_table(rows: list[dict]) -> list[str]:
             f" / {c.get('files_parsed', 0)} ({c.get('bytes_parsed', 0) / 1e6:.1f})"
             f" / {c.get('fragment_proofs', 0)} ({c.get('fragment_proved', 0)})"
             f" / {c.get('workers', 1)}; {c.get('cpu.parse', 0):.2f}, {c.get('cpu.scopes', 0):.2f},"
-            f" {c.get('cpu.rules', 0):.2f} |"
+            f" {c.get('cpu.rules', 0):.2f}, {c.get('cpu.fragment', 0):.2f}, {c.get('cpu.noqa', 0):.2f} |"
         )
     return lines
 

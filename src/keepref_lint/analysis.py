@@ -312,8 +312,10 @@ class Project:
     def _no_drop_possible(self, file: SourceFile) -> bool:
         """The cheaper proof (fragment.py): every candidate line, judged from its definition alone, can
         hold no drop. Worth it even with the file's tree at hand: the scope analysis is the cost."""
+        started = stats.clock()
         places = self.index.prefilter.drop_offsets(file.data, file.path)
         proved = places is not None and no_drop_possible(file.data, places)
+        stats.since("cpu.fragment", started)
         stats.add("fragment_proofs")
         stats.add("fragment_proved", proved)
         return proved
@@ -333,8 +335,10 @@ class Project:
         assert isinstance(tree, ast.Module)
         started = stats.clock()
         findings = check_tree(file, tree, self.index, scopes)
-        stats.since("cpu.rules", started)
-        return self.filter_findings(file, findings)
+        started = stats.since("cpu.rules", started)
+        findings = self.filter_findings(file, findings)
+        stats.since("cpu.noqa", started)
+        return findings
 
     def filter_findings(self, file: SourceFile, findings: list[Finding]) -> list[Finding]:
         """Apply select/ignore and ``# noqa`` the way flake8 would."""

@@ -9,10 +9,11 @@ last lap goes to ``name``: the top-level phases add up to ``total``, the command
 exit are outside it. ``instrument`` times the index build's steps (``index.aliases``, ...) by wrapping
 them; they are part of ``index``, and what the build does outside them is ``index.other``. With worker
 processes, ``check`` is the wall time of the pool; the workers' counts come back with their answers and
-are added up, so ``cpu.*`` (parse, scopes, rules, workers) are CPU-seconds summed over processes, not
-wall. ``files_parsed`` counts files parsed whole at least once, ``parses`` every whole-file parse
-(module skeletons and the fragment proof's definitions are not whole-file parses). bench/performance.py
-reads the file.
+are added up, so ``cpu.*`` (parse, scopes, rules, fragment, noqa, workers) are CPU-seconds summed over
+processes (the parent's parses in the index build included), not wall. ``files_parsed`` counts files
+parsed whole at least once, ``parses`` every whole-file parse (a file whose tree was not kept is parsed
+again; module skeletons and the fragment proof's definitions are not whole-file parses).
+bench/performance.py reads the file.
 """
 
 from __future__ import annotations
