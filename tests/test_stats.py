@@ -55,6 +55,7 @@ def test_a_cold_run_writes_its_phases_and_parse_counts(tmp_path: Path, jobs: str
     for phase in ("scan", "imports", "index", "prefilter", "read", "check", "output"):
         assert phase in phases, phase
     assert "index.read" in phases and "index.receivers" in phases
+    assert stats["untimed_index_steps"] == []  # every step stats.instrument wraps is still there
     assert all(seconds >= 0 for seconds in phases.values())
     top_level = sum(s for name, s in phases.items() if "." not in name)
     assert top_level <= stats["total"] * 1.01 + 1e-3
