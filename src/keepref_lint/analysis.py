@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import accumulate
 from typing import TYPE_CHECKING, ClassVar
 
+from keepref_lint import stats
 from keepref_lint.apply import fixed_text, verify
 from keepref_lint.cache import DiskCache, Manifest, cache_folder, manifest_of
 from keepref_lint.codes import is_selected
@@ -85,7 +86,7 @@ class Project:
         in place of the file on disk (which need not exist)."""
         self.settings = settings
         self.excluder = Excluder(settings.root, settings.exclude)
-        self.cache = ParseCache()
+        self.cache: ParseCache = stats.parse_cache()
         if manifest is None:
             from keepref_lint.gitignore import NOTHING, ignored_below, without_ignored
 
@@ -170,8 +171,12 @@ class Project:
 
     def _build_index(self) -> ProjectIndex:
         paths = [*self.manifest, *(p for p in self.buffers if p not in self.manifest)]
+        started = stats.clock()
         files = [file for file in map(self.source, paths) if file is not None]
+        started = stats.since("index.read", started)
         self._corpus = (files, Corpus([f.data for f in files], [f.path for f in files]))
+        stats.since("index.corpus", started)
+        stats.add("index_builds")
         # As in a cold run (engine.run), whoever builds: the flake8 plugin and the codemod build in a
         # process with automatic collection on, which re-scans the growing index over and over.
         collecting = gc.isenabled()
@@ -314,8 +319,13 @@ class Project:
     def _no_drop_possible(self, file: SourceFile) -> bool:
         """The cheaper proof (fragment.py): every candidate line, judged from its definition alone, can
         hold no drop. Worth it even with the file's tree at hand: the scope analysis is the cost."""
+        started = stats.clock()
         places = self.index.prefilter.drop_offsets(file.data, file.path)
-        return places is not None and no_drop_possible(file.data, places)
+        proved = places is not None and no_drop_possible(file.data, places)
+        stats.since("cpu.fragment", started)
+        stats.add("fragment_proofs")
+        stats.add("fragment_proved", proved)
+        return proved
 
     def check_file(self, file: SourceFile) -> list[Finding]:
         """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
@@ -330,8 +340,12 @@ class Project:
             raise self.cache.errors[file.path]
         tree = scopes.module.node
         assert isinstance(tree, ast.Module)
+        started = stats.clock()
         findings = check_tree(file, tree, self.index, scopes)
-        return self.filter_findings(file, findings, tree)
+        started = stats.since("cpu.rules", started)
+        findings = self.filter_findings(file, findings, tree)
+        stats.since("cpu.noqa", started)
+        return findings
 
     def filter_findings(
         self, file: SourceFile, findings: list[Finding], tree: ast.Module | None = None
@@ -359,6 +373,8 @@ class Project:
             lines = logical_lines_of(text, {f.line for f in findings}, tree)
         return [f for f in findings if not is_suppressed(f.code, lines.get(f.line, ""))]
 
+
+stats.instrument()  # KEEPREF_LINT_STATS only: time the index build's steps
 
 # A switch for tests (the prefilter-equivalence property test): every file is parsed and analysed whole,
 # with neither the text prefilter nor the fragment proof. Read once, at import.
@@ -461,6 +477,7 @@ def _worker_main(conn: Connection, lifeline: tuple[int, int], others: list[Conne
 
     threading.Thread(target=_exit_when_parent_dies, args=(lifeline[0],), daemon=True).start()
     assert _worker_project is not None
+    stats.take()  # what the parent had counted before the fork is the parent's to report
     while True:
         try:
             job = conn.recv()
@@ -470,7 +487,10 @@ def _worker_main(conn: Connection, lifeline: tuple[int, int], others: list[Conne
             break
         paths, fix, diff = job
         try:
+            started = stats.clock()
             answer: tuple = ("ok", [_analyse(_worker_project, path, fix, diff) for path in paths])
+            stats.since("cpu.workers", started)
+            answer += (stats.take(),)  # None unless KEEPREF_LINT_STATS is set
         except Exception as exc:  # an internal error: the parent raises it
             answer = ("raise", exc)
         try:
@@ -538,6 +558,7 @@ def analyse_all(
         for path in work:
             yield _analyse(project, path, fix, diff)
         return
+    stats.add("workers", jobs)
     yield from _analyse_in_workers(project, work, fix, jobs, diff)
 
 
@@ -600,9 +621,11 @@ def _analyse_in_workers(
                 conn = conns[worker]
                 if conn in ready:
                     try:
-                        kind, value = conn.recv()
+                        kind, value, *counted = conn.recv()
                     except (EOFError, OSError):
-                        kind, value = "died", None
+                        kind, value, counted = "died", None, []
+                    if counted:
+                        stats.merge(counted[0])
                     if kind == "raise":
                         raise value
                     if kind == "ok":

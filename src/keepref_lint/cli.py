@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+from keepref_lint import stats
 from keepref_lint.arguments import parse_args
 from keepref_lint.codes import RULES, rule_page
 from keepref_lint.config import ConfigError, Settings, load_settings, with_overrides
@@ -412,6 +413,7 @@ class _Output:
 def main(argv: Sequence[str] | None = None) -> int:
     """The command; Ctrl-C at any point ends it with status 130 (files are then old or new, never half
     written, and no worker process is left)."""
+    stats.start()  # KEEPREF_LINT_STATS only (stats.py)
     stdout, stderr = sys.stdout, sys.stderr
     if stdout is not None and stderr is not None:  # None: an interpreter without a console
         sys.stdout, sys.stderr = _Output(stdout), _Output(stderr)  # type: ignore[assignment]
@@ -419,6 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             status = _main(argv)
             sys.stdout.flush()
+            stats.write()
         except KeyboardInterrupt:
             print("keepref-lint: interrupted", file=sys.stderr)
             status = 130

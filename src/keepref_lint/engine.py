@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 
+from keepref_lint import stats
 from keepref_lint.cache import DiskCache, cache_folder, manifest_of
 from keepref_lint.config import Settings
 from keepref_lint.finding import FileResult, Finding
@@ -187,6 +188,9 @@ def run(
         and not (settings.force_exclude and (excluder.excluded(path, False) or path in ignored))
     ]
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
+    stats.lap("scan")
+    stats.add("files_in_tree", len(manifest))
+    stats.add("targets", len(target_names))
     if fix:
         target_names = _one_path_per_file(target_names)
         if write:
@@ -210,6 +214,8 @@ def run(
     if isinstance(payload, tuple) and len(payload) == 3:
         token, stored, digests = payload
         if stored_manifest == manifest and _replay(result, target_names, stored):
+            stats.lap("results_cache")
+            stats.add("outcomes_replayed", len(target_names))
             return result
     # Valid again if the index turns out unchanged: outcomes of files that did not change, and (once
     # their texts are compared) of files that only have a new time.
@@ -223,6 +229,7 @@ def run(
                 unchanged[path] = outcome
             elif path in digests:
                 retouched[path] = outcome
+    stats.lap("results_cache")
     # The cold path allocates millions of short-lived syntax-tree nodes while it holds large long-lived
     # structures (the index, the trees kept for reuse); automatic collection would re-scan those over and
     # over (it more than doubled the parsing time). The analysis frees each file's cycles itself.
@@ -282,9 +289,11 @@ def _run_cold(
 ) -> RunResult:
     from keepref_lint.analysis import Project, analyse_all  # the cold path: parsers and the index
 
+    stats.lap("imports")
     outcomes: dict[str, tuple] = {}
     _phase(progress, f"indexing {len(manifest):,} files")
     project = Project(settings, manifest=manifest, buffers=buffers)
+    stats.lap("index")
     fixes_applied = 0
     stored: dict[str, tuple] = {}
     if previous.token == project.index.token:  # else the index was rebuilt: any outcome may change
@@ -302,8 +311,12 @@ def _run_cold(
     for name in targets:
         if name in stored:
             _replay_one(result, name, stored[name])
+    stats.add("outcomes_replayed", len(targets) - len(fresh))
+    stats.lap("reuse")
     _phase(progress, f"reading {len(fresh):,} files")
     candidates = project.candidates(fresh)
+    stats.lap("prefilter")
+    stats.add("candidates", len(candidates))
     work: list[str] = []
     for path in fresh:
         file = project.source(path)
@@ -321,7 +334,10 @@ def _run_cold(
                 work.append(path)
             else:
                 outcomes[path] = ("checked", [])
+    stats.add("files_read", len(project.files))
+    stats.add("files_to_analyse", len(work))
     project.release_texts(set(work))
+    stats.lap("read")
     # The files that need parsing: the others were decided from their text (or the cache), so counting
     # them as done would open the display at 89% on sglang and leave it there.
     done = 0
@@ -369,10 +385,12 @@ def _run_cold(
         analysed.close()  # the workers stop now, whatever ended the loop
     if progress is not None:
         progress(len(work), len(work), fixes_applied)
+    stats.lap("check")
     # Marker arguments the index left out (a bad ``attr=``): reported on every run, so never replayed.
     result.errors.extend(project.index.problems)
     if results_cache is not None and not project.index.problems:
         # An outcome depends on its file and the index: valid while both are unchanged.
         computed = {path: _plain(outcome) for path, outcome in outcomes.items()}
         results_cache.store(manifest, (project.index.token, {**stored, **computed}, digests))
+    stats.lap("store")
     return result
