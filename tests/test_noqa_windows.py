@@ -32,6 +32,15 @@ class C:
         await start(
             # a comment
             1)  # noqa
+        if x: \\
+            start()  # noqa
+        try: start(); start()  # noqa
+        except E: pass
+    @ decorator  # noqa
+    @other(
+        start())
+    def n(self): return (
+        start())  # noqa
 '''
 
 

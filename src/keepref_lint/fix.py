@@ -24,6 +24,8 @@ import io
 import keyword
 import re
 import tokenize
+import unicodedata
+from collections.abc import Iterator
 
 from keepref_lint.catalog import ENTRIES
 from keepref_lint.finding import Edit, Fix
@@ -142,6 +144,54 @@ def is_task(mark: Mark) -> bool:
     return entry is not None and entry.repeats
 
 
+class FileNames:
+    """``used_names`` of a file, walked for only when a name asked about occurs in the file's text (a
+    name the text does not hold is no identifier of it; planned names mostly are not): ``in``, ``add``
+    and iteration, as on the set. The text test is a plain substring test (on the NFKC form of a text
+    that is not ASCII, since identifiers are normalized), so it never says "absent" of a present name."""
+
+    def __init__(self, tree: ast.Module, data: bytes) -> None:
+        self._tree = tree
+        self._data = data
+        self._text: str | None = None
+        self._names: set[str] | None = None
+        self._added: set[str] = set()
+
+    def _walked(self) -> set[str]:
+        if self._names is None:
+            self._names = used_names(self._tree) | self._added
+        return self._names
+
+    def _in_text(self, name: str) -> bool:
+        if self._data.isascii():
+            return name.encode() in self._data
+        if self._text is None:
+            try:
+                self._text = unicodedata.normalize("NFKC", self._data.decode("utf-8"))
+            except UnicodeDecodeError:  # another encoding (a coding cookie): ask the tree
+                self._text = ""
+                self._walked()
+                return name in self._walked()
+        return unicodedata.normalize("NFKC", name) in self._text
+
+    def __contains__(self, name: object) -> bool:
+        if self._names is not None:
+            return name in self._names
+        if name in self._added:
+            return True
+        if not isinstance(name, str) or not self._in_text(name):
+            return False
+        return name in self._walked()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._walked())
+
+    def add(self, name: str) -> None:
+        self._added.add(name)
+        if self._names is not None:
+            self._names.add(name)
+
+
 def used_names(tree: ast.Module) -> set[str]:
     """Every identifier the file binds or reads as a plain name (one walk per file)."""
     names: set[str] = set()
@@ -172,7 +222,7 @@ class NamePlanner:
     with many fixes of one base costs time linear in their number.
     """
 
-    def __init__(self, file_names: set[str] | None = None) -> None:
+    def __init__(self, file_names: set[str] | FileNames | None = None) -> None:
         self._taken: dict[int, set[str]] = {}
         self._next: dict[tuple[int, str], int] = {}
         self.file_names = file_names if file_names is not None else set()
@@ -184,7 +234,7 @@ class NamePlanner:
         if taken is None:
             taken = set(owner.bindings) | owner.assigned_attrs
             if owner.kind == "module":
-                taken |= self.file_names
+                taken.update(self.file_names)
             self._taken[id(owner)] = taken
         return taken
 
@@ -560,7 +610,7 @@ def _first_line(stmt: ast.stmt) -> int:
     return min([stmt.lineno, *(d.lineno for d in decorators)])
 
 
-def existing_holder(tree: ast.Module, file_names: set[str]) -> tuple[str, int] | None:
+def existing_holder(tree: ast.Module, file_names: set[str] | FileNames) -> tuple[str, int] | None:
     """A set of kept tasks that an earlier fix defined: ``NAME = set()`` (or annotated) at module level,
     the only assignment to NAME in the file. Returns (name, index in the module body)."""
     names = [name for name in HOLDER_NAMES if name in file_names]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from keepref_lint.catalog import ENTRIES
 from keepref_lint.codes import KR001, KR002, KR003, KR004
 from keepref_lint.finding import Edit, Finding, Fix
 from keepref_lint.fix import (
+    FileNames,
     NamePlanner,
     NoFix,
     derive_attr,
@@ -39,7 +41,6 @@ from keepref_lint.fix import (
     plan_fix,
     plan_task_fix,
     suggestion,
-    used_names,
 )
 from keepref_lint.index import ProjectIndex
 from keepref_lint.marks import Mark, bounded_chain
@@ -388,6 +389,11 @@ def _expected_to_raise(tree: ast.AST) -> list[tuple[int, int]]:
     return spans
 
 
+def _first_line(stmt: ast.stmt) -> int:
+    """A statement's first line, its decorators' included."""
+    return min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
+
+
 def _function_body_calls(function: ast.AST) -> Iterator[ast.Call]:
     todo = list(ast.iter_child_nodes(function))
     while todo:
@@ -489,16 +495,22 @@ def find_drops(scopes: FileScopes, index: ProjectIndex, data: bytes | None = Non
                 return mark
         return None
 
-    raising: list[tuple[int, int]] | None = None
+    # ``with pytest.raises`` spans, found in the top-level statement holding a line (walked once each).
+    raising: dict[int, list[tuple[int, int]]] = {}
+    body = scopes.module.node.body  # type: ignore[union-attr]
+    firsts = [_first_line(stmt) for stmt in body]
+    may_raise = data is None or any(word in data for word in _RAISES_WORDS)
 
     def expected_to_raise(line: int) -> bool:
-        nonlocal raising
-        if raising is None:
-            if data is not None and not any(word in data for word in _RAISES_WORDS):
-                raising = []
-            else:
-                raising = _expected_to_raise(scopes.module.node)  # type: ignore[arg-type]
-        return any(first <= line <= last for first, last in raising)
+        if not may_raise:
+            return False
+        at = bisect_right(firsts, line) - 1
+        if at < 0:
+            return False
+        spans = raising.get(at)
+        if spans is None:
+            spans = raising[at] = _expected_to_raise(body[at])
+        return any(first <= line <= last for first, last in spans)
 
     def function_of(scope: Scope) -> ast.AST | None:
         while scope.kind == "comprehension" and scope.parent is not None:
@@ -657,7 +669,7 @@ def check_tree(
     if not drops:
         return []
     source = SourceText(file.data, file.display)
-    planner = NamePlanner(used_names(tree))
+    planner = NamePlanner(FileNames(tree, file.data))
     existing = existing_holder(tree, planner.file_names)
     if existing is not None:
         planner.reuse_holder(existing[0])

@@ -58,39 +58,69 @@ def _logical_lines(feed: list[str], lines: list[str], start: int) -> dict[int, s
 
 def logical_lines_of(text: str, wanted: Iterable[int], tree: ast.Module) -> dict[int, str]:
     """``logical_lines`` for the lines ``wanted`` (each inside a statement of the parsed ``tree``), from
-    the top-level statements that hold them only: the tokenizer's state where a top-level statement
-    starts is fresh, so their tokens are those of the whole file. A large file with a few findings is
-    not tokenized whole (in pure Python before 3.12, that costs more than parsing it)."""
+    the statements that hold them only. The tokenizer's state where a statement begins its line (after
+    a line that no backslash continues) is fresh but for indentation, which only adds INDENT and DEDENT
+    tokens, so their tokens are those of the whole file. A large file with a few findings is not
+    tokenized whole (in pure Python before 3.12, that costs more than parsing it)."""
     if "\r" in text.replace("\r\n", ""):
         return logical_lines(text)  # a lone CR ends a line for the parser, not for ``readline``
     lines = physical_lines(text)
-    spans = [
-        (
-            min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))]),
-            stmt.end_lineno,
-        )
-        for stmt in tree.body
-    ]
-    starts = [first for first, _ in spans]
     windows: set[tuple[int, int]] = set()
     for number in wanted:
-        at = bisect_right(starts, number) - 1
-        if at < 0 or (spans[at][1] or 0) < number:
-            return logical_lines(text)  # not inside a statement: read the whole file
-        low = high = at
-        # Statements sharing a line (``a = 1; start()``) share the logical line: take them together.
-        while low > 0 and (spans[low - 1][1] or 0) >= spans[low][0]:
-            low -= 1
-        while high + 1 < len(spans) and spans[high + 1][0] <= (spans[high][1] or 0):
-            high += 1
-        windows.add((spans[low][0] - 1, spans[high][1] or spans[high][0]))
+        window = _window(tree, number, lines)
+        if window is None:
+            return logical_lines(text)
+        windows.add(window)
     mapping: dict[int, str] = {}
     try:
         for start, end in sorted(windows):
             mapping.update(_logical_lines(lines[start:end], lines, start))
     except (tokenize.TokenError, SyntaxError):
-        return logical_lines(text)
+        return logical_lines(text)  # a window cut a statement that shares its last line
     return mapping
+
+
+def _window(tree: ast.Module, number: int, lines: list[str]) -> tuple[int, int] | None:
+    """(start, end) line indices of the innermost statement holding line ``number`` that begins its
+    line; None when there is none."""
+    found = None
+    statements: list[ast.stmt] = tree.body
+    while statements:
+        firsts = [_first_line(stmt) for stmt in statements]
+        at = bisect_right(firsts, number) - 1
+        if at < 0 or (statements[at].end_lineno or 0) < number:
+            break
+        stmt = statements[at]
+        first = firsts[at]
+        line = lines[first - 1]
+        decorators = _decorators(stmt)
+        column = decorators[0].col_offset - 1 if decorators else stmt.col_offset  # at ``@``
+        begins = line[:column].strip() == "" and not (
+            first > 1 and lines[first - 2].rstrip("\r\n").endswith("\\")
+        )
+        if begins:
+            found = (first - 1, stmt.end_lineno or first)
+        statements = [child for body in _bodies(stmt) for child in body]
+    return found
+
+
+def _decorators(stmt: ast.stmt) -> list[ast.expr]:
+    return getattr(stmt, "decorator_list", [])
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    return min([stmt.lineno, *(d.lineno for d in _decorators(stmt))])
+
+
+def _bodies(stmt: ast.stmt) -> Iterable[list[ast.stmt]]:
+    for name in ("body", "orelse", "finalbody"):
+        body = getattr(stmt, name, None)
+        if isinstance(body, list):
+            yield body
+    for handler in getattr(stmt, "handlers", ()):
+        yield handler.body
+    for case in getattr(stmt, "cases", ()):
+        yield case.body
 
 
 def is_suppressed(code: str, line: str) -> bool:
