@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from keepref_lint.shapes import drop_shaped as _drop_shaped
 
@@ -292,9 +292,9 @@ def _line_before(data: bytes, at: int) -> bytes:
     return data[data.rfind(b"\n", 0, at) + 1 : at]
 
 
-_RETURN_PREFIX = re.compile(rb".*\breturn[ \t]+(?:await[ \t]+)?[\w.]*\Z")
+_RETURN_PREFIX = re.compile(rb".*\breturn[ \t]+(await[ \t]+)?[\w.]*\Z")
 _RETURNED = re.compile(rb".*\breturn[ \t]+\Z")
-_LOCAL_PREFIX = re.compile(rb"[ \t]*(\w+)[ \t]*(?::[^=]*)?=[ \t]*(?:await[ \t]+)?[\w.]*\Z")
+_LOCAL_PREFIX = re.compile(rb"[ \t]*(\w+)[ \t]*(?::[^=]*)?=[ \t]*(await[ \t]+)?[\w.]*\Z")
 _IMPORT_PREFIX = re.compile(
     rb"[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]+.*\Z|[ \t]*\w+[ \t]*=[ \t]*[\w.]+\.\Z"
 )
@@ -388,9 +388,16 @@ def _bound(
 _RETURNS_CLS = re.compile(rb"\breturn[ \t]+cls[ \t]*\(")
 
 
-def may_return_one(data: bytes, names: Iterable[str], factories: bool = True) -> bool:
+def may_return_one(
+    data: bytes,
+    names: Iterable[str],
+    factories: bool = True,
+    sync: Collection[str] = (),
+) -> bool:
     """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names, or (with
-    ``factories``: a class of the file may be must-retain) a classmethod factory's ``return cls(...)``."""
+    ``factories``: a class of the file may be must-retain) a classmethod factory's ``return cls(...)``.
+    A call of a name in ``sync`` (whose must-retain things are all plain functions, never ``async def``)
+    counts only when it is not awaited: what ``await`` gives is not the object to keep."""
     if factories and _RETURNS_CLS.search(data):
         return True
     returned: dict[str, bool] = {}
@@ -399,9 +406,14 @@ def may_return_one(data: bytes, names: Iterable[str], factories: bool = True) ->
             if not _called(data, at, name):
                 continue
             line = _line_before(data, at)
-            if _RETURN_PREFIX.match(line):
-                return True
+            direct = _RETURN_PREFIX.match(line)
+            if direct:
+                if direct.group(1) is None or name not in sync:
+                    return True
+                continue
             local = _LOCAL_PREFIX.match(line)
+            if local and local.group(2) is not None and name in sync:
+                continue
             if local:
                 target = local.group(1).decode()
                 if target not in returned:

@@ -66,8 +66,12 @@ class WrapperInference:
             if b"return" not in file.data:
                 uncollected.discard(i)
                 return []
+            aliases = self._aliases_in(file, words)
             if not may_return_one(
-                file.data, words | self._aliases_in(file, words), self._may_mark_a_class(file)
+                file.data,
+                words | aliases,
+                self._may_mark_a_class(file),
+                self._sync_names() - aliases,
             ):
                 return []  # (a name marked later may still bring it in)
             uncollected.discard(i)
@@ -306,9 +310,16 @@ class WrapperInference:
         if b"return" not in data:
             return False
         names = {qualname.rpartition(".")[2] for qualname in self.marks}
+        aliases = self._aliases_in(file, names)
         return may_return_one(
-            data, names | self._aliases_in(file, names), self._may_mark_a_class(file)
+            data, names | aliases, self._may_mark_a_class(file), self._sync_names() - aliases
         )
+
+    def _sync_names(self) -> set[str]:
+        """Last names whose marks are all plain functions (never ``async def``): an awaited call of one
+        gives a result, not the object to keep, so a function returning it is no wrapper."""
+        asynchronous = {q.rpartition(".")[2] for q, m in self.marks.items() if m.is_async}
+        return {q.rpartition(".")[2] for q in self.marks} - asynchronous
 
     def _may_mark_a_class(self, file: SourceFile) -> bool:
         """Can a class of the file be must-retain (so that its ``return cls(...)`` factories are
