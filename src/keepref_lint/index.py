@@ -23,7 +23,7 @@ from keepref_lint.catalog import CATALOG
 from keepref_lint.config import Settings
 from keepref_lint.marks import Mark
 from keepref_lint.parsing import ParseCache
-from keepref_lint.prefilter import Corpus, Prefilter, module_skeleton, within_package
+from keepref_lint.prefilter import Corpus, Prefilter, module_skeleton
 from keepref_lint.project import InputError, SourceFile
 from keepref_lint.receivers import (
     ReceiverTypes,
@@ -41,6 +41,15 @@ from keepref_lint.wrappers import WrapperInference, return_sites
 
 _STAR_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\*", re.MULTILINE)
 _CATALOG_ROOTS = frozenset(q.partition(".")[0] for entry in CATALOG for q in entry.qualnames)
+# The modules (and packages) that define a catalog entry: ``matplotlib`` and ``matplotlib.animation``
+# for ``matplotlib.animation.FuncAnimation``.
+_CATALOG_HOMES = frozenset(
+    ".".join(parts[:i])
+    for entry in CATALOG
+    for q in entry.qualnames
+    for parts in [q.split(".")]
+    for i in range(1, len(parts))
+)
 
 
 class ProjectIndex(WrapperInference):
@@ -227,7 +236,7 @@ class ProjectIndex(WrapperInference):
                 if files[i].module not in self.summaries and prefilter(
                     files[i].data, files[i].path
                 ):
-                    skeleton = _skeleton_suffices(files[i], prefilter, plain_only)
+                    skeleton = _skeleton_suffices(files[i], plain_only)
                     self._summarize(files[i], cache, skeleton=skeleton)
             # A star import of a module summarized just now matters too, whatever the files' order
             # (a -> b -> service as well as z -> y -> service): repeat until no star importer is new.
@@ -290,7 +299,7 @@ class ProjectIndex(WrapperInference):
             return False
         closure = self._prefilter(with_classes=True, reexports_only=True)
         if closure(data, path):
-            return _skeleton_suffices(file, closure, Prefilter(set(closure.plain), {}))
+            return _skeleton_suffices(file, Prefilter(set(closure.plain), {}))
         if b"import *" in data and self._star_source_matters(file):
             return False
         return None
@@ -657,12 +666,12 @@ class ProjectIndex(WrapperInference):
         return target
 
 
-def _skeleton_suffices(file: SourceFile, closure: Prefilter, plain_only: Prefilter) -> bool:
+def _skeleton_suffices(file: SourceFile, plain_only: Prefilter) -> bool:
     """For a file the alias closure reads: did only a catalog re-export bring it there? Then its
-    top-level imports and aliases are all that matter, unless it is the catalog's own module (whose
-    aliases may stand under an ``if``). ``plain_only`` is the closure's test for project names alone."""
-    own = any(within_package(file.path, guard) for guard in closure.guarded)
-    return not own and not plain_only(file.data)
+    top-level imports and aliases are all that matter, unless it is a module that defines catalog
+    entries (whose aliases may stand under an ``if``): ``matplotlib.animation``, not every module of
+    the matplotlib package. ``plain_only`` is the closure's test for project names alone."""
+    return file.module not in _CATALOG_HOMES and not plain_only(file.data)
 
 
 def _mark_shape(mark: Mark) -> tuple:
