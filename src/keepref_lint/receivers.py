@@ -54,9 +54,11 @@ class FileFacts:
         self.returns: dict[str, tuple[bool, list[str]]] = {}  # function -> (async, types)
         self.typevars: dict[str, list[str]] = {}  # module-level TypeVar -> its bound's types
         self.defined: dict[str, str] = {}  # class -> "class", module-level function -> "function"
+        # Un-annotated function -> (async, what every return calls): its type when that is a class.
+        self.constructs: dict[str, tuple[bool, str]] = {}
 
     def shape(self) -> tuple:
-        return (self.attrs, self.bases, self.returns, self.typevars, self.defined)
+        return (self.attrs, self.bases, self.returns, self.typevars, self.defined, self.constructs)
 
 
 def file_facts(scopes: FileScopes, known: Callable[[str], bool]) -> FileFacts:
@@ -103,9 +105,9 @@ def file_facts(scopes: FileScopes, known: Callable[[str], bool]) -> FileFacts:
         node = function.node
         returns = getattr(node, "returns", None)
         if returns is None:  # un-annotated: only ``return Cls(...)`` everywhere states a type
-            types = scopes.constructed(function, known, 0)
-            if types:
-                facts.returns[qualname] = (isinstance(node, ast.AsyncFunctionDef), types)
+            called = scopes.constructed_class(function, known, 0)
+            if called is not None:  # a type if it is a class: asked when the function is
+                facts.constructs[qualname] = (isinstance(node, ast.AsyncFunctionDef), called)
             continue
         cls = function.enclosing_class()
         types = scopes._annotation_type(
@@ -127,6 +129,7 @@ class ReceiverTypes(TypeOracle):
         self._returns: dict[str, tuple[bool, list[str]]] = {}
         self._typevars: dict[str, list[str]] = {}
         self._defined: dict[str, str] = {}
+        self._constructs: dict[str, tuple[bool, str]] = {}
         self.questions: set[str] | None = None  # while resolving: qualified names asked about
         self.asked: set[str] = set()  # every question of the build (a new module may answer one)
         self.names: set[str] = set()  # the must-retain method names whose receivers were typed
@@ -156,6 +159,7 @@ class ReceiverTypes(TypeOracle):
         self._returns.update(facts.returns)
         self._typevars.update(facts.typevars)
         self._defined.update(facts.defined)
+        self._constructs.update(facts.constructs)
 
     def _ask(self, qualname: str) -> None:
         if self.questions is not None:
@@ -172,13 +176,20 @@ class ReceiverTypes(TypeOracle):
             todo.extend(self._bases.get(current, ()))
         return order
 
+    def _stated_return(self, qualname: str) -> tuple[bool, list[str]] | None:
+        entry = self._returns.get(qualname)
+        if entry is None and qualname in self._constructs:
+            is_async, called = self._constructs[qualname]
+            entry = (is_async, [INSTANCE + called]) if self.is_class(called) else (is_async, [])
+        return entry
+
     def return_types(self, qualname: str, awaited: bool) -> list[str] | None:
         self._ask(qualname)
-        entry = self._returns.get(qualname)
+        entry = self._stated_return(qualname)
         if entry is None and "." in qualname:  # a method inherited from a base
             owner, _, name = qualname.rpartition(".")
             for cls in self._mro(owner)[1:]:
-                entry = self._returns.get(f"{cls}.{name}")
+                entry = self._stated_return(f"{cls}.{name}")
                 if entry is not None:
                     break
         if entry is None:
@@ -283,10 +294,15 @@ def calls_a_receiver(data: bytes, names: Iterable[str], plain: bool = False) -> 
 
 
 def questions_of(
-    file: object, cache: object, types: ReceiverTypes, names: set[str], known: Callable[[str], bool]
+    file: object,
+    cache: object,
+    types: ReceiverTypes,
+    names: set[str],
+    known: Callable[[str], bool],
+    release: bool = True,
 ) -> set[str] | None:
     """Resolve the receivers of one file with the facts so far; the qualified names it asked about
-    (None when the file does not parse)."""
+    (None when the file does not parse). Without ``release`` the caller hands the analysis back."""
     scopes = cache.scopes(file)  # type: ignore[attr-defined]
     if scopes is None:
         return None
@@ -299,7 +315,8 @@ def questions_of(
         return types.questions
     finally:
         types.questions = saved
-        cache.done(file)  # type: ignore[attr-defined]
+        if release:
+            cache.done(file)  # type: ignore[attr-defined]
 
 
 def build_receiver_types(
@@ -324,18 +341,34 @@ def build_receiver_types(
     receiver_files = [
         files[i] for i in sorted(found) if types.receiver_file(files[i].data, files[i].path)
     ]
-    for _ in range(_MAX_ROUNDS):
-        types.hits.clear()
+    # A file is resolved again only when a module it asked about was read in the round before: the
+    # answers to its other questions cannot have changed (the facts of a module are keyed under it).
+    asked_in: dict[str, set[str]] = {}  # receiver file -> the modules its questions named
+    pending = receiver_files
+    for round_ in range(_MAX_ROUNDS):
         wanted: dict[str, object] = {}
-        for file in receiver_files:
-            asked = questions_of(file, cache, types, names, known)
-            for qualname in asked or ():
+        for file in pending:
+            types.hits.discard(file.path)
+            modules = asked_in[file.path] = set()
+            again = False  # asked about a module not read yet: resolved again next round
+            for qualname in questions_of(file, cache, types, names, known, release=False) or ():
                 types.asked.add(qualname)
                 module = module_of(qualname, by_module)
-                if module is not None and by_module[module].path not in types.facts:
+                if module is None:
+                    continue
+                modules.add(module)
+                if by_module[module].path not in types.facts:
                     wanted[by_module[module].path] = by_module[module]
+                    again = True
+            if not again:
+                cache.done(file)  # type: ignore[attr-defined]
         if not wanted:
             break
+        if round_ == _MAX_ROUNDS - 1:
+            for file in pending:
+                cache.done(file)  # type: ignore[attr-defined]
+        new = {file.module for file in wanted.values()}  # type: ignore[attr-defined]
+        pending = [file for file in receiver_files if asked_in[file.path] & new]
         for path, file in sorted(wanted.items()):
             scopes = cache.scopes(file)  # type: ignore[attr-defined]
             if scopes is None:

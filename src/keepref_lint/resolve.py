@@ -848,23 +848,29 @@ class FileScopes:
     def constructed(self, function: Scope, known: Callable[[str], bool], depth: int) -> list[str]:
         """The instance type an un-annotated function returns when every ``return`` of its own is
         ``return Cls(...)`` of one class (of this file, or one another module defines): else []."""
+        cls = self.constructed_class(function, known, depth)
+        if cls is None or not (cls in self.classes or self.types.is_class(cls)):
+            return []
+        return [INSTANCE + cls]
+
+    def constructed_class(
+        self, function: Scope, known: Callable[[str], bool], depth: int
+    ) -> str | None:
+        """What every ``return`` of the function calls, when that is one name (``return Cls(...)``):
+        a class when ``constructed`` finds it is one."""
         returns = self.function_returns.get(id(function))
         if not returns or not all(
             isinstance(r.value, ast.Call) and isinstance(r.value.func, (ast.Name, ast.Attribute))
             for r in returns
         ):
-            return []
+            return None
         found: str | None = None
         for node in returns:
-            classes = self.qualify(node.value.func, function, known, depth + 1)  # type: ignore[union-attr]
-            if len(classes) != 1 or not (
-                classes[0] in self.classes or self.types.is_class(classes[0])
-            ):
-                return []
-            if found not in (None, classes[0]):
-                return []
-            found = classes[0]
-        return [INSTANCE + found] if found else []
+            called = self.qualify(node.value.func, function, known, depth + 1)  # type: ignore[union-attr]
+            if len(called) != 1 or called[0].startswith(INSTANCE) or found not in (None, called[0]):
+                return None
+            found = called[0]
+        return found
 
     def _element_types(
         self, iterable: ast.expr, scope: Scope, known: Callable[[str], bool], depth: int
