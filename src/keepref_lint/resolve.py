@@ -427,7 +427,8 @@ class FileScopes:
         self._visit_all(node.keywords)
         outer = self.scope
         scope = self._push("class", node.name, node)
-        scope.bases = list(node.bases)
+        # A parametrised base (``FlowHandler[Ctx, Result]``) is its class.
+        scope.bases = [b.value if isinstance(b, ast.Subscript) else b for b in node.bases]
         self._bind(node.name, CLASS, scope.qualname, outer)
         self.classes.setdefault(scope.qualname, scope)
         saved_loop, self.loop_depth = self.loop_depth, 0
