@@ -252,6 +252,8 @@ class FileScopes:
             ast.Assert: self._assert,
             ast.With: self._with,
             ast.AsyncWith: self._with,
+            ast.Yield: self._yield,
+            ast.YieldFrom: self._yield,
         }
         try:
             self._walk(tree)
@@ -280,6 +282,7 @@ class FileScopes:
         # Element and return types: each comprehension's scope (by node id), each function's returns.
         self.comprehensions: dict[int, Scope] = {}
         self.function_returns: dict[int, list[ast.Return]] = {}
+        self.generators: set[int] = set()  # functions that yield (their returns do not type a call)
         self._narrowing: list[tuple[str, ast.expr, Scope]] = []
         # Expressions resolved within one outermost ``qualify`` (by node and scope): a receiver chain's
         # candidates branch at each step, so without it a chain of attributes costs exponential time.
@@ -306,6 +309,7 @@ class FileScopes:
         self.narrowed.clear()
         self.comprehensions.clear()
         self.function_returns.clear()
+        self.generators.clear()
         self._memo.clear()
         self._parsed.clear()
         self.statements.clear()
@@ -509,6 +513,11 @@ class FileScopes:
             self._bind(node.target.id, OPAQUE)
         else:
             self.visit(node.target)
+
+    def _yield(self, node: ast.Yield | ast.YieldFrom) -> None:
+        self.generators.add(id(self.scope))
+        if node.value is not None:
+            self.visit(node.value)
 
     def _return(self, node: ast.Return) -> None:
         self.function_returns.setdefault(id(self.scope), []).append(node)
@@ -860,9 +869,14 @@ class FileScopes:
         """What every ``return`` of the function calls, when that is one name (``return Cls(...)``):
         a class when ``constructed`` finds it is one."""
         returns = self.function_returns.get(id(function))
-        if not returns or not all(
-            isinstance(r.value, ast.Call) and isinstance(r.value.func, (ast.Name, ast.Attribute))
-            for r in returns
+        if (
+            not returns
+            or id(function) in self.generators
+            or not all(
+                isinstance(r.value, ast.Call)
+                and isinstance(r.value.func, (ast.Name, ast.Attribute))
+                for r in returns
+            )
         ):
             return None
         found: str | None = None
@@ -942,7 +956,7 @@ class FileScopes:
             return []
         cls = kinds[0][1]
         assert isinstance(cls, Scope)
-        found = [(k, p, cls) for k, p in cls.bindings.get(expr.attr, ()) if k == ANNOTATED]
+        found = [(k, p, cls) for k, p in cls.bindings.get(expr.attr, ())]
         return found + cls.attr_values.get(expr.attr, [])
 
     def _annotation_element(
