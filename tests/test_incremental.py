@@ -254,7 +254,7 @@ def rewrite(path: Path, old: str, new: str) -> None:
 def test_edits_to_another_module_change_what_its_receivers_find(tmp_path: Path) -> None:
     """A receiver typed by another module (a parameter annotation, a class attribute's annotation, what
     an un-annotated function constructs): an edit there that takes the mark or the type away is seen by
-    a cached run, and so is its revert."""
+    a cached run, and so is its revert; so is the mark rewritten as ``Annotated[T, must_retain]``."""
     root = tmp_path / "p"
     root.mkdir()
     (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
@@ -279,3 +279,10 @@ def test_edits_to_another_module_change_what_its_receivers_find(tmp_path: Path) 
     assert cached_run(root)[0] == every[:2]
     rewrite(conn, "    return Plain()", "    return Conn()")
     assert cached_run(root)[0] == every
+
+    marked_by_annotation = "    def open(self) -> Annotated[object, must_retain]:"
+    rewrite(conn, "    @must_retain\n    def open(self):", marked_by_annotation)
+    rewrite(conn, "from keepref_lint", "from typing import Annotated\n\nfrom keepref_lint")
+    assert cached_run(root)[0] == every  # the same mark, written as an annotation
+    rewrite(conn, "Annotated[object, must_retain]", "Annotated[object, 'must_retain']")
+    assert cached_run(root)[0] == []
