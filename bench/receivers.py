@@ -39,6 +39,10 @@ def interpreter(label: str) -> str:
 EXPECTED = [
     ("homeassistant", "homeassistant/components/unifi/hub/websocket.py", 121,
      "self.hass.loop: HomeAssistant.loop assigned from get_running_loop() in homeassistant.core"),
+    ("homeassistant", "homeassistant/components/homee/config_flow.py", 60,
+     "self.hass: annotated in FlowHandler, a parametrised base (FlowHandler[ConfigFlowContext, ...])"),
+    ("homeassistant", "homeassistant/components/homee/config_flow.py", 201, "as line 60"),
+    ("homeassistant", "homeassistant/components/homee/config_flow.py", 254, "as line 60"),
     ("ray", "ray/serve/_private/replica.py", 475,
      "self._event_loop = event_loop or asyncio.get_event_loop() (event_loop: asyncio.BaseEventLoop)"),
     ("ray", "ray/serve/_private/request_router/request_router.py", 953,

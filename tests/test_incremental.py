@@ -200,3 +200,89 @@ def test_new_times_on_the_same_texts_keep_the_index(tmp_path: Path) -> None:
     for path in root.glob("plain_1*.py"):  # eleven files with a new time only
         os.utime(path, ns=(1, 10**18))
     assert cached_run(root, rechecked=1) == ([], False)
+
+
+CONN = """\
+from keepref_lint import must_retain
+
+
+class Conn:
+    @must_retain
+    def open(self):
+        return object()
+
+
+class Plain:
+    def open(self):
+        return object()
+
+
+class Hub:
+    conn: Conn
+
+
+def make():
+    return Conn()
+"""
+USER = """\
+import asyncio
+
+from conn import Conn, Hub, make
+
+
+def direct(c: Conn):
+    c.open()
+
+
+def through(hub: Hub):
+    hub.conn.open()
+
+
+def local():
+    made = make()
+    made.open()
+"""
+
+
+def rewrite(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in the file and move its modification time on."""
+    path.write_text(path.read_text().replace(old, new))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def test_edits_to_another_module_change_what_its_receivers_find(tmp_path: Path) -> None:
+    """A receiver typed by another module (a parameter annotation, a class attribute's annotation, what
+    an un-annotated function constructs): an edit there that takes the mark or the type away is seen by
+    a cached run, and so is its revert; so is the mark rewritten as ``Annotated[T, must_retain]``."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (root / "conn.py").write_text(CONN)
+    (root / "user.py").write_text(USER)
+    every = [("user.py", 7, "KR001"), ("user.py", 11, "KR001"), ("user.py", 16, "KR001")]
+    assert cached_run(root) == (every, True)
+    assert cached_run(root) == (every, False)
+
+    conn = root / "conn.py"
+    rewrite(conn, "    @must_retain\n    def open", "    def open")
+    assert cached_run(root)[0] == []
+    rewrite(conn, "class Conn:\n    def open", "class Conn:\n    @must_retain\n    def open")
+    assert cached_run(root)[0] == every
+
+    rewrite(conn, "    conn: Conn", "    conn: Plain")
+    assert cached_run(root)[0] == [every[0], every[2]]
+    rewrite(conn, "    conn: Plain", "    conn: Conn")
+    assert cached_run(root)[0] == every
+
+    rewrite(conn, "    return Conn()", "    return Plain()")
+    assert cached_run(root)[0] == every[:2]
+    rewrite(conn, "    return Plain()", "    return Conn()")
+    assert cached_run(root)[0] == every
+
+    marked_by_annotation = "    def open(self) -> Annotated[object, must_retain]:"
+    rewrite(conn, "    @must_retain\n    def open(self):", marked_by_annotation)
+    rewrite(conn, "from keepref_lint", "from typing import Annotated\n\nfrom keepref_lint")
+    assert cached_run(root)[0] == every  # the same mark, written as an annotation
+    rewrite(conn, "Annotated[object, must_retain]", "Annotated[object, 'must_retain']")
+    assert cached_run(root)[0] == []

@@ -28,7 +28,6 @@ from keepref_lint.project import InputError, SourceFile
 from keepref_lint.receivers import (
     ReceiverTypes,
     build_receiver_types,
-    calls_a_receiver,
     file_facts,
     method_names,
     module_of,
@@ -120,7 +119,9 @@ class ProjectIndex(WrapperInference):
         index.prefilter = index._prefilter()
         known = lambda q: index.lookup(q) is not None  # noqa: E731
         names = method_names((q, m.kind) for q, m in index.marks.items())
-        index.receiver_types, read = build_receiver_types(files, cache, corpus, names, known)
+        index.receiver_types, read = build_receiver_types(
+            files, cache, corpus, names, known, index.prefilter
+        )
         index.used |= read
         if index.receiver_types.hits:
             index.prefilter = index._prefilter()
@@ -285,7 +286,7 @@ class ProjectIndex(WrapperInference):
             cache.done(file)
             if facts.shape() != types.facts[path].shape():
                 return False
-        if calls_a_receiver(data, types.names):
+        if types.receiver_file(data, path):
             asked = questions_of(file, cache, types, types.names, known)
             if asked is None or not asked <= types.asked:
                 return False

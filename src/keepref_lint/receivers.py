@@ -38,6 +38,10 @@ _TYPES = frozenset(TYPE_ALIASES.values())  # the catalog's types (the event loop
 _RECEIVER_PREFIX = re.compile(
     rb"[ \t]*(?:[\w.]+[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*)*(?:await[ \t]+)?[\w.()]*[.)][\w]*\Z"
 )
+# The same before a plain name (``loop.create_task(...)``): the name is group 1.
+_PLAIN_RECEIVER = re.compile(
+    rb"[ \t]*(?:[\w.]+[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*)*(?:await[ \t]+)?(\w+)\Z"
+)
 _MAX_BASES = 20
 
 
@@ -49,15 +53,22 @@ class FileFacts:
         self.bases: dict[str, list[str]] = {}  # class -> qualified bases
         self.returns: dict[str, tuple[bool, list[str]]] = {}  # function -> (async, types)
         self.typevars: dict[str, list[str]] = {}  # module-level TypeVar -> its bound's types
+        self.defined: dict[str, str] = {}  # class -> "class", module-level function -> "function"
+        # Un-annotated function -> (async, what every return calls): its type when that is a class.
+        self.constructs: dict[str, tuple[bool, str]] = {}
 
     def shape(self) -> tuple:
-        return (self.attrs, self.bases, self.returns, self.typevars)
+        return (self.attrs, self.bases, self.returns, self.typevars, self.defined, self.constructs)
 
 
 def file_facts(scopes: FileScopes, known: Callable[[str], bool]) -> FileFacts:
     """The facts one file states, resolved with its own scopes (and the oracle it carries)."""
     facts = FileFacts()
+    for name, kinds in scopes.module.bindings.items():
+        if any(kind == DEF for kind, _ in kinds):
+            facts.defined[f"{scopes.module.qualname}.{name}"] = "function"
     for qualname, cls in scopes.classes.items():
+        facts.defined[qualname] = "class"
         parent = cls.parent or scopes.module
         bases = [
             q
@@ -93,7 +104,10 @@ def file_facts(scopes: FileScopes, known: Callable[[str], bool]) -> FileFacts:
     for qualname, function in scopes.functions.items():
         node = function.node
         returns = getattr(node, "returns", None)
-        if returns is None:
+        if returns is None:  # un-annotated: only ``return Cls(...)`` everywhere states a type
+            called = scopes.constructed_class(function, known, 0)
+            if called is not None:  # a type if it is a class: asked when the function is
+                facts.constructs[qualname] = (isinstance(node, ast.AsyncFunctionDef), called)
             continue
         cls = function.enclosing_class()
         types = scopes._annotation_type(
@@ -114,12 +128,28 @@ class ReceiverTypes(TypeOracle):
         self._bases: dict[str, list[str]] = {}
         self._returns: dict[str, tuple[bool, list[str]]] = {}
         self._typevars: dict[str, list[str]] = {}
+        self._defined: dict[str, str] = {}
+        self._constructs: dict[str, tuple[bool, str]] = {}
         self.questions: set[str] | None = None  # while resolving: qualified names asked about
         self.asked: set[str] = set()  # every question of the build (a new module may answer one)
         self.names: set[str] = set()  # the must-retain method names whose receivers were typed
         # Receiver files where a receiver's type makes a call must-retain: checked even when the text
         # alone would not bring them in (``self.websocket.loop.create_task`` without ``import asyncio``).
         self.hits: set[str] = set()
+        # The build's prefilter: a receiver that is a plain name is looked at only in a file it selects
+        # (a file that is parsed to be checked anyway).
+        self.selected: Callable[[bytes, str], bool] | None = None
+
+    def receiver_file(self, data: bytes, path: str) -> bool:
+        """Is this text a receiver file: does it call a must-retain method name where the result could
+        be dropped, on a receiver whose type other modules may state?"""
+        if calls_a_receiver(data, self.names):
+            return True
+        return (
+            self.selected is not None
+            and calls_a_receiver(data, self.names, plain=True)
+            and self.selected(data, path)
+        )
 
     def add(self, path: str, module: str, facts: FileFacts) -> None:
         self.facts[path] = facts
@@ -128,6 +158,8 @@ class ReceiverTypes(TypeOracle):
         self._bases.update(facts.bases)
         self._returns.update(facts.returns)
         self._typevars.update(facts.typevars)
+        self._defined.update(facts.defined)
+        self._constructs.update(facts.constructs)
 
     def _ask(self, qualname: str) -> None:
         if self.questions is not None:
@@ -144,19 +176,34 @@ class ReceiverTypes(TypeOracle):
             todo.extend(self._bases.get(current, ()))
         return order
 
+    def _stated_return(self, qualname: str) -> tuple[bool, list[str]] | None:
+        entry = self._returns.get(qualname)
+        if entry is None and qualname in self._constructs:
+            is_async, called = self._constructs[qualname]
+            entry = (is_async, [INSTANCE + called]) if self.is_class(called) else (is_async, [])
+        return entry
+
     def return_types(self, qualname: str, awaited: bool) -> list[str] | None:
         self._ask(qualname)
-        entry = self._returns.get(qualname)
+        entry = self._stated_return(qualname)
         if entry is None and "." in qualname:  # a method inherited from a base
             owner, _, name = qualname.rpartition(".")
             for cls in self._mro(owner)[1:]:
-                entry = self._returns.get(f"{cls}.{name}")
+                entry = self._stated_return(f"{cls}.{name}")
                 if entry is not None:
                     break
         if entry is None:
             return None
         is_async, types = entry
         return types if is_async == awaited else []
+
+    def defines(self, qualname: str) -> bool:
+        self._ask(qualname)
+        return qualname in self._defined
+
+    def is_class(self, qualname: str) -> bool:
+        self._ask(qualname)
+        return self._defined.get(qualname) == "class"
 
     def attribute_types(self, cls: str, attr: str) -> list[str] | None:
         bounds = self._typevars.get(cls)
@@ -219,24 +266,43 @@ def module_of(qualname: str, modules: dict[str, object]) -> str | None:
     return None
 
 
-def calls_a_receiver(data: bytes, names: Iterable[str]) -> bool:
-    """Does the text call one of the method ``names`` where the result could be dropped?"""
+def calls_a_receiver(data: bytes, names: Iterable[str], plain: bool = False) -> bool:
+    """Does the text call one of the method ``names`` where the result could be dropped? With
+    ``plain``: on a plain name that the file assigns (``loop = other.get_loop()``, a walrus), or any
+    name when the file star-imports (the name's class may come from the star)."""
+    star = plain and b"import *" in data
+    assigned: dict[bytes, bool] = {}
     for name in names:
         needle = f".{name}(".encode()
         at = data.find(needle)
         while at != -1:
             start = data.rfind(b"\n", 0, at) + 1
-            if _RECEIVER_PREFIX.match(data[start:at]):
-                return True
+            if not plain:
+                if _RECEIVER_PREFIX.match(data[start:at]):
+                    return True
+            elif match := _PLAIN_RECEIVER.match(data[start:at]):
+                if star:
+                    return True
+                local = match.group(1)
+                if local not in assigned:
+                    pattern = rb"(?<![\w.])" + local + rb"[ \t]*(?::[^=\n]*)?=(?!=)"
+                    assigned[local] = re.search(pattern, data) is not None
+                if assigned[local]:
+                    return True
             at = data.find(needle, at + len(needle))
     return False
 
 
 def questions_of(
-    file: object, cache: object, types: ReceiverTypes, names: set[str], known: Callable[[str], bool]
+    file: object,
+    cache: object,
+    types: ReceiverTypes,
+    names: set[str],
+    known: Callable[[str], bool],
+    release: bool = True,
 ) -> set[str] | None:
     """Resolve the receivers of one file with the facts so far; the qualified names it asked about
-    (None when the file does not parse)."""
+    (None when the file does not parse). Without ``release`` the caller hands the analysis back."""
     scopes = cache.scopes(file)  # type: ignore[attr-defined]
     if scopes is None:
         return None
@@ -249,34 +315,60 @@ def questions_of(
         return types.questions
     finally:
         types.questions = saved
-        cache.done(file)  # type: ignore[attr-defined]
+        if release:
+            cache.done(file)  # type: ignore[attr-defined]
 
 
 def build_receiver_types(
-    files: list, cache: object, corpus: object, names: set[str], known: Callable[[str], bool]
+    files: list,
+    cache: object,
+    corpus: object,
+    names: set[str],
+    known: Callable[[str], bool],
+    selected: Callable[[bytes, str], bool] | None = None,
 ) -> tuple[ReceiverTypes, set[str]]:
-    """The facts receivers in ``files`` lead to, and the paths read (receiver files and fact files)."""
+    """The facts receivers in ``files`` lead to, and the paths read (receiver files and fact files);
+    ``selected`` is the prefilter of the files to check (see ``ReceiverTypes.selected``)."""
     types = ReceiverTypes()
     types.names = set(names)
+    types.selected = selected
     if not names:
         return types, set()
     by_module = {file.module: file for file in files}
     found: set[int] = set()
     for name in names:
         found |= corpus.files_with(f".{name}(")  # type: ignore[attr-defined]
-    receiver_files = [files[i] for i in sorted(found) if calls_a_receiver(files[i].data, names)]
-    for _ in range(_MAX_ROUNDS):
-        types.hits.clear()
+    receiver_files = [
+        files[i] for i in sorted(found) if types.receiver_file(files[i].data, files[i].path)
+    ]
+    # A file is resolved again only when a module it asked about was read in the round before: the
+    # answers to its other questions cannot have changed (the facts of a module are keyed under it).
+    asked_in: dict[str, set[str]] = {}  # receiver file -> the modules its questions named
+    pending = receiver_files
+    for round_ in range(_MAX_ROUNDS):
         wanted: dict[str, object] = {}
-        for file in receiver_files:
-            asked = questions_of(file, cache, types, names, known)
-            for qualname in asked or ():
+        for file in pending:
+            types.hits.discard(file.path)
+            modules = asked_in[file.path] = set()
+            again = False  # asked about a module not read yet: resolved again next round
+            for qualname in questions_of(file, cache, types, names, known, release=False) or ():
                 types.asked.add(qualname)
                 module = module_of(qualname, by_module)
-                if module is not None and by_module[module].path not in types.facts:
+                if module is None:
+                    continue
+                modules.add(module)
+                if by_module[module].path not in types.facts:
                     wanted[by_module[module].path] = by_module[module]
+                    again = True
+            if not again:
+                cache.done(file)  # type: ignore[attr-defined]
         if not wanted:
             break
+        if round_ == _MAX_ROUNDS - 1:
+            for file in pending:
+                cache.done(file)  # type: ignore[attr-defined]
+        new = {file.module for file in wanted.values()}  # type: ignore[attr-defined]
+        pending = [file for file in receiver_files if asked_in[file.path] & new]
         for path, file in sorted(wanted.items()):
             scopes = cache.scopes(file)  # type: ignore[attr-defined]
             if scopes is None:

@@ -26,6 +26,8 @@ SELF = "self"  # first parameter of a method; payload: the class Scope
 ANNOTATED = "annotated"  # payload: (annotation, assigned value or None)
 OPAQUE = "opaque"  # parameters, loop targets, ...: nothing known
 WITH = "with"  # ``with x as name``; payload: (context expression, is async)
+WALRUS = "walrus"  # ``(name := value)``; payload: the value (typed like an assignment)
+ELEMENT = "element"  # ``for name in iterable``; payload: the iterable (typed by its element type)
 
 # A qualified name that stands for an instance of the class it names (a receiver's type), not the class:
 # ``b = Impl()`` makes ``b`` "@pkg.Impl", so ``b.open`` is "pkg.Impl.open" but ``b()`` calls nothing known.
@@ -39,6 +41,33 @@ _QUALIFIERS = frozenset(
     f"{m}.{n}" for m in ("typing", "typing_extensions") for n in ("Final", "ClassVar", "Annotated")
 )
 _NO_TYPE = frozenset({"typing.Any", "typing_extensions.Any", "builtins.object"}) | _QUALIFIERS
+# Collections whose annotation states the type of what a ``for`` loop binds (the one parameter), tuples
+# (``tuple[X, ...]``), and mappings (``dict[K, V]``: ``.values()`` gives V).
+_ABC = ("typing", "typing_extensions", "collections.abc")
+_COLLECTIONS = frozenset(
+    {f"builtins.{n}" for n in ("list", "set", "frozenset")}
+    | {"collections.deque", "typing.List", "typing.Set", "typing.FrozenSet", "typing.Deque"}
+    | {
+        f"{m}.{n}"
+        for m in _ABC
+        for n in (
+            "Sequence",
+            "MutableSequence",
+            "Iterable",
+            "Iterator",
+            "Collection",
+            "AbstractSet",
+            "Set",
+            "MutableSet",
+        )
+    }
+)
+_TUPLES = frozenset({"builtins.tuple", "typing.Tuple", "typing_extensions.Tuple"})
+_MAPPINGS = frozenset(
+    {"builtins.dict", "collections.defaultdict", "collections.OrderedDict", "typing.Dict"}
+    | {"typing.DefaultDict", "typing.OrderedDict"}
+    | {f"{m}.{n}" for m in _ABC for n in ("Mapping", "MutableMapping")}
+)
 _PROPERTIES = frozenset({"property", "cached_property", "functools.cached_property"})
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
@@ -232,6 +261,14 @@ class TypeOracle:
         """Instance types of ``cls().attr``; None when unknown."""
         return None
 
+    def defines(self, qualname: str) -> bool:
+        """Does another module define the class or function ``qualname`` (``pkg.mod.Cls``) itself?"""
+        return False
+
+    def is_class(self, qualname: str) -> bool:
+        """Is ``qualname`` a class another module defines?"""
+        return False
+
 
 class FileScopes:
     """The scopes, bindings, reads and candidate statements of one module."""
@@ -275,6 +312,8 @@ class FileScopes:
             ast.Assert: self._assert,
             ast.With: self._with,
             ast.AsyncWith: self._with,
+            ast.Yield: self._yield,
+            ast.YieldFrom: self._yield,
         }
         try:
             self._walk(tree)
@@ -305,6 +344,10 @@ class FileScopes:
         self.classes: dict[str, Scope] = {}
         self.functions: dict[str, Scope] = {}
         self.narrowed: dict[int, tuple[ast.expr, Scope]] = {}
+        # Element and return types: each comprehension's scope (by node id), each function's returns.
+        self.comprehensions: dict[int, Scope] = {}
+        self.function_returns: dict[int, list[ast.Return]] = {}
+        self.generators: set[int] = set()  # functions that yield (their returns do not type a call)
         self._narrowing: list[tuple[str, ast.expr, Scope]] = []
         # Expressions resolved within one outermost ``qualify`` (by node and scope): a receiver chain's
         # candidates branch at each step, so without it a chain of attributes costs exponential time.
@@ -329,6 +372,9 @@ class FileScopes:
         self.classes.clear()
         self.functions.clear()
         self.narrowed.clear()
+        self.comprehensions.clear()
+        self.function_returns.clear()
+        self.generators.clear()
         self._memo.clear()
         self._parsed.clear()
         self.statements.clear()
@@ -382,6 +428,16 @@ class FileScopes:
         assert self.scope.parent is not None
         self.scope = self.scope.parent
 
+    def _bind(
+        self, name: str, kind: str, payload: object = None, scope: Scope | None = None
+    ) -> None:
+        """Bind ``name`` in ``scope`` (the current one); an ``isinstance`` narrowing of it ends here."""
+        scope = scope or self.scope
+        scope.bind(name, kind, payload)
+        for i, (narrowed, cls, where) in enumerate(self._narrowing):
+            if narrowed == name and where is scope:
+                self._narrowing[i] = ("", cls, where)  # in place: ``_if`` deletes by position
+
     def _arguments(self, args: ast.arguments) -> None:
         """Defaults and annotations are evaluated in the enclosing scope."""
         self._visit_all(args.defaults)
@@ -424,7 +480,7 @@ class FileScopes:
             self.visit(node.returns)
         outer = self.scope
         scope = self._push("function", node.name, node)
-        outer.bind(node.name, DEF, scope.qualname)
+        self._bind(node.name, DEF, scope.qualname, outer)
         self.functions.setdefault(scope.qualname, scope)
         decorators = {last_name(d) for d in node.decorator_list}
         saved_method = self._method
@@ -465,8 +521,9 @@ class FileScopes:
         self._visit_all(node.keywords)
         outer = self.scope
         scope = self._push("class", node.name, node)
-        scope.bases = list(node.bases)
-        outer.bind(node.name, CLASS, scope.qualname)
+        # A parametrised base (``FlowHandler[Ctx, Result]``) is its class.
+        scope.bases = [b.value if isinstance(b, ast.Subscript) else b for b in node.bases]
+        self._bind(node.name, CLASS, scope.qualname, outer)
         self.classes.setdefault(scope.qualname, scope)
         saved_loop, self.loop_depth = self.loop_depth, 0
         saved_method, self._method = self._method, None
@@ -480,7 +537,7 @@ class FileScopes:
     ) -> None:
         generators = node.generators
         self.visit(generators[0].iter)  # evaluated in the enclosing scope
-        self._push("comprehension", "<comprehension>", node)
+        self.comprehensions[id(node)] = self._push("comprehension", "<comprehension>", node)
         for index, generator in enumerate(generators):
             if index:
                 self.visit(generator.iter)
@@ -501,7 +558,7 @@ class FileScopes:
                     self.narrowed[id(node)] = (cls, scope)
                     break
         else:
-            self.scope.bind(node.id, OPAQUE)
+            self._bind(node.id, OPAQUE)
 
     def _attribute(self, node: ast.Attribute) -> None:
         if self._partial_uses is not None and isinstance(node.value, ast.Call):
@@ -521,7 +578,7 @@ class FileScopes:
         partial_uses = self._visit_value(node.value)
         for target in node.targets:
             if isinstance(target, ast.Name) and len(node.targets) == 1:
-                self.scope.bind(target.id, ASSIGN, node.value)
+                self._bind(target.id, ASSIGN, node.value)
             else:
                 self._record_attr(target, ASSIGN, node.value)
                 self.visit(target)
@@ -533,7 +590,7 @@ class FileScopes:
         if isinstance(node.target, ast.Name):
             if node.value is not None or self.scope.kind in ("function", "class"):
                 # A bare annotation makes a function's name local, and types a class's attribute.
-                self.scope.bind(node.target.id, ANNOTATED, (node.annotation, node.value))
+                self._bind(node.target.id, ANNOTATED, (node.annotation, node.value))
         else:
             self._record_attr(node.target, ANNOTATED, (node.annotation, node.value))
             self.visit(node.target)
@@ -544,11 +601,17 @@ class FileScopes:
         self.visit(node.value)
         if isinstance(node.target, ast.Name):
             self.scope.reads.add(node.target.id)
-            self.scope.bind(node.target.id, OPAQUE)
+            self._bind(node.target.id, OPAQUE)
         else:
             self.visit(node.target)
 
+    def _yield(self, node: ast.Yield | ast.YieldFrom) -> None:
+        self.generators.add(id(self.scope))
+        if node.value is not None:
+            self.visit(node.value)
+
     def _return(self, node: ast.Return) -> None:
+        self.function_returns.setdefault(id(self.scope), []).append(node)
         if node.value is not None:
             self.return_partial_uses[id(node)] = self._visit_value(node.value)
             self.returns.append((node, self.scope))
@@ -559,7 +622,10 @@ class FileScopes:
 
     def _for(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
-        self.visit(node.target)
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+            self._bind(node.target.id, ELEMENT, node.iter)
+        else:
+            self.visit(node.target)
         self.loop_depth += 1
         self._visit_all(node.body)
         self.loop_depth -= 1
@@ -577,7 +643,7 @@ class FileScopes:
             if local == "*":
                 self.scope.stars.append(qualname)
             else:
-                self.scope.bind(local, IMPORT, qualname)
+                self._bind(local, IMPORT, qualname)
 
     def _global(self, node: ast.Global) -> None:
         self.scope.globals.update(node.names)
@@ -589,15 +655,18 @@ class FileScopes:
         if node.type is not None:
             self.visit(node.type)
         if node.name:
-            self.scope.bind(node.name, OPAQUE)
+            self._bind(node.name, OPAQUE)
         self._visit_all(node.body)
 
     def _named_expr(self, node: ast.NamedExpr) -> None:
         self.visit(node.value)
         scope = self.scope
+        if scope.kind != "comprehension":
+            self._bind(node.target.id, WALRUS, node.value)
+            return
         while scope.kind == "comprehension" and scope.parent is not None:
             scope = scope.parent
-        scope.bind(node.target.id, OPAQUE)
+        self._bind(node.target.id, OPAQUE, None, scope)  # its value reads the comprehension's names
 
     def _call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC_CALLS:
@@ -651,7 +720,7 @@ class FileScopes:
         for item in node.items:
             self.visit(item.context_expr)
             if isinstance(item.optional_vars, ast.Name):
-                self.scope.bind(item.optional_vars.id, WITH, (item.context_expr, is_async))
+                self._bind(item.optional_vars.id, WITH, (item.context_expr, is_async))
             elif item.optional_vars is not None:
                 self.visit(item.optional_vars)
         self._visit_all(node.body)
@@ -660,13 +729,13 @@ class FileScopes:
         if getattr(node, "pattern", None) is not None:
             self.visit(node.pattern)  # type: ignore[attr-defined]
         if node.name:
-            self.scope.bind(node.name, OPAQUE)
+            self._bind(node.name, OPAQUE)
 
     def _match_mapping(self, node: ast.MatchMapping) -> None:
         self._visit_all(node.keys)
         self._visit_all(node.patterns)
         if node.rest:
-            self.scope.bind(node.rest, OPAQUE)
+            self._bind(node.rest, OPAQUE)
 
     # -- resolution ------------------------------------------------------------------------------
     def binding_scope(self, name: str, scope: Scope) -> Scope | None:
@@ -740,6 +809,8 @@ class FileScopes:
             return self._call_types(expr, scope, known, depth, awaited=False)
         if isinstance(expr, ast.Await) and isinstance(expr.value, ast.Call):
             return self._call_types(expr.value, scope, known, depth, awaited=True)
+        if isinstance(expr, ast.NamedExpr):
+            return self.qualify(expr.value, scope, known, depth + 1)
         if isinstance(expr, (ast.IfExp, ast.BoolOp)):
             # ``x if c else y`` and ``x or y``: a type only where every side states the same one.
             sides = [expr.body, expr.orelse] if isinstance(expr, ast.IfExp) else expr.values
@@ -774,7 +845,11 @@ class FileScopes:
                 function = self.functions[q]
                 node = function.node
                 is_async = isinstance(node, ast.AsyncFunctionDef)
-                if node.returns is None or is_async != awaited:  # type: ignore[union-attr]
+                if is_async != awaited:
+                    continue
+                if node.returns is None:  # type: ignore[union-attr]
+                    types = self.constructed(function, known, depth)
+                    found.extend(t for t in types if t not in found)
                     continue
                 cls = function.enclosing_class()
                 types = self._annotation_type(
@@ -819,17 +894,10 @@ class FileScopes:
         """Instance types an annotation (or an ``isinstance``/``cast`` class) states."""
         if depth > _MAX_ALIAS_DEPTH:
             return []
-        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-            if id(annotation) not in self._parsed:
-                try:
-                    parsed: ast.expr | None = ast.parse(annotation.value.strip(), mode="eval").body
-                except (SyntaxError, ValueError, RecursionError, MemoryError):
-                    parsed = None
-                self._parsed[id(annotation)] = parsed
-            parsed = self._parsed[id(annotation)]
-            if parsed is None:
-                return []
-            annotation = parsed
+        parsed = self._unquoted(annotation)
+        if parsed is None:
+            return []
+        annotation = parsed
         if isinstance(annotation, ast.Constant) and annotation.value is None:
             return []
         if isinstance(annotation, ast.Tuple):  # isinstance(x, (A, B))
@@ -875,6 +943,157 @@ class FileScopes:
                 found.append(typed)
         return found
 
+    def _unquoted(self, annotation: ast.expr) -> ast.expr | None:
+        """A string annotation parsed (once), else the annotation; None when it does not parse."""
+        if not (isinstance(annotation, ast.Constant) and isinstance(annotation.value, str)):
+            return annotation
+        if id(annotation) not in self._parsed:
+            try:
+                parsed: ast.expr | None = ast.parse(annotation.value.strip(), mode="eval").body
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                parsed = None
+            self._parsed[id(annotation)] = parsed
+        return self._parsed[id(annotation)]
+
+    def constructed(self, function: Scope, known: Callable[[str], bool], depth: int) -> list[str]:
+        """The instance type an un-annotated function returns when every ``return`` of its own is
+        ``return Cls(...)`` of one class (of this file, or one another module defines): else []."""
+        cls = self.constructed_class(function, known, depth)
+        if cls is None or not (cls in self.classes or self.types.is_class(cls)):
+            return []
+        return [INSTANCE + cls]
+
+    def constructed_class(
+        self, function: Scope, known: Callable[[str], bool], depth: int
+    ) -> str | None:
+        """What every ``return`` of the function calls, when that is one name (``return Cls(...)``):
+        a class when ``constructed`` finds it is one."""
+        returns = self.function_returns.get(id(function))
+        if (
+            not returns
+            or id(function) in self.generators
+            or not all(
+                isinstance(r.value, ast.Call)
+                and isinstance(r.value.func, (ast.Name, ast.Attribute))
+                for r in returns
+            )
+        ):
+            return None
+        found: str | None = None
+        for node in returns:
+            called = self.qualify(node.value.func, function, known, depth + 1)  # type: ignore[union-attr]
+            if len(called) != 1 or called[0].startswith(INSTANCE) or found not in (None, called[0]):
+                return None
+            found = called[0]
+        return found
+
+    def _element_types(
+        self, iterable: ast.expr, scope: Scope, known: Callable[[str], bool], depth: int
+    ) -> list[str]:
+        """Instance types of what ``for x in iterable`` binds, where the code states them: a display
+        whose items all have the same type, a comprehension's item, a name or ``self.attr`` annotated
+        as a collection of one type (``list[X]``, ``Sequence[X]``, ``tuple[X, ...]``) or assigned
+        one of these, and ``.values()`` of one annotated as a mapping (``dict[K, V]``)."""
+        if depth > _MAX_ALIAS_DEPTH:
+            return []
+        if isinstance(iterable, (ast.List, ast.Tuple, ast.Set)):
+            if not iterable.elts or any(isinstance(e, ast.Starred) for e in iterable.elts):
+                return []
+            types = [self.qualify(e, scope, known, depth + 1) for e in iterable.elts]
+            first = _instances(types[0])
+            return first if all(set(t) == set(first) for t in types) else []
+        if isinstance(iterable, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+            inner = self.comprehensions.get(id(iterable))
+            return _instances(self.qualify(iterable.elt, inner, known, depth + 1)) if inner else []
+        mapping = False
+        if (
+            isinstance(iterable, ast.Call)
+            and isinstance(iterable.func, ast.Attribute)
+            and iterable.func.attr == "values"
+            and not iterable.args
+            and not iterable.keywords
+        ):
+            iterable, mapping = iterable.func.value, True
+        if not isinstance(iterable, (ast.Name, ast.Attribute)):
+            return []
+        stated = self._stated(iterable, scope)
+        if not stated:
+            return []
+        found: list[str] = []
+        for kind, payload, where in stated:
+            if kind == ANNOTATED:
+                annotation, value = payload  # type: ignore[misc]
+                types = self._annotation_element(annotation, where, known, depth + 1, mapping)
+                if not types and value is not None and not mapping:
+                    types = self._element_types(value, where, known, depth + 1)
+            elif kind in (ASSIGN, WALRUS) and not mapping:
+                types = self._element_types(payload, where, known, depth + 1)  # type: ignore[arg-type]
+            else:
+                types = []
+            if not types:
+                return []  # every binding must state it
+            found.extend(t for t in types if t not in found)
+        return found
+
+    def _stated(
+        self, expr: ast.Name | ast.Attribute, scope: Scope
+    ) -> list[tuple[str, object, Scope]]:
+        """The bindings of a name, or of ``self.attr`` (its class's annotation and the assignments
+        through ``self``), with the scope each is evaluated in; [] when there are none to read."""
+        if isinstance(expr, ast.Name):
+            if id(expr) in self.narrowed:
+                return []
+            owner = self.binding_scope(expr.id, scope)
+            if owner is None:
+                return []
+            return [(k, p, owner) for k, p in owner.bindings[expr.id]]
+        base = expr.value
+        if not isinstance(base, ast.Name) or id(base) in self.narrowed:
+            return []
+        owner = self.binding_scope(base.id, scope)
+        kinds = owner.bindings[base.id] if owner is not None else []
+        if len(kinds) != 1 or kinds[0][0] != SELF:
+            return []
+        cls = kinds[0][1]
+        assert isinstance(cls, Scope)
+        found = [(k, p, cls) for k, p in cls.bindings.get(expr.attr, ())]
+        return found + cls.attr_values.get(expr.attr, [])
+
+    def _annotation_element(
+        self,
+        annotation: ast.expr,
+        scope: Scope,
+        known: Callable[[str], bool],
+        depth: int,
+        mapping: bool,
+    ) -> list[str]:
+        """The element type a collection annotation states (the value type for a mapping)."""
+        annotation = self._unquoted(annotation)  # type: ignore[assignment]
+        if not isinstance(annotation, ast.Subscript) or depth > _MAX_ALIAS_DEPTH:
+            return []
+        heads = self.qualify(annotation.value, scope, known, depth + 1)
+        inner = annotation.slice
+        items = inner.elts if isinstance(inner, ast.Tuple) else [inner]
+        if any(q in _QUALIFIERS for q in heads):  # Final[list[X]], Annotated[list[X], ...]
+            return self._annotation_element(items[0], scope, known, depth + 1, mapping)
+        if mapping:
+            if not any(q in _MAPPINGS for q in heads) or len(items) != 2:
+                return []
+            element = items[1]
+        elif any(q in _TUPLES for q in heads):
+            if not (
+                len(items) == 2
+                and isinstance(items[1], ast.Constant)
+                and items[1].value is Ellipsis
+            ):
+                return []
+            element = items[0]
+        elif any(q in _COLLECTIONS for q in heads) and len(items) == 1:
+            element = items[0]
+        else:
+            return []
+        return self._annotation_type(element, scope, known, depth + 1, _self_class_of(scope))
+
     def _values(
         self, kind: str, payload: object, scope: Scope, known: Callable[[str], bool], depth: int
     ) -> list[str] | None:
@@ -889,6 +1108,11 @@ class FileScopes:
         if kind == WITH:
             context, is_async = payload  # type: ignore[misc]
             return self._entered(context, is_async, scope, known, depth) or None
+        if kind == ELEMENT:
+            assert isinstance(payload, ast.expr)
+            return self._element_types(payload, scope, known, depth + 1) or None
+        if kind == WALRUS:
+            kind = ASSIGN
         if kind == ANNOTATED:
             annotation, value = payload  # type: ignore[misc]
             typed = self._annotation_type(annotation, scope, known, depth, _self_class_of(scope))
@@ -988,6 +1212,9 @@ class FileScopes:
             for star in self.module.stars:
                 if known(f"{star}.{name}"):
                     return [f"{star}.{name}"]
+            for star in reversed(self.module.stars):  # the last star import that defines it wins
+                if self.types.defines(f"{star}.{name}"):
+                    return [f"{star}.{name}"]
             return [f"builtins.{name}"] if name in _BUILTIN_NAMES else []
         found: list[str] = []
         for kind, payload in owner.bindings[name]:
@@ -1000,6 +1227,11 @@ class FileScopes:
         if len({c for c in found if known(c)}) > 1:
             return []  # bound to different must-retain callables on different paths: do not guess
         return found
+
+
+def _instances(types: list[str]) -> list[str]:
+    """``types`` when they are all instance types, else []."""
+    return types if types and all(t.startswith(INSTANCE) for t in types) else []
 
 
 def _is_class_method(scope: Scope, cls: Scope) -> bool:

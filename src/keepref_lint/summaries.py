@@ -194,7 +194,25 @@ def _mark_for(
                     continue
                 options[keyword.arg] = value
         return options["attr"], options["reason"]
+    if _annotated_marker(getattr(node, "returns", None), decorators):
+        return None, None
     return None
+
+
+def _annotated_marker(returns: ast.expr | None, decorators: set[str]) -> bool:
+    """Is the return annotation ``Annotated[T, Marker]`` with a metadata item named like a marker
+    (``must_retain``; ``MustRetain`` or ``NoDiscard`` for ``must_retain`` or ``nodiscard``: case and
+    underscores aside)? A string annotation is read the same way."""
+    if isinstance(returns, ast.Constant) and isinstance(returns.value, str):
+        try:
+            returns = ast.parse(returns.value.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+    if not isinstance(returns, ast.Subscript) or last_name(returns.value) != "Annotated":
+        return False
+    items = returns.slice.elts if isinstance(returns.slice, ast.Tuple) else []
+    folded = {d.replace("_", "").lower() for d in decorators}
+    return any((last_name(m) or "").replace("_", "").lower() in folded for m in items[1:])
 
 
 def _blocks(stmt: ast.stmt) -> Iterable[list[ast.stmt]]:
