@@ -36,7 +36,7 @@ from keepref_lint.receivers import (
 from keepref_lint.resolve import resolve_relative
 from keepref_lint.sourcetext import parse_quietly
 from keepref_lint.summaries import ClassInfo, ModuleSummary, summarize_module
-from keepref_lint.wrappers import WrapperInference, return_sites
+from keepref_lint.wrappers import SiteStore, WrapperInference, return_sites
 
 _STAR_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\*", re.MULTILINE)
 _CATALOG_ROOTS = frozenset(q.partition(".")[0] for entry in CATALOG for q in entry.qualnames)
@@ -110,10 +110,14 @@ class ProjectIndex(WrapperInference):
         index = cls(settings)
         index._summarize_marked(files, cache)
         corpus = corpus or Corpus([f.data for f in files], [f.path for f in files])
-        while True:
-            index._close_over_aliases(files, cache, corpus)
-            if not index._infer_wrappers(files, cache, corpus):
-                break
+        store = SiteStore()
+        try:
+            while True:
+                index._close_over_aliases(files, cache, corpus)
+                if not index._infer_wrappers(files, cache, corpus, store):
+                    break
+        finally:
+            store.release(cache)
         index._canonicalize_config_marks()
         index._config_async(files, cache)
         index.prefilter = index._prefilter()

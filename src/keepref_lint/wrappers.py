@@ -46,25 +46,34 @@ class WrapperInference:
             self, with_classes: bool = False, reexports_only: bool = False
         ) -> Prefilter: ...
 
-    def _infer_wrappers(self, files: list[SourceFile], cache: ParseCache, corpus: Corpus) -> bool:
+    def _infer_wrappers(
+        self,
+        files: list[SourceFile],
+        cache: ParseCache,
+        corpus: Corpus,
+        store: SiteStore | None = None,
+    ) -> bool:
         """Mark project functions that return a must-retain result (directly or through a local).
 
         Returns whether anything new was marked. Wrappers of wrappers are found by propagation: each
         ``return`` that could pass a result on is a site, indexed by the names it calls; a new mark
         re-examines only the sites that call its name, and brings in the files that mention it. So a
         chain of wrappers costs time linear in its length whatever the order of files and definitions.
-        The caller repeats (with the alias closure) until nothing is new, so re-exported wrappers count.
+        The caller repeats (with the alias closure) until nothing is new, so re-exported wrappers count;
+        with a ``store`` (released by the caller), a file's sites are found once for all the rounds.
         """
+        own = store is None
+        store = store or SiteStore()
         names = {qualname.rpartition(".")[2] for qualname in self.marks}
         candidates = self._prefilter().candidates(corpus)
-        uncollected = set(range(len(files)))
+        uncollected = set(range(len(files))) - store.no_return
         sites: list[_Site] = []
-        opened: list[SourceFile] = []
 
         def collect(i: int, words: set[str]) -> list[_Site]:
             file = files[i]
             if b"return" not in file.data:
                 uncollected.discard(i)
+                store.no_return.add(i)
                 return []
             aliases = self._aliases_in(file, words)
             if not may_return_one(
@@ -76,23 +85,30 @@ class WrapperInference:
                 return []  # (a name marked later may still bring it in)
             uncollected.discard(i)
             self.used.add(file.path)
-            scopes = cache.scopes(file)
-            if scopes is None:
-                return []
-            opened.append(file)
-            return return_sites(file, scopes)
+            found = store.sites.get(i)
+            if found is None:
+                scopes = cache.scopes(file)
+                found = store.sites[i] = [] if scopes is None else return_sites(file, scopes)
+                if scopes is not None:
+                    store.opened.append(file)
+            return found
 
         for i in sorted(candidates):
             sites.extend(collect(i, names))
         added = self._propagate(
             sites, lambda name: self._new_sites(name, corpus, uncollected, collect)
         )
-        for file in opened:
-            cache.done(file)
-        return self._infer_typed_returns_in(files, cache, candidates) or added
+        if own:
+            store.release(cache)
+        held = {file.path for file in store.opened}  # their analyses stay open for the next rounds
+        return self._infer_typed_returns_in(files, cache, candidates, held) or added
 
     def _infer_typed_returns_in(
-        self, files: list[SourceFile], cache: ParseCache, candidates: set[int]
+        self,
+        files: list[SourceFile],
+        cache: ParseCache,
+        candidates: set[int],
+        held: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> bool:
         """The files among ``candidates`` whose return annotations may name a must-retain class."""
         classes = self._class_mark_names()
@@ -109,7 +125,8 @@ class WrapperInference:
             if scopes is None:
                 continue
             added |= self._infer_typed_returns(file, scopes, known)
-            cache.done(file)
+            if file.path not in held:
+                cache.done(file)
         if added:
             self._forget_lookups()
         return added
@@ -344,6 +361,22 @@ class WrapperInference:
                 if self.lookup(qualname) is not None:
                     names.add(qualname.rpartition(".")[2])
         return names
+
+
+class SiteStore:
+    """The return sites of each file read for wrapper inference, kept across the build's rounds so that
+    a file is parsed for them once; the files' analyses stay open until ``release``."""
+
+    def __init__(self) -> None:
+        self.sites: dict[int, list[_Site]] = {}  # file index -> its sites
+        self.no_return: set[int] = set()  # files without a ``return``
+        self.opened: list[SourceFile] = []
+
+    def release(self, cache: ParseCache) -> None:
+        for file in self.opened:
+            cache.done(file)
+        self.opened.clear()
+        self.sites.clear()
 
 
 class _Site(NamedTuple):
