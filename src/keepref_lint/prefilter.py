@@ -193,6 +193,18 @@ class Corpus:
                 known[i] = needle in texts[i]
         return {i for i in within if known[i]}
 
+    def has(self, i: int, word: str) -> bool:
+        """Can file ``i`` contain ``word``? (Its text holds it: answered from what the scans for
+        ``files_with`` found, else looked at once and remembered.)"""
+        found = self._memo.get(word)
+        if found is not None:
+            return i in found
+        known = self._partial.setdefault(word, {})
+        answer = known.get(i)
+        if answer is None:
+            answer = known[i] = word.encode() in self.texts[i]
+        return answer
+
     def files_importing(self, word: str) -> set[int]:
         """The files whose import statements contain ``word``."""
         found = self._import_memo.get(word)

@@ -78,7 +78,7 @@ class WrapperInference:
             aliases = self._aliases_in(file, words)
             if not may_return_one(
                 file.data,
-                words | aliases,
+                {word for word in words if corpus.has(i, word)} | aliases,
                 self._may_mark_a_class(file),
                 self._sync_names() - aliases,
             ):
