@@ -228,10 +228,27 @@ def within_package(path: str, guard: str) -> bool:
     return path.endswith(f"{os.sep}{guard}.py") or f"{os.sep}{guard}{os.sep}" in path
 
 
+# import_lines of the texts asked about lately, by identity (each entry holds its text, so an id is not
+# reused while it stands): the prefilter asks about one file's imports many times in a build.
+_IMPORTS: dict[int, tuple[bytes, bytes]] = {}
+_IMPORTS_KEPT = 50_000
+
+
 def import_lines(data: bytes) -> bytes:
     """The lines of ``data`` that mention ``import``, each with its continuation: up to the closing
     bracket of a ``from x import (...)`` and across backslashes. Whatever names a module that the file
     can use stands here (``import m``, ``from p import m``, ``importlib.import_module("m")``)."""
+    known = _IMPORTS.get(id(data))
+    if known is not None and known[0] is data:
+        return known[1]
+    if len(_IMPORTS) >= _IMPORTS_KEPT:
+        _IMPORTS.clear()
+    found = _import_lines(data)
+    _IMPORTS[id(data)] = (data, found)
+    return found
+
+
+def _import_lines(data: bytes) -> bytes:
     parts: list[bytes] = []
     at = data.find(b"import")
     while at != -1:
