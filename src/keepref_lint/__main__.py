@@ -3,15 +3,8 @@ rules or plugins by importing every module of a package, as Fixit does, must not
 
 if __name__ == "__main__":
     try:
-        from keepref_lint.cli import main
-
-        status = main()
-    except KeyboardInterrupt:  # before main() could catch it (while importing)
+        from keepref_lint.cli import console
+    except KeyboardInterrupt:  # while importing, before main() could catch it
         exec("None", {})  # clear CPython's "unhandled KeyboardInterrupt" mark (see cli.main)
-        status = 130
-    import signal
-
-    # The run is over and its status stands: a Ctrl-C while the interpreter shuts down (when it has
-    # put back the default action, which would end the process by the signal) changes nothing.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise SystemExit(status)
+        raise SystemExit(130) from None
+    console()  # ends the process with the run's status (no interpreter shutdown to interrupt)
