@@ -441,6 +441,9 @@ def console() -> NoReturn:
     and caches are complete files, renamed into place); freeing a large tree's syntax trees and index
     object by object on the way out would take longer than some whole runs (a third of a second on a
     3,000-file tree), for memory the system takes back anyway."""
+    from keepref_lint import engine
+
+    engine.held_until_exit = []
     try:
         status = main()
     except KeyboardInterrupt:  # before main() could catch it

@@ -273,6 +273,12 @@ def _one_path_per_file(targets: list[str]) -> list[str]:
     return [path for path in targets if path in keep]
 
 
+# The command line sets this to a list (cli.console): the cold path's project (its syntax trees, the
+# index) is then kept until the process ends without freeing anything, instead of being freed object by
+# object when the run returns. A library caller's process goes on, so by default it is freed.
+held_until_exit: list[object] | None = None
+
+
 def _run_cold(
     result: RunResult,
     targets: list[str],
@@ -293,6 +299,8 @@ def _run_cold(
     outcomes: dict[str, tuple] = {}
     _phase(progress, f"indexing {len(manifest):,} files")
     project = Project(settings, manifest=manifest, buffers=buffers)
+    if held_until_exit is not None:
+        held_until_exit.append(project)  # never freed: the process ends right after (cli.console)
     stats.lap("index")
     fixes_applied = 0
     stored: dict[str, tuple] = {}
