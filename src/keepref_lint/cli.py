@@ -454,6 +454,10 @@ def console() -> NoReturn:
                 stream.flush()
         except (OSError, ValueError):  # a closed pipe (``| head``): what could be written was
             pass
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        raise SystemExit(
+            status
+        )  # a profiler or coverage is watching: let it write its results at exit
     os._exit(status)
 
 
