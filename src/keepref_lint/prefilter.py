@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_right
 from collections.abc import Collection, Iterable, Iterator
+from typing import Any
 
 from keepref_lint.shapes import drop_shaped as _drop_shaped
 
@@ -156,8 +158,10 @@ class Corpus:
     def __init__(self, texts: list[bytes], paths: list[str] | None = None) -> None:
         self.texts = texts
         self.position = {path: i for i, path in enumerate(paths or ())}
-        self._imports: list[bytes] | None = None
-        self._paths: str | None = None  # every path, one per line
+        # Every file's import lines, and every path, each joined with NUL (which neither holds), with
+        # where each file's part starts: a word is found in all of them by a scan of one string.
+        self._imports: tuple[bytes, list[int]] | None = None
+        self._paths: tuple[str, list[int]] | None = None
         self._memo: dict[str, set[int]] = {}
         self._partial: dict[str, dict[int, bool]] = {}
         self._import_memo: dict[str, set[int]] = {}
@@ -206,20 +210,46 @@ class Corpus:
         return answer
 
     def files_importing(self, word: str) -> set[int]:
-        """The files whose import statements contain ``word``."""
+        """The files whose import statements contain ``word``, and those that are part of the module or
+        package ``word`` (``within_package``)."""
         found = self._import_memo.get(word)
         if found is None:
             if self._imports is None:
-                self._imports = [import_lines(text) for text in self.texts]
-            needle = word.encode()
-            found = self._import_memo[word] = {
-                i for i, text in enumerate(self._imports) if needle in text
-            }
+                self._imports = _joined([import_lines(text) for text in self.texts], b"\0")
+            found = self._import_memo[word] = _parts_holding(*self._imports, word.encode())
             if self._paths is None:
-                self._paths = "\n".join(self.position)
-            if f"{os.sep}{word}" in self._paths:  # some file may be the module itself
-                found.update(i for path, i in self.position.items() if within_package(path, word))
+                self._paths = _joined(list(self.position), "\0")
+            paths, starts = self._paths
+            if f"{os.sep}{word}" in paths:  # some file may be the module itself
+                inside = _parts_holding(paths, starts, f"{os.sep}{word}{os.sep}")
+                ending = _parts_holding(paths + "\0", starts, f"{os.sep}{word}.py\0")
+                found.update(inside | ending)
         return found
+
+
+def _joined(parts: list, separator: Any) -> tuple[Any, list[int]]:
+    """The parts joined by ``separator``, and where each starts."""
+    starts = []
+    at = 0
+    for part in parts:
+        starts.append(at)
+        at += len(part) + 1
+    return separator.join(parts), starts
+
+
+def _parts_holding(joined: Any, starts: list[int], needle: Any) -> set[int]:
+    """The indices of the parts of ``joined`` (see _joined) that contain ``needle``, which holds no
+    separator (or only a separator at its end, standing for the part's end)."""
+    found: set[int] = set()
+    at = joined.find(needle)
+    while at != -1:
+        part = bisect_right(starts, at) - 1
+        found.add(part)
+        following = part + 1
+        if following == len(starts):
+            break
+        at = joined.find(needle, starts[following])
+    return found
 
 
 def within_package(path: str, guard: str) -> bool:
