@@ -65,9 +65,31 @@ class WrapperInference:
         own = store is None
         store = store or SiteStore()
         names = {qualname.rpartition(".")[2] for qualname in self.marks}
-        candidates = self._prefilter().candidates(corpus)
+        prefilter = self._prefilter()
+        candidates = prefilter.candidates(corpus)
         uncollected = set(range(len(files))) - store.no_return
         sites: list[_Site] = []
+        # A method's name (``start``) is called on a class of the method only where the file names the
+        # class, a subclass or an alias of one (``Prefilter.owners``: what the resolver goes through;
+        # types stated in other modules are not read yet). Until a method of that name is newly marked,
+        # a file that names none of them is no wrapper of it.
+        owners = {
+            name: set().union(*(corpus.files_with(owner) for owner in related))
+            for name, related in prefilter.owners.items()
+        }
+        # A catalog name (``create_task``) is reached only through its module (``asyncio``) or a project
+        # module that re-exports it: a file imports one of them (``Prefilter.guarded``), or is part of it.
+        guarded: dict[str, set[int]] = {}
+        for guard, guarded_names in prefilter.guarded.items():
+            importing = corpus.files_importing(guard)
+            for name in guarded_names:
+                if name not in prefilter.plain:
+                    guarded.setdefault(name, set()).update(importing)
+
+        def callable_in(i: int, word: str) -> bool:
+            if word in guarded and i not in guarded[word]:
+                return False
+            return corpus.has(i, word) and (word not in owners or i in owners[word])
 
         def collect(i: int, words: set[str]) -> list[_Site]:
             file = files[i]
@@ -78,7 +100,7 @@ class WrapperInference:
             aliases = self._aliases_in(file, words)
             if not may_return_one(
                 file.data,
-                {word for word in words if corpus.has(i, word)} | aliases,
+                {word for word in words if callable_in(i, word)} | aliases,
                 self._may_mark_a_class(file),
                 self._sync_names() - aliases,
             ):
@@ -95,9 +117,12 @@ class WrapperInference:
 
         for i in sorted(candidates):
             sites.extend(collect(i, names))
-        added = self._propagate(
-            sites, lambda name: self._new_sites(name, corpus, uncollected, collect)
-        )
+
+        def more(name: str) -> list[_Site]:
+            owners.pop(name, None)  # newly marked: its classes may not be those named above
+            return self._new_sites(name, corpus, uncollected, collect)
+
+        added = self._propagate(sites, more)
         if own:
             store.release(cache)
         held = {file.path for file in store.opened}  # their analyses stay open for the next rounds
