@@ -286,3 +286,51 @@ def test_edits_to_another_module_change_what_its_receivers_find(tmp_path: Path) 
     assert cached_run(root)[0] == every  # the same mark, written as an annotation
     rewrite(conn, "Annotated[object, must_retain]", "Annotated[object, 'must_retain']")
     assert cached_run(root)[0] == []
+
+
+STUB_MODULE = "def start_service():\n    return object()\n"
+UNMARKED_STUB = "def start_service() -> object: ...\n"
+MARKED_STUB = (
+    "from keepref_lint import must_retain\n\n@must_retain\ndef start_service() -> object: ...\n"
+)
+
+
+def test_edits_to_a_stub_add_and_remove_its_marks(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (root / "service.py").write_text(STUB_MODULE)
+    (root / "app.py").write_text(APP)
+    stub = root / "service.pyi"
+    seed = ("app.py", 6, "KR001")
+
+    assert cached_run(root) == ([], True)
+    stub.write_text(UNMARKED_STUB)  # a new stub that marks nothing cannot change the index
+    assert cached_run(root) == ([], False)
+
+    rewrite(stub, UNMARKED_STUB, MARKED_STUB)
+    assert cached_run(root) == ([seed], True)
+    assert cached_run(root) == ([seed], False)  # nothing changed
+
+    rewrite(stub, MARKED_STUB, UNMARKED_STUB)
+    assert cached_run(root) == ([], True)
+
+    stub.write_text(MARKED_STUB)
+    assert cached_run(root)[0] == [seed]
+    stub.unlink()  # the stub goes away, and its marks with it
+    assert cached_run(root) == ([], True)
+
+
+def test_a_module_file_appearing_or_going_beside_a_marked_stub(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (root / "service.pyi").write_text(MARKED_STUB)  # a compiled module's stub, alone
+    (root / "app.py").write_text(APP)
+    seed = ("app.py", 6, "KR001")
+
+    assert cached_run(root) == ([seed], True)
+    (root / "service.py").write_text(STUB_MODULE)
+    assert cached_run(root) == ([seed], True)
+    (root / "service.py").unlink()
+    assert cached_run(root) == ([seed], True)

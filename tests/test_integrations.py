@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import FIXTURES, python_files, run_cli
+from helpers import FIXTURES, Scenario, python_files, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CROSS = FIXTURES / "projects" / "cross_module"
@@ -291,3 +291,13 @@ def test_flake8_reuses_per_file_results_until_something_changes(tmp_path: Path) 
     assert len(flake8_findings(root, "-j", "2", ".")) < len(
         after
     )  # a change elsewhere invalidates too
+
+
+def test_flake8_reads_marks_in_stubs_and_never_reports_a_stub(tmp_path: Path) -> None:
+    root = Scenario("stub_marks", FIXTURES / "projects" / "stub_marks").install(tmp_path)
+    stub = root / "app" / "ext.pyi"
+    stub.write_text(stub.read_text() + "\ndef helper() -> None:\n    watch('x')\n")
+    found = flake8_findings(root, "--filename", "*.py,*.pyi", ".")
+    assert found == cli_findings(root, ".")
+    assert len(found) == 6
+    assert not any(path.endswith(".pyi") for path, *_ in found)

@@ -30,12 +30,14 @@ from keepref_lint.index import ProjectIndex
 from keepref_lint.parsing import ParseCache
 from keepref_lint.prefilter import Corpus
 from keepref_lint.project import (
+    PACKAGE_FILES,
     Excluder,
     InputError,
     InternalError,
     ModuleMap,
     SourceFile,
     display_path,
+    is_stub,
     read_source,
     scan_tree,
     too_deep,
@@ -108,7 +110,7 @@ class Project:
         new_packages = [
             path
             for path in buffers or ()
-            if path not in manifest and os.path.basename(path) == "__init__.py"
+            if path not in manifest and os.path.basename(path) in PACKAGE_FILES
         ]
         self.modules = ModuleMap(settings.root, [*manifest, *new_packages])
         self.files: dict[str, SourceFile] = {}
@@ -173,6 +175,10 @@ class Project:
         paths = [*self.manifest, *(p for p in self.buffers if p not in self.manifest)]
         started = stats.clock()
         files = [file for file in map(self.source, paths) if file is not None]
+        # Stubs give marks only (index.py, _summarize_stubs): the rest of the build never sees them.
+        stubs = [file for file in files if is_stub(file.path)]
+        if stubs:
+            files = [file for file in files if not is_stub(file.path)]
         started = stats.since("index.read", started)
         self._corpus = (files, Corpus([f.data for f in files], [f.path for f in files]))
         stats.since("index.corpus", started)
@@ -182,7 +188,7 @@ class Project:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            index = ProjectIndex.build(files, self.settings, self.cache, self._corpus[1])
+            index = ProjectIndex.build(files, self.settings, self.cache, self._corpus[1], stubs)
         finally:
             if collecting:
                 gc.enable()
@@ -210,7 +216,7 @@ class Project:
         if any(path in index.used for path in removed):
             return False
         if any(
-            os.path.basename(path) == "__init__.py"
+            os.path.basename(path) in PACKAGE_FILES
             for path in (*removed, *(p for p in changed if p not in old))
         ):
             return False
@@ -308,6 +314,8 @@ class Project:
 
     def check_tree_unfiltered(self, file: SourceFile, tree: ast.Module) -> list[Finding]:
         """Findings for an already parsed file, before noqa and code selection (flake8 does both)."""
+        if is_stub(file.path):
+            return []  # a stub holds no call that runs (the flake8 plugin and codemod may be given one)
         if PARSE_ALL:
             return check_tree(file, tree, self.index)
         if not self.index.prefilter(file.data, file.path):
@@ -329,6 +337,8 @@ class Project:
 
     def check_file(self, file: SourceFile) -> list[Finding]:
         """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
+        if is_stub(file.path):
+            return []  # a stub holds no call that runs (an editor may open one)
         if PARSE_ALL:
             pass
         elif not self.index.prefilter(file.data, file.path):

@@ -22,6 +22,7 @@ from keepref_lint.project import (
     InternalError,
     SourceFile,
     display_path,
+    is_stub,
     scan_tree,
     target_paths,
 )
@@ -185,6 +186,7 @@ def run(
         path
         for path in named
         if path not in target_names
+        and not is_stub(path)
         and not (settings.force_exclude and (excluder.excluded(path, False) or path in ignored))
     ]
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from keepref_lint.catalog import CATALOG
@@ -24,7 +24,7 @@ from keepref_lint.config import Settings
 from keepref_lint.marks import Mark
 from keepref_lint.parsing import ParseCache
 from keepref_lint.prefilter import Corpus, Prefilter, module_skeleton
-from keepref_lint.project import InputError, SourceFile
+from keepref_lint.project import InputError, SourceFile, is_stub
 from keepref_lint.receivers import (
     ReceiverTypes,
     build_receiver_types,
@@ -76,6 +76,7 @@ class ProjectIndex(WrapperInference):
         self.receiver_types = ReceiverTypes()
         # Where config marks are defined: path -> {qualified name: async def?}.
         self.config_defs: dict[str, dict[str, bool]] = {}
+        self.stub_summaries: dict[str, ModuleSummary] = {}  # stub path -> what it declares
         if settings.catalog:
             for entry in CATALOG:
                 if entry.id in settings.catalog_disable:
@@ -92,11 +93,12 @@ class ProjectIndex(WrapperInference):
     @property
     def problems(self) -> list[InputError]:
         """One-line errors for marker arguments the index left out (``path:line: cause``)."""
+        stubs = [s for s in self.stub_summaries.values() if self.summaries.get(s.module) is not s]
         return [
             InputError(where, cause)
             for _, summary in sorted(self.summaries.items())
             for where, cause in summary.problems
-        ]
+        ] + [InputError(where, cause) for stub in stubs for where, cause in stub.problems]
 
     # -- building --------------------------------------------------------------------------------
     @classmethod
@@ -106,9 +108,12 @@ class ProjectIndex(WrapperInference):
         settings: Settings,
         cache: ParseCache,
         corpus: Corpus | None = None,
+        stubs: Sequence[SourceFile] = (),
     ) -> ProjectIndex:
         index = cls(settings)
         index._summarize_marked(files, cache)
+        if stubs:
+            index._summarize_stubs(stubs, files, cache)
         corpus = corpus or Corpus([f.data for f in files], [f.path for f in files])
         store = SiteStore()
         try:
@@ -129,8 +134,35 @@ class ProjectIndex(WrapperInference):
         index.used |= read
         if index.receiver_types.hits:
             index.prefilter = index._prefilter()
-        index.digests = {file.path: file.digest for file in files}
+        index.digests = {file.path: file.digest for file in (*files, *stubs)}
         return index
+
+    def _summarize_stubs(
+        self, stubs: Sequence[SourceFile], files: list[SourceFile], cache: ParseCache
+    ) -> None:
+        """Marks declared in stubs: a ``mod.pyi`` that mentions a marker decorator (the same text test
+        as ``_summarize_marked``'s) is read, and its marks are the module's, as if ``mod.py`` carried
+        them. The stub's summary stands for the module only when no ``.py`` file has its name (a
+        compiled module): else the ``.py``'s own summary, if any, keeps its place. So the ``.py`` files
+        of a marked stub's module count as read (one going away is seen), as a new one would (see
+        affected_by)."""
+        words = [d.encode() for d in self.decorators]
+        modules: dict[str, list[str]] = {}
+        for file in files:
+            modules.setdefault(file.module, []).append(file.path)
+        for stub in stubs:
+            if not any(word in stub.data for word in words):
+                continue
+            self.used.add(stub.path)
+            summary = self._read_summary(stub, cache, False)
+            if summary is None:
+                continue
+            self.stub_summaries[stub.path] = summary
+            self.used.update(modules.get(stub.module, ()))
+            if stub.module not in modules and stub.module not in self.summaries:
+                self.summaries[stub.module] = summary
+            self._add_marks(summary, stub.path)
+        self._forget_lookups()
 
     def _summarize_marked(self, files: list[SourceFile], cache: ParseCache) -> None:
         """Summarize the files that mention a marker decorator, until no new alias of a marker turns up
@@ -261,7 +293,12 @@ class ProjectIndex(WrapperInference):
     def affected_by(self, file: SourceFile) -> bool:
         """Would the build have read this text (so an index built without it may be stale)? The same
         tests as the build's, with its final words: a marker decorator, a re-export or class base of a
-        must-retain name, a star import that matters, a possible wrapper."""
+        must-retain name, a star import that matters, a possible wrapper. A stub matters when it
+        mentions a marker decorator (the build reads no other)."""
+        if is_stub(file.path):
+            return any(decorator.encode() in file.data for decorator in self.decorators)
+        if any(stub.module == file.module for stub in self.stub_summaries.values()):
+            return True  # a new module file beside a marked stub: it now speaks for the module
         return (
             self._summary_mode(file) is not None
             or self._may_define_wrapper(file)
@@ -319,6 +356,8 @@ class ProjectIndex(WrapperInference):
         touches comments leaves the index as it was.
         """
         path = file.path
+        if is_stub(path):
+            return False  # a stub the build read for its marks: read it again with the others
         if not self._types_still_hold(file, cache):
             return False
         old = self.summaries.get(file.module)

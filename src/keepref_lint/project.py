@@ -26,6 +26,14 @@ DEFAULT_EXCLUDED_DIRS = frozenset(
     }
 )  # fmt: skip
 GENERATED_MARKER = b"@" + b"generated"
+# A stub (``mod.pyi`` beside ``mod.py``, or alone for a compiled module) is found by the same walk and
+# read only for its marks: it holds no call that runs, so it is never checked, fixed or reported.
+STUB_SUFFIX = ".pyi"
+PACKAGE_FILES = ("__init__.py", "__init__.pyi")
+
+
+def is_stub(path: str) -> bool:
+    return path.endswith(STUB_SUFFIX)
 
 
 def printable(text: str) -> str:
@@ -163,8 +171,8 @@ def scan_tree(
     gitignores: list[str] | None = None,
     skipped: Skipped | None = None,
 ) -> dict[str, Stat]:
-    """Every ``*.py`` regular file below ``folder`` with its stat, sorted, without following symlinked
-    folders. A ``*.py`` name that is not a regular file (a FIFO, socket or device, also through a link)
+    """Every ``*.py`` (and ``*.pyi`` stub) regular file below ``folder`` with its stat, sorted, without
+    following symlinked folders. A ``*.py`` name that is not a regular file (a FIFO, socket or device, also through a link)
     or is a dangling or looping symbolic link is left out, with the reason in ``skipped``.
 
     This runs on every invocation, warm ones included, over thousands of files: without exclusion
@@ -181,7 +189,9 @@ def scan_tree(
     for entry in entries:
         name = entry.name
         try:
-            if name.endswith(".py") and not entry.is_dir(follow_symlinks=False):
+            if (name.endswith(".py") or name.endswith(STUB_SUFFIX)) and not entry.is_dir(
+                follow_symlinks=False
+            ):
                 if patterns and excluder.excluded_name(entry.path, name, False):
                     continue
                 try:
@@ -245,8 +255,9 @@ def target_paths(
     force_exclude: bool = False,
     ignored: Container[str] = (),
 ) -> list[str]:
-    """The files a run reports on: named files as given, folders walked. Missing paths, and named
-    paths that are not regular files, are errors; what the walk of a named folder left out (``skipped``,
+    """The files a run reports on: named files as given, folders walked, stubs (``*.pyi``) left out
+    without a word (they are read for their marks only). Missing paths, and named paths that are not
+    regular files, are errors; what the walk of a named folder left out (``skipped``,
     from the scan of the root, else from this walk) goes to ``notes``.
 
     ``scanned`` is the scan of the project root, reused for folders inside it. A file named on the
@@ -287,8 +298,10 @@ def target_paths(
                 walk_skipped: Skipped = {}
                 files = list(scan_tree(path, excluder, skipped=walk_skipped))
                 left_out.update(walk_skipped)
-            found.update(dict.fromkeys(files))
+            found.update(dict.fromkeys(f for f in files if not is_stub(f)))
         elif S_ISREG(mode):
+            if is_stub(path):
+                continue
             if not force_exclude or not (excluder.excluded(path, False) or path in ignored):
                 found.setdefault(path, None)
         else:
@@ -318,11 +331,15 @@ class ModuleMap:
     An import root is the project root, its ``src/`` folder, or the parent of a top-level package (a
     folder with ``__init__.py`` that has no package above it), which covers flat, ``src/`` and nested
     layouts such as ``python/sglang/...``. Namespace folders inside a package are named through it.
+    A stub ``__init__.pyi`` makes a package as ``__init__.py`` does (a compiled package's stubs), and a
+    stub ``mod.pyi`` has the module name of ``mod.py``.
     """
 
     def __init__(self, root: str, files: Iterable[str]) -> None:
         marker = os.sep + "__init__.py"
-        package_dirs = {f[: -len(marker)] for f in files if f.endswith(marker)}
+        package_dirs = {
+            f[: f.rindex(os.sep)] for f in files if f.endswith(marker) or f.endswith(marker + "i")
+        }
         roots = {root, os.path.join(root, "src")}
         for folder in package_dirs:
             parent = os.path.dirname(folder)
