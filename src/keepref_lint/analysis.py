@@ -375,12 +375,13 @@ class Project:
             # No comment can suppress anything (and tokenizing a large file is slow).
             return findings
         text = SourceText(file.data, file.display).text
-        if file_is_silenced(physical_lines(text)):
+        physical = physical_lines(text)
+        if file_is_silenced(physical):
             return []
         if tree is None:
             lines = logical_lines(text)
         else:
-            lines = logical_lines_of(text, {f.line for f in findings}, tree)
+            lines = logical_lines_of(text, {f.line for f in findings}, tree, physical)
         return [f for f in findings if not is_suppressed(f.code, lines.get(f.line, ""))]
 
 

@@ -29,6 +29,9 @@ def file_is_silenced(lines: list[str]) -> bool:
     return any(NOQA_FILE.match(line) for line in lines)
 
 
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
 def logical_lines(text: str) -> dict[int, str]:
     """Line number -> the joined text of the logical line it belongs to (flake8's noqa mapping)."""
     try:
@@ -56,18 +59,23 @@ def _logical_lines(feed: list[str], lines: list[str], start: int) -> dict[int, s
     return mapping
 
 
-def logical_lines_of(text: str, wanted: Iterable[int], tree: ast.Module) -> dict[int, str]:
+def logical_lines_of(
+    text: str, wanted: Iterable[int], tree: ast.Module, lines: list[str] | None = None
+) -> dict[int, str]:
     """``logical_lines`` for the lines ``wanted`` (each inside a statement of the parsed ``tree``), from
     the statements that hold them only. The tokenizer's state where a statement begins its line (after
     a line that no backslash continues) is fresh but for indentation, which only adds INDENT and DEDENT
     tokens, so their tokens are those of the whole file. A large file with a few findings is not
-    tokenized whole (in pure Python before 3.12, that costs more than parsing it)."""
-    if "\r" in text.replace("\r\n", ""):
+    tokenized whole (in pure Python before 3.12, that costs more than parsing it).
+    ``lines``: the text's ``physical_lines``, if at hand."""
+    if _LONE_CR.search(text):
         return logical_lines(text)  # a lone CR ends a line for the parser, not for ``readline``
-    lines = physical_lines(text)
+    if lines is None:
+        lines = physical_lines(text)
     windows: set[tuple[int, int]] = set()
+    firsts: dict[int, tuple[list, list[int]]] = {}
     for number in wanted:
-        window = _window(tree, number, lines)
+        window = _window(tree, number, lines, firsts)
         if window is None:
             return logical_lines(text)
         windows.add(window)
@@ -80,16 +88,25 @@ def logical_lines_of(text: str, wanted: Iterable[int], tree: ast.Module) -> dict
     return mapping
 
 
-def _window(tree: ast.Module, number: int, lines: list[str]) -> tuple[int, int] | None:
+def _window(
+    tree: ast.Module, number: int, lines: list[str], known: dict[int, tuple[list, list[int]]]
+) -> tuple[int, int] | None:
     """(start, end) line indices of the innermost statement holding line ``number`` that begins its
-    line; None when there is none."""
+    line; None when there is none. ``known``: each statement's (or the module's) child statements in
+    the order of the text and their first lines, by the parent's id."""
     found = None
-    statements: list[ast.stmt] = tree.body
-    while statements:
-        firsts = [_first_line(stmt) for stmt in statements]
+    parent: ast.AST = tree
+    while True:
+        children = known.get(id(parent))
+        if children is None:
+            statements = sorted(
+                (child for body in _bodies(parent) for child in body), key=_first_line
+            )
+            children = known[id(parent)] = (statements, [_first_line(s) for s in statements])
+        statements, firsts = children
         at = bisect_right(firsts, number) - 1
         if at < 0 or (statements[at].end_lineno or 0) < number:
-            break
+            return found
         stmt = statements[at]
         first = firsts[at]
         line = lines[first - 1]
@@ -100,8 +117,7 @@ def _window(tree: ast.Module, number: int, lines: list[str]) -> tuple[int, int] 
         )
         if begins:
             found = (first - 1, stmt.end_lineno or first)
-        statements = [child for body in _bodies(stmt) for child in body]
-    return found
+        parent = stmt
 
 
 def _decorators(stmt: ast.stmt) -> list[ast.expr]:
@@ -112,7 +128,7 @@ def _first_line(stmt: ast.stmt) -> int:
     return min([stmt.lineno, *(d.lineno for d in _decorators(stmt))])
 
 
-def _bodies(stmt: ast.stmt) -> Iterable[list[ast.stmt]]:
+def _bodies(stmt: ast.AST) -> Iterable[list[ast.stmt]]:
     for name in ("body", "orelse", "finalbody"):
         body = getattr(stmt, name, None)
         if isinstance(body, list):
