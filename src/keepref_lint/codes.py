@@ -6,16 +6,24 @@ that each code has its page under ``docs/rules/``.
 
 from __future__ import annotations
 
-from collections import namedtuple
 
+class Rule:
+    """One code's registry entry (a plain class: the warm path imports this module, and a namedtuple
+    would bring in ``collections`` and an ``exec`` for a few attributes)."""
 
-class Rule(namedtuple("Rule", "code name summary fix_title fix_safety")):
-    __slots__ = ()
-    code: str
-    name: str
-    summary: str
-    fix_title: str
-    fix_safety: str
+    __slots__ = ("code", "fix_safety", "fix_title", "name", "summary")
+
+    def __init__(
+        self, *, code: str, name: str, summary: str, fix_title: str, fix_safety: str
+    ) -> None:
+        self.code = code
+        self.name = name
+        self.summary = summary
+        self.fix_title = fix_title
+        self.fix_safety = fix_safety
+
+    def __repr__(self) -> str:
+        return f"Rule(code={self.code!r}, name={self.name!r})"
 
 
 _TASK_FIX = "; a task is bound to a local, added to a module-level set and discarded from it when it finishes"
