@@ -23,7 +23,7 @@ from keepref_lint.catalog import CATALOG
 from keepref_lint.config import Settings
 from keepref_lint.marks import Mark
 from keepref_lint.parsing import ParseCache
-from keepref_lint.prefilter import Corpus, Prefilter, module_skeleton
+from keepref_lint.prefilter import Corpus, Prefilter, has_lone_cr, module_skeleton
 from keepref_lint.project import InputError, SourceFile, is_stub
 from keepref_lint.receivers import (
     ReceiverTypes,
@@ -400,6 +400,8 @@ class ProjectIndex(WrapperInference):
 
     def _star_source_matters(self, file: SourceFile) -> bool:
         """Does the file star-import a module the index knows (so it may re-export a mark)?"""
+        if has_lone_cr(file.data):
+            return b"import *" in file.data  # its lines are not read by LF
         for match in _STAR_IMPORT.finditer(file.data):
             dots, name = match.group(1).decode(), match.group(2).decode()
             source = resolve_relative(file.module, file.is_package, len(dots), name or None)
@@ -715,7 +717,11 @@ def _skeleton_suffices(file: SourceFile, plain_only: Prefilter) -> bool:
     top-level imports and aliases are all that matter, unless it is a module that defines catalog
     entries (whose aliases may stand under an ``if``): ``matplotlib.animation``, not every module of
     the matplotlib package. ``plain_only`` is the closure's test for project names alone."""
-    return file.module not in _CATALOG_HOMES and not plain_only(file.data)
+    return (
+        file.module not in _CATALOG_HOMES
+        and not plain_only(file.data)
+        and not has_lone_cr(file.data)  # the skeleton is cut by LF lines
+    )
 
 
 def _mark_shape(mark: Mark) -> tuple:

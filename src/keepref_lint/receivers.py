@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from keepref_lint.catalog import TYPE_ALIASES
+from keepref_lint.prefilter import has_lone_cr
 from keepref_lint.resolve import (
     ANNOTATED,
     DEF,
@@ -270,6 +271,8 @@ def calls_a_receiver(data: bytes, names: Iterable[str], plain: bool = False) -> 
     """Does the text call one of the method ``names`` where the result could be dropped? With
     ``plain``: on a plain name that the file assigns (``loop = other.get_loop()``, a walrus), or any
     name when the file star-imports (the name's class may come from the star)."""
+    if has_lone_cr(data):  # its lines are not read by LF: say yes where a name is called at all
+        return any(f".{name}(".encode() in data for name in names)
     star = plain and b"import *" in data
     assigned: dict[bytes, bool] = {}
     for name in names:
