@@ -122,6 +122,10 @@ def test_a_missing_path_at_the_top_of_the_disk_does_not_make_the_disk_the_projec
             "[tool.keepref-lint]\nmust-retain = [{ name = 'a.b', attr = 'not valid' }]\n",
             "is not a Python identifier",
         ),
+        (
+            "[tool.keepref-lint]\nmust-retain = [{ name = 'a.b', attr = 'class' }]\n",
+            "attr 'class' for a.b is not a Python identifier",
+        ),
         ("[tool.keepref-lint]\nselect = ['kr-1']\n", "is not a code or code prefix"),
         ("[tool.keepref-lint]\nunknown = 1\n", "unknown key(s) in [tool.keepref-lint]: unknown"),
         ("[tool.keepref-lint\n", "invalid TOML"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import os
 import sys
 from collections import namedtuple
@@ -145,7 +146,10 @@ def _retain_spec(qualname: Any, attr: Any, reason: Any, origin: str) -> RetainSp
         raise ConfigError(
             f"{origin}: must-retain entry {qualname!r} is not a qualified name like 'pkg.module.func'"
         )
-    if attr is not None and (not isinstance(attr, str) or not _is(_IDENT, attr)):
+    if attr is not None and (
+        not isinstance(attr, str) or not _is(_IDENT, attr) or keyword.iskeyword(attr)
+    ):
+        # (A keyword, ``class``, cannot be an attribute name either: the decorator refuses it too.)
         raise ConfigError(f"{origin}: attr {attr!r} for {qualname} is not a Python identifier")
     if reason is not None and not isinstance(reason, str):
         raise ConfigError(f"{origin}: reason for {qualname} must be a string")
