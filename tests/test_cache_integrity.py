@@ -252,3 +252,18 @@ def test_a_file_made_readable_by_chmod_is_read_again(tmp_path: Path) -> None:
     expected = run("keepref_lint", "check", ".", "--no-cache", cwd=root, preexec_fn=as_user)
     assert expected[0] == 1 and "good.py:6:9: KR001" in expected[1]
     assert run("keepref_lint", "check", ".", cwd=root, preexec_fn=as_user) == expected
+
+
+def test_an_interrupted_cache_write_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keepref_lint import cache
+
+    def interrupted(body: bytes) -> bytes:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache, "_checksum", interrupted)
+    target = tmp_path / "cache" / "index.pickle"
+    with pytest.raises(KeyboardInterrupt):
+        cache.write_pickle(str(target), {"an": "entry"})
+    assert list((tmp_path / "cache").iterdir()) == []  # neither the entry nor its temporary file

@@ -131,22 +131,24 @@ def write_pickle(path: str, obj: Any, plain: bool = False) -> None:
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
             return
     folder, name = os.path.split(path)
+    temp: str | None = None
     try:
         os.makedirs(folder, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name.partition('.')[0]}-", suffix=".tmp")
-    except OSError:
-        return
-    try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(_TAG)
             handle.write(_checksum(body))
             handle.write(body)
         os.replace(temp, path)
+        temp = None
     except OSError:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+        pass  # a cache that cannot be written is skipped
+    finally:
+        if temp is not None:  # not renamed into place (an error, or Ctrl-C while writing)
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
 
 
 def manifest_of(paths: Iterable[str | os.PathLike[str]]) -> Manifest:
