@@ -15,9 +15,16 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
+from keepref_lint import stats
 from keepref_lint.catalog import TYPE_ALIASES
 from keepref_lint.resolve import (
+    _COLLECTIONS,
+    _MAPPINGS,
+    _QUALIFIERS,
+    _TUPLES,
+    _UNIONS,
     ANNOTATED,
     DEF,
     INSTANCE,
@@ -26,6 +33,7 @@ from keepref_lint.resolve import (
     TypeOracle,
     dotted_name,
 )
+from keepref_lint.sourcetext import parse_quietly
 
 _MAX_ROUNDS = 8
 _TYPES = frozenset(TYPE_ALIASES.values())  # the catalog's types (the event loop)
@@ -139,10 +147,18 @@ class ReceiverTypes(TypeOracle):
         # The build's prefilter: a receiver that is a plain name is looked at only in a file it selects
         # (a file that is parsed to be checked anyway).
         self.selected: Callable[[bytes, str], bool] | None = None
+        # Method names whose receivers can reach a mark only through a type whose chain of stated types
+        # ends at one of the marks' classes -> the words such a chain must go through (see
+        # ``receiver_gates``); a text that mentions none of them calls no mark by that name.
+        self.gates: dict[str, frozenset[str]] = {}
+        self.carried: dict[str, dict[str, frozenset[str]]] = {}  # path -> gated name -> its words
 
     def receiver_file(self, data: bytes, path: str) -> bool:
         """Is this text a receiver file: does it call a must-retain method name where the result could
-        be dropped, on a receiver whose type other modules may state?"""
+        be dropped, on a receiver whose type other modules may state? A text in which every such name
+        that occurs is gated, and none of its gate's words, is not (none of its calls can be one)."""
+        if self.gates and not self._may_reach(data):
+            return False
         if calls_a_receiver(data, self.names):
             return True
         return (
@@ -150,6 +166,30 @@ class ReceiverTypes(TypeOracle):
             and calls_a_receiver(data, self.names, plain=True)
             and self.selected(data, path)
         )
+
+    def _may_reach(self, data: bytes) -> bool:
+        for name in self.names:
+            if name.encode() not in data:
+                continue
+            words = self.gates.get(name)
+            if words is None or any(w.encode() in data for w in words):
+                return True
+        return False
+
+    def gates_hold(self, file: object, cache: object) -> bool:
+        """Does this text carry, for each gate, the words the build found it carrying? (A text that
+        would add a word, or take one away, changes which files are receiver files.)"""
+        data, path = file.data, file.path  # type: ignore[attr-defined]
+        before = self.carried.get(path, {})
+        for name, words in self.gates.items():
+            now: frozenset[str] = frozenset()
+            if any(w.encode() in data for w in words):
+                tree = _tree(file, cache)
+                if tree is not None:
+                    now = frozenset(carried_by(binding_rules(tree), words))
+            if now != before.get(name, frozenset()):
+                return False
+        return True
 
     def add(self, path: str, module: str, facts: FileFacts) -> None:
         self.facts[path] = facts
@@ -326,14 +366,19 @@ def build_receiver_types(
     names: set[str],
     known: Callable[[str], bool],
     selected: Callable[[bytes, str], bool] | None = None,
+    gates: dict[str, frozenset[str]] | None = None,
 ) -> tuple[ReceiverTypes, set[str]]:
-    """The facts receivers in ``files`` lead to, and the paths read (receiver files and fact files);
-    ``selected`` is the prefilter of the files to check (see ``ReceiverTypes.selected``)."""
+    """The facts receivers in ``files`` lead to, and the paths read (receiver files, fact files and
+    the files the gates were closed over); ``selected`` is the prefilter of the files to check (see
+    ``ReceiverTypes.selected``), ``gates`` the owners of the gated names (``receiver_gates``)."""
     types = ReceiverTypes()
     types.names = set(names)
     types.selected = selected
     if not names:
         return types, set()
+    closure: set[str] = set()
+    if gates:
+        types.gates, types.carried, closure = close_gates(gates, files, cache, corpus)
     by_module = {file.module: file for file in files}
     found: set[int] = set()
     for name in names:
@@ -377,4 +422,392 @@ def build_receiver_types(
             scopes.types = types
             types.add(path, file.module, file_facts(scopes, known))  # type: ignore[attr-defined]
             cache.done(file)  # type: ignore[attr-defined]
-    return types, {file.path for file in receiver_files} | set(types.facts)
+    stats.add("receiver_files", len(receiver_files))
+    stats.add("receiver_fact_files", len(types.facts))
+    stats.add("receiver_gate_files", len(closure))
+    return types, {file.path for file in receiver_files} | set(types.facts) | closure
+
+
+# -- gates: which files can call a mark by a gated method name -----------------------------------------
+# A receiver ``x.start()`` resolves to a mark ``pkg.Cls.start`` only through a chain of stated types
+# that ends at ``Cls`` or a name the index relates to it (a subclass, an alias: ``Prefilter.owners``),
+# and each link of the chain is a name the receiver's text, or another module's statement, names: an
+# attribute, a called function, an imported or annotated name, a TypeVar. So the words a receiver file
+# must mention are the owners and, closed over the project, every name a statement binds or defines
+# from one of them (``self.collector = Cls(...)``, ``def make() -> Cls``, ``class Sub(Cls)``,
+# ``T = TypeVar("T", bound=Cls)``, ``for c in self.collectors``, ...). The closure reads only the
+# files whose text holds a word of it, and gives up (the name stays ungated) past a budget.
+_CLOSURE_FILES = 400
+_CLOSURE_SHARE = 10  # at most a tenth of the project's bytes
+_ENTER = frozenset({"__enter__", "__aenter__"})
+
+
+def receiver_gates(
+    names: Iterable[str],
+    owners: dict[str, Iterable[str]],
+    marks: Iterable[tuple[str, str, str]],
+    classes: Iterable[str],
+) -> dict[str, frozenset[str]]:
+    """The gated method names -> their owners' names: a name whose marks (qualified name, kind,
+    source) are all inferred or decorated methods of classes outside functions, that is not the name
+    of a catalog entry or of a summarized class (``known`` reaches those other ways), and that the
+    prefilter reaches through owners only (``Prefilter.owners``)."""
+    blocked = set(classes)
+    for qualname, kind, source in marks:
+        parts = qualname.split(".")
+        if not (
+            kind == "method"
+            and source in ("decorator", "inferred")
+            and len(parts) > 2
+            and "<locals>" not in parts
+        ):
+            blocked.add(parts[-1])
+    return {
+        name: frozenset(owners[name])
+        for name in names
+        if name in owners and name not in blocked and owners[name]
+    }
+
+
+def _tree(file: object, cache: object) -> ast.Module | None:
+    """The file's tree (the cache's if it holds one), None when it does not parse; no error is kept."""
+    tree = cache.trees.get(file.path)  # type: ignore[attr-defined]
+    if tree is not None:
+        return tree
+    try:
+        return parse_quietly(file.data, file.display)  # type: ignore[attr-defined]
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
+def _words(node: ast.AST | None) -> set[str]:
+    """Every name in an expression (and the words of its strings)."""
+    found: set[str] = set()
+    if node is None:
+        return found
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            found.add(sub.id)
+        elif isinstance(sub, ast.Attribute):
+            found.add(sub.attr)
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            found.update(re.findall(r"\w+", sub.value))
+    return found
+
+
+def _heads(node: ast.AST | None, typing: frozenset[str]) -> set[str]:
+    """The names whose stated types an expression's type can come from (``resolve.FileScopes.qualify``):
+    a name, an attribute's last name, what a call calls (and for a call of one of ``typing``, a
+    ``cast``'s or a ``TypeVar``'s type), the sides of a conditional."""
+    if isinstance(node, ast.Name):
+        return {node.id}
+    if isinstance(node, ast.Attribute):
+        return {node.attr}
+    if isinstance(node, ast.Call):
+        found = _heads(node.func, typing)
+        if not found.isdisjoint(typing):
+            found |= _words(node.args[0]) if node.args else set()
+            for keyword in node.keywords:
+                if keyword.arg == "bound":
+                    found |= _words(keyword.value)
+        return found
+    if isinstance(node, (ast.Await, ast.NamedExpr)):
+        return _heads(node.value, typing)
+    if isinstance(node, ast.IfExp):
+        return _heads(node.body, typing) | _heads(node.orelse, typing)
+    if isinstance(node, ast.BoolOp):
+        return {h for value in node.values for h in _heads(value, typing)}
+    return set()
+
+
+def _typed(node: ast.AST | None, heads: frozenset[str]) -> set[str]:
+    """The names whose types an annotation can state (``resolve.FileScopes._annotation_type`` and the
+    element types of ``_annotation_element``): names, unions, a subscript only when its head is one of
+    ``heads`` (``Optional``, ``Final``, ``list``, ...: not ``Type[X]`` or ``Callable[..., X]``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            parsed = ast.parse(node.value.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return _words(node)
+        return _typed(parsed, heads)
+    if isinstance(node, ast.Name):
+        return {node.id}
+    if isinstance(node, ast.Attribute):
+        return {node.attr}
+    if isinstance(node, ast.BinOp):
+        return _typed(node.left, heads) | _typed(node.right, heads)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return {w for elt in node.elts for w in _typed(elt, heads)}
+    if isinstance(node, ast.Subscript) and not _heads(node.value, frozenset()).isdisjoint(heads):
+        return _typed(node.slice, heads)
+    return set()
+
+
+def _targets(node: ast.AST | None) -> list[ast.expr]:
+    """The names and attributes a target binds (``x``, ``self.x``, ``a, *b``); a subscript none."""
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        return [node]
+    if isinstance(node, ast.Starred):
+        return _targets(node.value)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return [n for elt in node.elts for n in _targets(elt)]
+    return []
+
+
+def _captures(pattern: ast.AST) -> set[str]:
+    found: set[str] = set()
+    for sub in ast.walk(pattern):
+        name = getattr(sub, "name", None) if isinstance(sub, (ast.MatchAs, ast.MatchStar)) else None
+        if isinstance(sub, ast.MatchMapping):
+            name = sub.rest
+        if name:
+            found.add(name)
+    return found
+
+
+_TYPING_CALLS = frozenset({"cast", "TypeVar"})
+_TYPE_HEADS = frozenset(
+    q.rpartition(".")[2] for q in (*_UNIONS, *_QUALIFIERS, *_COLLECTIONS, *_TUPLES, *_MAPPINGS)
+)
+
+
+def _aliases(nodes: list[ast.AST], names: frozenset[str]) -> frozenset[str]:
+    """``names`` and what the module binds them to (``from typing import cast as c``,
+    ``c = typing.cast``)."""
+    found = set(names)
+    while True:
+        size = len(found)
+        for node in nodes:
+            if isinstance(node, ast.Assign):
+                if not _heads(node.value, frozenset()).isdisjoint(found):
+                    found.update(
+                        t.id
+                        for target in node.targets
+                        for t in _targets(target)
+                        if isinstance(t, ast.Name)
+                    )
+            else:
+                found.update(
+                    alias.asname
+                    for alias in node.names  # type: ignore[attr-defined]
+                    if alias.asname and alias.name.rpartition(".")[2] in found
+                )
+        if len(found) == size:
+            return frozenset(found)
+
+
+class _Rule(NamedTuple):
+    """A statement that binds names (``exported``: reachable from other modules; ``local``: within
+    this one) from a type it may state when one of ``words`` is known, or when one of ``selves``'
+    classes is and ``words`` meet its own words (``self``, ``Self``)."""
+
+    words: frozenset[str]
+    selves: tuple[tuple[str, frozenset[str]], ...]
+    exported: frozenset[str]
+    local: frozenset[str]
+
+
+def binding_rules(tree: ast.Module) -> list[_Rule]:
+    """The module's statements that can give a name a stated type, as rules (see ``carried_by``): more
+    than the resolver would type (any name that can carry the type counts), never fewer."""
+    small = [n for n in ast.walk(tree) if isinstance(n, (ast.ImportFrom, ast.Import, ast.Assign))]
+    typing = _aliases(small, _TYPING_CALLS)
+    heads = _aliases(small, _TYPE_HEADS)
+    declared = {n for node in ast.walk(tree) if isinstance(node, ast.Global) for n in node.names}
+    rules: list[_Rule] = []
+
+    def visit(
+        node: ast.AST,
+        selves: tuple[tuple[str, frozenset[str]], ...],
+        cls: str | None,
+        function: ast.AST | None,
+    ) -> None:
+        def rule(words: set[str], targets: list[ast.expr], also: tuple[str, ...] = ()) -> None:
+            if not words:
+                return
+            exported, local = set(also), set()
+            for target in targets:
+                if isinstance(target, ast.Attribute):
+                    exported.add(target.attr)
+                elif isinstance(target, ast.Name):
+                    if function is None or target.id in declared:
+                        exported.add(target.id)
+                    else:
+                        local.add(target.id)
+            if exported or local:
+                rules.append(_Rule(frozenset(words), selves, frozenset(exported), frozenset(local)))
+
+        def define(words: set[str], name: str, where: ast.AST | None) -> None:
+            nonlocal function
+            saved, function = function, where
+            try:  # ``with Cls() as x`` types x by ``__enter__``
+                also = (cls,) if name in _ENTER and cls is not None else ()
+                rule(words, [ast.Name(name)], also)
+            finally:
+                function = saved
+
+        if isinstance(node, ast.ClassDef):
+            define(
+                {w for base in [*node.bases, *node.keywords] for w in _words(base)},
+                node.name,
+                function,
+            )
+            own = frozenset(
+                {"Self"}
+                | {
+                    args[0].arg
+                    for item in node.body
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    for args in [[*item.args.posonlyargs, *item.args.args]]
+                    if args
+                }
+            )
+            for child in ast.iter_child_nodes(node):
+                visit(child, (*selves, (node.name, own)), node.name, None)  # attributes
+            return
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            arguments = node.args
+            for arg in [
+                *arguments.posonlyargs,
+                *arguments.args,
+                *arguments.kwonlyargs,
+                *([arguments.vararg] if arguments.vararg else []),
+                *([arguments.kwarg] if arguments.kwarg else []),
+            ]:
+                if arg.annotation is not None:
+                    words = _typed(arg.annotation, heads)
+                    if words:
+                        rules.append(
+                            _Rule(frozenset(words), selves, frozenset(), frozenset({arg.arg}))
+                        )
+            if not isinstance(node, ast.Lambda) and node.returns is not None:
+                define(_typed(node.returns, heads), node.name, function)
+            for child in ast.iter_child_nodes(node):
+                visit(child, selves, cls, node)
+            return
+        if isinstance(node, ast.Return):
+            # An un-annotated function's type is what every ``return`` constructs (a call of a class:
+            # ``resolve.FileScopes.constructed_class``).
+            if (
+                isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and function.returns is None
+                and isinstance(node.value, ast.Call)
+            ):
+                define(_heads(node.value.func, frozenset()), function.name, _outer[id(function)])
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                rule(_heads(node.value, typing), _targets(target))
+        elif isinstance(node, ast.AugAssign):
+            rule(_heads(node.value, typing), _targets(node.target))
+        elif isinstance(node, ast.AnnAssign):
+            rule(_typed(node.annotation, heads) | _heads(node.value, typing), _targets(node.target))
+        elif isinstance(node, ast.NamedExpr):
+            rule(_heads(node.value, typing), _targets(node.target))
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            rule(_words(node.iter), _targets(node.target))
+        elif isinstance(node, ast.withitem):
+            rule(_heads(node.context_expr, typing), _targets(node.optional_vars))
+        elif isinstance(node, ast.ExceptHandler):
+            if node.name:
+                rule(_words(node.type), [ast.Name(node.name)])
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.asname:
+                    rule({alias.name.rpartition(".")[2]}, [ast.Name(alias.asname)])
+        elif isinstance(node, ast.Call):
+            if (
+                isinstance(node.func, ast.Name)
+                and node.func.id == "isinstance"
+                and len(node.args) == 2
+            ):
+                rule(_words(node.args[1]), _targets(node.args[0]))
+        elif isinstance(node, ast.Match):
+            for case in node.cases:
+                captures = [ast.Name(name) for name in sorted(_captures(case.pattern))]
+                rule(_words(node.subject) | _words(case.pattern), captures)
+        for child in ast.iter_child_nodes(node):
+            visit(child, selves, cls, function)
+
+    # Where each function is defined (the function it is nested in, or None): its name is bound there.
+    _outer: dict[int, ast.AST | None] = {}
+
+    def outer(node: ast.AST, where: ast.AST | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                _outer[id(child)] = where
+                outer(child, child)
+            elif isinstance(child, ast.ClassDef):
+                outer(child, None)
+            else:
+                outer(child, where if not isinstance(child, ast.Lambda) else child)
+
+    outer(tree, None)
+    visit(tree, (), None, None)
+    return rules
+
+
+def carried_by(rules: list[_Rule], words: frozenset[str]) -> set[str]:
+    """The names other modules can reach that the rules type from ``words`` (a fixpoint: a local typed
+    from a word can type an attribute)."""
+    exported: set[str] = set()
+    known = set(words)
+    pending = list(rules)
+    while True:
+        left = []
+        for rule in pending:
+            if not rule.words.isdisjoint(known) or any(
+                cls in known and not rule.words.isdisjoint(own) for cls, own in rule.selves
+            ):
+                exported |= rule.exported
+                known |= rule.exported | rule.local
+            else:
+                left.append(rule)
+        if len(left) == len(pending):
+            return exported
+        pending = left
+
+
+def close_gates(
+    gates: dict[str, frozenset[str]], files: list, cache: object, corpus: object
+) -> tuple[dict[str, frozenset[str]], dict[str, dict[str, frozenset[str]]], set[str]]:
+    """Each gate's words closed over the project (see above): the gates kept, what each file carries
+    for them, and the paths read for it."""
+    budget = sum(len(file.data) for file in files) // _CLOSURE_SHARE
+    rules: dict[int, list[_Rule]] = {}
+    closed: dict[str, frozenset[str]] = {}
+    carried: dict[str, dict[str, frozenset[str]]] = {}
+    read: set[str] = set()
+    for name, seed in sorted(gates.items()):
+        words = set(seed)
+        scanned: set[str] = set()
+        candidates: set[int] = set()
+        found: dict[str, frozenset[str]] | None = {}
+        while True:
+            for word in sorted(words - scanned):
+                candidates |= corpus.files_with(word)  # type: ignore[attr-defined]
+            scanned |= words
+            if (
+                len(candidates) > _CLOSURE_FILES
+                or sum(len(files[i].data) for i in candidates) > budget
+            ):
+                found = None
+                break
+            found, new = {}, set()
+            for i in sorted(candidates):
+                if i not in rules:
+                    tree = _tree(files[i], cache)
+                    rules[i] = [] if tree is None else binding_rules(tree)
+                names = carried_by(rules[i], frozenset(words))
+                if names:
+                    found[files[i].path] = frozenset(names)
+                new |= names
+            if new <= words:
+                break
+            words |= new
+        if found is None:
+            continue
+        closed[name] = frozenset(words)
+        read.update(files[i].path for i in candidates)
+        for path, names in found.items():
+            carried.setdefault(path, {})[name] = names
+    return closed, carried, read
