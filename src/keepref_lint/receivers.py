@@ -438,7 +438,8 @@ def build_receiver_types(
 # ``T = TypeVar("T", bound=Cls)``, ``for c in self.collectors``, ...). The closure reads only the
 # files whose text holds a word of it, and gives up (the name stays ungated) past a budget.
 _CLOSURE_FILES = 400
-_CLOSURE_SHARE = 10  # at most a tenth of the project's bytes
+_CLOSURE_SHARE = 10  # at most a tenth of the project's bytes (or a megabyte)
+_CLOSURE_BYTES = 1 << 20
 _ENTER = frozenset({"__enter__", "__aenter__"})
 
 
@@ -772,7 +773,7 @@ def close_gates(
 ) -> tuple[dict[str, frozenset[str]], dict[str, dict[str, frozenset[str]]], set[str]]:
     """Each gate's words closed over the project (see above): the gates kept, what each file carries
     for them, and the paths read for it."""
-    budget = sum(len(file.data) for file in files) // _CLOSURE_SHARE
+    budget = max(sum(len(file.data) for file in files) // _CLOSURE_SHARE, _CLOSURE_BYTES)
     rules: dict[int, list[_Rule]] = {}
     closed: dict[str, frozenset[str]] = {}
     carried: dict[str, dict[str, frozenset[str]]] = {}
