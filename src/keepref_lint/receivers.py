@@ -13,12 +13,14 @@ without a stated answer stays unknown.
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from keepref_lint import stats
 from keepref_lint.catalog import TYPE_ALIASES
+from keepref_lint.prefilter import occurrences
 from keepref_lint.resolve import (
     _COLLECTIONS,
     _MAPPINGS,
@@ -186,7 +188,7 @@ class ReceiverTypes(TypeOracle):
             if any(w.encode() in data for w in words):
                 tree = _tree(file, cache)
                 if tree is not None:
-                    now = frozenset(carried_by(binding_rules(tree), words))
+                    now = frozenset(FileRules(tree, data).carried(words))
             if now != before.get(name, frozenset()):
                 return False
         return True
@@ -440,6 +442,7 @@ def build_receiver_types(
 _CLOSURE_FILES = 400
 _CLOSURE_SHARE = 10  # at most a tenth of the project's bytes (or a megabyte)
 _CLOSURE_BYTES = 1 << 20
+_CLOSURE_FLOOR = 1 << 16  # what any gate may read
 _ENTER = frozenset({"__enter__", "__aenter__"})
 
 
@@ -521,6 +524,37 @@ def _heads(node: ast.AST | None, typing: frozenset[str]) -> set[str]:
     return set()
 
 
+def _values(node: ast.AST | None, typing: frozenset[str]) -> set[str]:
+    """``_heads``, and for a display or a comprehension its items' (what a ``for`` over the name
+    bound to it binds: ``resolve.FileScopes._element_types``)."""
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return {h for elt in node.elts for h in _values(elt, typing)}
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+        return _values(node.elt, typing)
+    return _heads(node, typing)
+
+
+def _elements(node: ast.AST | None, typing: frozenset[str]) -> set[str]:
+    """The names whose stated types can give what ``for x in node`` binds (``_element_types``): a
+    display's or a comprehension's items, a name or an attribute (a collection it is annotated or
+    assigned as), ``.values()`` of one."""
+    if isinstance(
+        node, (ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.GeneratorExp)
+    ):
+        return _values(node, typing)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "values"
+        and not node.args
+        and not node.keywords
+    ):
+        node = node.func.value
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        return _heads(node, typing)
+    return set()
+
+
 def _typed(node: ast.AST | None, heads: frozenset[str]) -> set[str]:
     """The names whose types an annotation can state (``resolve.FileScopes._annotation_type`` and the
     element types of ``_annotation_element``): names, unions, a subscript only when its head is one of
@@ -566,93 +600,222 @@ def _captures(pattern: ast.AST) -> set[str]:
     return found
 
 
-_TYPING_CALLS = frozenset({"cast", "TypeVar"})
-_TYPE_HEADS = frozenset(
-    q.rpartition(".")[2] for q in (*_UNIONS, *_QUALIFIERS, *_COLLECTIONS, *_TUPLES, *_MAPPINGS)
+_TYPING_CALLS = ("cast", "TypeVar")
+_TYPE_HEADS = tuple(
+    sorted(
+        {
+            q.rpartition(".")[2]
+            for q in (*_UNIONS, *_QUALIFIERS, *_COLLECTIONS, *_TUPLES, *_MAPPINGS)
+        }
+    )
 )
+_GLOBAL = re.compile(rb"\bglobal[ \t]+([\w \t,]+)")
+_BODIES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
 
 
-def _aliases(nodes: list[ast.AST], names: frozenset[str]) -> frozenset[str]:
-    """``names`` and what the module binds them to (``from typing import cast as c``,
-    ``c = typing.cast``)."""
+_AS_AFTER = re.compile(rb"[ \t]+as[ \t]+(\w+)")
+_ASSIGNED_BEFORE = re.compile(rb"(\w+)[ \t]*(?::[^=\n]*)?=[ \t]*[\w.]*\Z")
+
+
+def _aliases(data: bytes, names: Iterable[str]) -> frozenset[str]:
+    """``names`` and, by text, what the module may bind them to (``from typing import cast as c``,
+    ``c = typing.cast``): more names than it does, never fewer."""
     found = set(names)
-    while True:
-        size = len(found)
-        for node in nodes:
-            if isinstance(node, ast.Assign):
-                if not _heads(node.value, frozenset()).isdisjoint(found):
-                    found.update(
-                        t.id
-                        for target in node.targets
-                        for t in _targets(target)
-                        if isinstance(t, ast.Name)
-                    )
-            else:
-                found.update(
-                    alias.asname
-                    for alias in node.names  # type: ignore[attr-defined]
-                    if alias.asname and alias.name.rpartition(".")[2] in found
-                )
-        if len(found) == size:
-            return frozenset(found)
+    pending = list(found)
+    while pending:
+        name = pending.pop()
+        for at in occurrences(data, name):
+            after = _AS_AFTER.match(data, at + len(name))
+            start = data.rfind(b"\n", 0, at) + 1
+            before = _ASSIGNED_BEFORE.search(data, start, at)
+            for match in (after, before):
+                if match is not None:
+                    alias = match.group(1).decode("utf-8", "replace")
+                    if alias not in found:
+                        found.add(alias)
+                        pending.append(alias)
+    return frozenset(found)
 
 
 class _Rule(NamedTuple):
     """A statement that binds names (``exported``: reachable from other modules; ``local``: within
-    this one) from a type it may state when one of ``words`` is known, or when one of ``selves``'
-    classes is and ``words`` meet its own words (``self``, ``Self``)."""
+    one function of this one) from a type it may state when one of ``words`` is known (a local of a
+    function of ``chain``), or when one of ``selves``' classes is and ``words`` meet its own words
+    (``self``, ``Self``)."""
 
     words: frozenset[str]
     selves: tuple[tuple[str, frozenset[str]], ...]
     exported: frozenset[str]
     local: frozenset[str]
+    chain: tuple[int, ...]  # the functions whose locals ``words`` may be, innermost first
+    into: int  # the function whose locals ``local`` are
 
 
-def binding_rules(tree: ast.Module) -> list[_Rule]:
-    """The module's statements that can give a name a stated type, as rules (see ``carried_by``): more
-    than the resolver would type (any name that can carry the type counts), never fewer."""
-    small = [n for n in ast.walk(tree) if isinstance(n, (ast.ImportFrom, ast.Import, ast.Assign))]
-    typing = _aliases(small, _TYPING_CALLS)
-    heads = _aliases(small, _TYPE_HEADS)
-    declared = {n for node in ast.walk(tree) if isinstance(node, ast.Global) for n in node.names}
-    rules: list[_Rule] = []
+class FileRules:
+    """One module's statements that can give a name a stated type, as rules (see ``carried``): more
+    than the resolver would type (any name that can carry the type counts), never fewer.
 
-    def visit(
-        node: ast.AST,
+    A statement is looked at only once a word it holds is known (``carried`` asks with more words as
+    the closure grows): its rules could not fire before. Lines are found by text, the statements
+    through the tree, descending only into those whose lines hold a known word."""
+
+    def __init__(self, tree: ast.Module, data: bytes) -> None:
+        self.tree = tree
+        self.data = data
+        self._typing: frozenset[str] | None = None
+        self._heads: frozenset[str] | None = None
+        self.declared = {
+            name.decode("utf-8", "replace")
+            for match in _GLOBAL.finditer(data)
+            for name in re.findall(rb"\w+", match.group(1))
+        }
+        self.rules: list[_Rule] = []
+        self._seen: set[int] = set()  # statements whose rules are made
+        self._words: set[str] = set()  # words whose lines were looked at
+        self._lines: set[int] = set()
+        self._newlines: list[int] | None = None
+        self._chain: tuple[int, ...] = ()  # while making rules: the enclosing functions
+
+    @property
+    def typing(self) -> frozenset[str]:
+        if self._typing is None:
+            self._typing = _aliases(self.data, _TYPING_CALLS)
+        return self._typing
+
+    @property
+    def heads(self) -> frozenset[str]:
+        if self._heads is None:
+            self._heads = _aliases(self.data, _TYPE_HEADS)
+        return self._heads
+
+    def carried(self, words: frozenset[str]) -> set[str]:
+        """The names other modules can reach that the rules type from ``words`` (a fixpoint: a local
+        typed from a word can type an attribute)."""
+        exported: set[str] = set()
+        known = set(words)
+        locals_: dict[int, set[str]] = {}
+        while True:
+            self._extend(known | {n for names in locals_.values() for n in names})
+            size = len(known) + sum(map(len, locals_.values()))
+            pending = self.rules
+            while True:
+                left = []
+                for rule in pending:
+                    if (
+                        not rule.words.isdisjoint(known)
+                        or any(not rule.words.isdisjoint(locals_.get(f, ())) for f in rule.chain)
+                        or any(
+                            cls in known and not rule.words.isdisjoint(own)
+                            for cls, own in rule.selves
+                        )
+                    ):
+                        exported |= rule.exported
+                        known |= rule.exported
+                        if rule.local:
+                            locals_.setdefault(rule.into, set()).update(rule.local)
+                    else:
+                        left.append(rule)
+                if len(left) == len(pending):
+                    break
+                pending = left
+            if len(known) + sum(map(len, locals_.values())) == size:
+                return exported
+
+    def _extend(self, known: set[str]) -> None:
+        new = known - self._words
+        if not new:
+            return
+        self._words |= new
+        if self._newlines is None:
+            self._newlines = [m.start() for m in re.finditer(rb"\n", self.data)]
+        added = False
+        for word in new:
+            for at in occurrences(self.data, word):
+                line = bisect.bisect_left(self._newlines, at) + 1
+                if line not in self._lines:
+                    self._lines.add(line)
+                    added = True
+        if added or any(w in new for w in self._class_names()):
+            self._statements(self.tree.body, (), None, None, None, False)
+
+    def _class_names(self) -> set[str]:
+        names = getattr(self, "_classes", None)
+        if names is None:
+            names = self._classes = {
+                m.decode("utf-8", "replace") for m in re.findall(rb"\bclass[ \t]+(\w+)", self.data)
+            }
+        return names
+
+    def _interesting(self, node: ast.AST) -> bool:
+        first = getattr(node, "lineno", None)
+        if first is None:
+            return True
+        last = getattr(node, "end_lineno", None) or first
+        for decorator in getattr(node, "decorator_list", ()):  # above the ``def`` line
+            first = min(first, decorator.lineno)
+        if last - first < 8:
+            return any(line in self._lines for line in range(first, last + 1))
+        return any(first <= line <= last for line in self._lines)
+
+    def _statements(
+        self,
+        body: list,
         selves: tuple[tuple[str, frozenset[str]], ...],
         cls: str | None,
         function: ast.AST | None,
+        outer: ast.AST | None,
+        force: bool,
     ) -> None:
-        def rule(words: set[str], targets: list[ast.expr], also: tuple[str, ...] = ()) -> None:
-            if not words:
-                return
-            exported, local = set(also), set()
-            for target in targets:
-                if isinstance(target, ast.Attribute):
-                    exported.add(target.attr)
-                elif isinstance(target, ast.Name):
-                    if function is None or target.id in declared:
-                        exported.add(target.id)
-                    else:
-                        local.add(target.id)
-            if exported or local:
-                rules.append(_Rule(frozenset(words), selves, frozenset(exported), frozenset(local)))
+        for node in body:
+            if not force and not self._interesting(node):
+                continue
+            self._statement(node, selves, cls, function, outer, force)
 
-        def define(words: set[str], name: str, where: ast.AST | None) -> None:
-            nonlocal function
-            saved, function = function, where
-            try:  # ``with Cls() as x`` types x by ``__enter__``
-                also = (cls,) if name in _ENTER and cls is not None else ()
-                rule(words, [ast.Name(name)], also)
-            finally:
-                function = saved
-
-        if isinstance(node, ast.ClassDef):
-            define(
-                {w for base in [*node.bases, *node.keywords] for w in _words(base)},
-                node.name,
-                function,
+    def _rule(
+        self,
+        words: set[str],
+        targets: list[ast.expr],
+        selves: tuple[tuple[str, frozenset[str]], ...],
+        function: ast.AST | None,
+        also: tuple[str, ...] = (),
+        chain: tuple[int, ...] | None = None,
+    ) -> None:
+        """A rule binding ``targets`` where ``function`` (None: a module or a class body) binds."""
+        if not words:
+            return
+        exported, local = set(also), set()
+        for target in targets:
+            if isinstance(target, ast.Attribute):
+                exported.add(target.attr)
+            elif isinstance(target, ast.Name):
+                if function is None or target.id in self.declared:
+                    exported.add(target.id)
+                else:
+                    local.add(target.id)
+        if exported or local:
+            self.rules.append(
+                _Rule(
+                    frozenset(words),
+                    selves,
+                    frozenset(exported),
+                    frozenset(local),
+                    self._chain if chain is None else chain,
+                    id(function) if function is not None else 0,
+                )
             )
+
+    def _define(self, words, name, selves, cls, where) -> None:  # type: ignore[no-untyped-def]
+        also = (cls,) if name in _ENTER and cls is not None else ()  # ``with Cls() as x``
+        self._rule(words, [ast.Name(name)], selves, where, also)
+
+    def _statement(self, node, selves, cls, function, outer, force) -> None:  # type: ignore[no-untyped-def]
+        first = id(node) not in self._seen
+        self._seen.add(id(node))
+        if isinstance(node, ast.ClassDef):
+            if first:
+                words = {w for base in [*node.bases, *node.keywords] for w in _words(base)}
+                self._define(words, node.name, selves, cls, function)
+                self._expressions(node, selves, function)
             own = frozenset(
                 {"Self"}
                 | {
@@ -663,109 +826,112 @@ def binding_rules(tree: ast.Module) -> list[_Rule]:
                     if args
                 }
             )
-            for child in ast.iter_child_nodes(node):
-                visit(child, (*selves, (node.name, own)), node.name, None)  # attributes
+            inner = force or node.name in self._words  # its ``self`` may be anywhere in it
+            self._statements(node.body, (*selves, (node.name, own)), node.name, None, None, inner)
             return
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            arguments = node.args
-            for arg in [
-                *arguments.posonlyargs,
-                *arguments.args,
-                *arguments.kwonlyargs,
-                *([arguments.vararg] if arguments.vararg else []),
-                *([arguments.kwarg] if arguments.kwarg else []),
-            ]:
-                if arg.annotation is not None:
-                    words = _typed(arg.annotation, heads)
-                    if words:
-                        rules.append(
-                            _Rule(frozenset(words), selves, frozenset(), frozenset({arg.arg}))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if first:
+                arguments = node.args
+                for arg in [
+                    *arguments.posonlyargs,
+                    *arguments.args,
+                    *arguments.kwonlyargs,
+                    *([arguments.vararg] if arguments.vararg else []),
+                    *([arguments.kwarg] if arguments.kwarg else []),
+                ]:
+                    if arg.annotation is not None:
+                        self._rule(
+                            _typed(arg.annotation, self.heads),
+                            [ast.Name(arg.arg)],
+                            selves,
+                            node,
+                            chain=(id(node), *self._chain),
                         )
-            if not isinstance(node, ast.Lambda) and node.returns is not None:
-                define(_typed(node.returns, heads), node.name, function)
-            for child in ast.iter_child_nodes(node):
-                visit(child, selves, cls, node)
+                if node.returns is not None:
+                    self._define(_typed(node.returns, self.heads), node.name, selves, cls, function)
+                self._expressions(node, selves, function)
+            saved, self._chain = self._chain, (id(node), *self._chain)
+            try:
+                self._statements(node.body, selves, cls, node, function, force)
+            finally:
+                self._chain = saved
             return
-        if isinstance(node, ast.Return):
-            # An un-annotated function's type is what every ``return`` constructs (a call of a class:
-            # ``resolve.FileScopes.constructed_class``).
-            if (
-                isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
-                and function.returns is None
-                and isinstance(node.value, ast.Call)
+        if first:
+            if isinstance(node, ast.Return):
+                # An un-annotated function's type is what every ``return`` constructs (a call of a
+                # class: ``resolve.FileScopes.constructed_class``).
+                if (
+                    isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and function.returns is None
+                    and isinstance(node.value, ast.Call)
+                ):
+                    words = _heads(node.value.func, frozenset())
+                    self._define(words, function.name, selves, cls, outer)
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    self._rule(_values(node.value, self.typing), _targets(target), selves, function)
+            elif isinstance(node, ast.AugAssign):
+                self._rule(
+                    _values(node.value, self.typing), _targets(node.target), selves, function
+                )
+            elif isinstance(node, ast.AnnAssign):
+                words = _typed(node.annotation, self.heads) | _values(node.value, self.typing)
+                self._rule(words, _targets(node.target), selves, function)
+            elif isinstance(node, (ast.For, ast.AsyncFor)):
+                self._rule(
+                    _elements(node.iter, self.typing), _targets(node.target), selves, function
+                )
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    words = _heads(item.context_expr, self.typing)
+                    self._rule(words, _targets(item.optional_vars), selves, function)
+            elif isinstance(node, ast.ExceptHandler):
+                if node.name:
+                    self._rule(_words(node.type), [ast.Name(node.name)], selves, function)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    if alias.asname:
+                        words = {alias.name.rpartition(".")[2]}
+                        self._rule(words, [ast.Name(alias.asname)], selves, function)
+            elif isinstance(node, ast.Match):
+                for case in node.cases:
+                    captures = [ast.Name(name) for name in sorted(_captures(case.pattern))]
+                    words = _words(node.subject) | _words(case.pattern)
+                    self._rule(words, captures, selves, function)
+                    self._walk(case.guard, selves, function)
+            self._expressions(node, selves, function)
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                self._statements(block, selves, cls, function, outer, force)
+        for case in getattr(node, "cases", None) or ():
+            self._statements(case.body, selves, cls, function, outer, force)
+
+    def _expressions(self, node: ast.AST, selves, function) -> None:  # type: ignore[no-untyped-def]
+        """The rules of the expressions in a statement (not in its blocks): walrus targets,
+        comprehension targets, ``isinstance`` narrowing."""
+        for field, value in ast.iter_fields(node):
+            if field in _BODIES:
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, ast.AST):
+                    self._walk(item, selves, function)
+
+    def _walk(self, node: ast.AST | None, selves, function) -> None:  # type: ignore[no-untyped-def]
+        if node is None:
+            return
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.NamedExpr):
+                self._rule(_values(sub.value, self.typing), _targets(sub.target), selves, function)
+            elif isinstance(sub, ast.comprehension):
+                self._rule(_elements(sub.iter, self.typing), _targets(sub.target), selves, function)
+            elif (
+                isinstance(sub, ast.Call)
+                and isinstance(sub.func, ast.Name)
+                and sub.func.id == "isinstance"
+                and len(sub.args) == 2
             ):
-                define(_heads(node.value.func, frozenset()), function.name, _outer[id(function)])
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                rule(_heads(node.value, typing), _targets(target))
-        elif isinstance(node, ast.AugAssign):
-            rule(_heads(node.value, typing), _targets(node.target))
-        elif isinstance(node, ast.AnnAssign):
-            rule(_typed(node.annotation, heads) | _heads(node.value, typing), _targets(node.target))
-        elif isinstance(node, ast.NamedExpr):
-            rule(_heads(node.value, typing), _targets(node.target))
-        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
-            rule(_words(node.iter), _targets(node.target))
-        elif isinstance(node, ast.withitem):
-            rule(_heads(node.context_expr, typing), _targets(node.optional_vars))
-        elif isinstance(node, ast.ExceptHandler):
-            if node.name:
-                rule(_words(node.type), [ast.Name(node.name)])
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.asname:
-                    rule({alias.name.rpartition(".")[2]}, [ast.Name(alias.asname)])
-        elif isinstance(node, ast.Call):
-            if (
-                isinstance(node.func, ast.Name)
-                and node.func.id == "isinstance"
-                and len(node.args) == 2
-            ):
-                rule(_words(node.args[1]), _targets(node.args[0]))
-        elif isinstance(node, ast.Match):
-            for case in node.cases:
-                captures = [ast.Name(name) for name in sorted(_captures(case.pattern))]
-                rule(_words(node.subject) | _words(case.pattern), captures)
-        for child in ast.iter_child_nodes(node):
-            visit(child, selves, cls, function)
-
-    # Where each function is defined (the function it is nested in, or None): its name is bound there.
-    _outer: dict[int, ast.AST | None] = {}
-
-    def outer(node: ast.AST, where: ast.AST | None) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                _outer[id(child)] = where
-                outer(child, child)
-            elif isinstance(child, ast.ClassDef):
-                outer(child, None)
-            else:
-                outer(child, where if not isinstance(child, ast.Lambda) else child)
-
-    outer(tree, None)
-    visit(tree, (), None, None)
-    return rules
-
-
-def carried_by(rules: list[_Rule], words: frozenset[str]) -> set[str]:
-    """The names other modules can reach that the rules type from ``words`` (a fixpoint: a local typed
-    from a word can type an attribute)."""
-    exported: set[str] = set()
-    known = set(words)
-    pending = list(rules)
-    while True:
-        left = []
-        for rule in pending:
-            if not rule.words.isdisjoint(known) or any(
-                cls in known and not rule.words.isdisjoint(own) for cls, own in rule.selves
-            ):
-                exported |= rule.exported
-                known |= rule.exported | rule.local
-            else:
-                left.append(rule)
-        if len(left) == len(pending):
-            return exported
-        pending = left
+                self._rule(_words(sub.args[1]), _targets(sub.args[0]), selves, function)
 
 
 def close_gates(
@@ -774,11 +940,14 @@ def close_gates(
     """Each gate's words closed over the project (see above): the gates kept, what each file carries
     for them, and the paths read for it."""
     budget = max(sum(len(file.data) for file in files) // _CLOSURE_SHARE, _CLOSURE_BYTES)
-    rules: dict[int, list[_Rule]] = {}
+    rules: dict[int, FileRules | None] = {}
     closed: dict[str, frozenset[str]] = {}
     carried: dict[str, dict[str, frozenset[str]]] = {}
     read: set[str] = set()
     for name, seed in sorted(gates.items()):
+        # Closing costs about what reading the files it may spare costs: no more than theirs.
+        spared = sum(len(files[i].data) for i in corpus.files_with(f".{name}("))  # type: ignore[attr-defined]
+        limit = min(budget, max(spared, _CLOSURE_FLOOR))
         words = set(seed)
         scanned: set[str] = set()
         candidates: set[int] = set()
@@ -789,16 +958,23 @@ def close_gates(
             scanned |= words
             if (
                 len(candidates) > _CLOSURE_FILES
-                or sum(len(files[i].data) for i in candidates) > budget
+                or sum(len(files[i].data) for i in candidates) > limit
             ):
                 found = None
                 break
             found, new = {}, set()
             for i in sorted(candidates):
+                if i not in rules and not any(
+                    True for word in words for _ in occurrences(files[i].data, word)
+                ):
+                    continue  # the word is part of a longer one: no rule can fire
                 if i not in rules:
                     tree = _tree(files[i], cache)
-                    rules[i] = [] if tree is None else binding_rules(tree)
-                names = carried_by(rules[i], frozenset(words))
+                    rules[i] = None if tree is None else FileRules(tree, files[i].data)
+                entry = rules[i]
+                if entry is None:
+                    continue
+                names = entry.carried(frozenset(words))
                 if names:
                     found[files[i].path] = frozenset(names)
                 new |= names
@@ -808,7 +984,7 @@ def close_gates(
         if found is None:
             continue
         closed[name] = frozenset(words)
-        read.update(files[i].path for i in candidates)
+        read.update(files[i].path for i in candidates if i in rules)
         for path, names in found.items():
             carried.setdefault(path, {})[name] = names
     return closed, carried, read
