@@ -727,7 +727,8 @@ class FileRules:
             return
         self._words |= new
         if self._newlines is None:
-            self._newlines = [m.start() for m in re.finditer(rb"\n", self.data)]
+            # Line breaks as the parser counts them (a lone CR is one), so lines match the tree's.
+            self._newlines = [m.start() for m in re.finditer(rb"\r\n?|\n", self.data)]
         added = False
         for word in new:
             for at in occurrences(self.data, word):
