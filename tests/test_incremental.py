@@ -334,3 +334,52 @@ def test_a_module_file_appearing_or_going_beside_a_marked_stub(tmp_path: Path) -
     assert cached_run(root) == ([seed], True)
     (root / "service.py").unlink()
     assert cached_run(root) == ([seed], True)
+
+
+GATED_CONN = """\
+from keepref_lint import must_retain
+
+
+class Conn:
+    @must_retain
+    def open(self):
+        return object()
+"""
+GATED_USER = """\
+from hub import Hub
+
+
+def use(hub: Hub):
+    hub.link.open()
+"""
+
+
+def test_an_edit_that_gives_an_unrelated_file_the_owner_class_brings_its_receivers_in(
+    tmp_path: Path,
+) -> None:
+    """``open`` is gated by its class ``Conn``: user.py, which never mentions it, is not read by the
+    receiver pass until hub.py states ``Hub.link: Conn``; then the index is built again and the call
+    through ``hub.link`` is found, and it goes away with the annotation."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (root / "conn.py").write_text(GATED_CONN)
+    (root / "hub.py").write_text("class Hub:\n    link: object\n")
+    (root / "user.py").write_text(GATED_USER)
+    assert cached_run(root) == ([], True)
+
+    edit(root / "user.py", "\n# a comment\n")
+    assert cached_run(root) == ([], False)  # user.py mentions no word of the gate
+
+    rewrite(
+        root / "hub.py",
+        "class Hub:\n    link: object\n",
+        "import conn\n\n\nclass Hub:\n    link: conn.Conn\n",
+    )
+    assert cached_run(root) == ([("user.py", 5, "KR001")], True)
+
+    edit(root / "user.py", "\n# another comment\n")
+    assert cached_run(root) == ([("user.py", 5, "KR001")], False)
+
+    rewrite(root / "hub.py", "    link: conn.Conn\n", "    link: object\n")
+    assert cached_run(root) == ([], True)

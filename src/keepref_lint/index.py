@@ -32,6 +32,7 @@ from keepref_lint.receivers import (
     method_names,
     module_of,
     questions_of,
+    receiver_gates,
 )
 from keepref_lint.resolve import resolve_relative
 from keepref_lint.sourcetext import parse_quietly
@@ -128,8 +129,14 @@ class ProjectIndex(WrapperInference):
         index.prefilter = index._prefilter()
         known = lambda q: index.lookup(q) is not None  # noqa: E731
         names = method_names((q, m.kind) for q, m in index.marks.items())
+        gates = receiver_gates(
+            names,
+            index.prefilter.owners,
+            ((q, m.kind, m.source) for q, m in index.marks.items()),
+            (q.rpartition(".")[2] for s in index.summaries.values() for q in s.classes),
+        )
         index.receiver_types, read = build_receiver_types(
-            files, cache, corpus, names, known, index.prefilter
+            files, cache, corpus, names, known, index.prefilter, gates
         )
         index.used |= read
         if index.receiver_types.hits:
@@ -327,6 +334,8 @@ class ProjectIndex(WrapperInference):
             cache.done(file)
             if facts.shape() != types.facts[path].shape():
                 return False
+        if not types.gates_hold(file, cache):
+            return False  # the build would read other receiver files
         if types.receiver_file(data, path):
             asked = questions_of(file, cache, types, types.names, known)
             if asked is None or not asked <= types.asked:
