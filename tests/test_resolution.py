@@ -349,3 +349,20 @@ def test_a_wrapper_chain_across_modules_in_reverse_name_order(tmp_path: Path) ->
     found = findings(root)
     assert [(f["path"], f["line"], f["code"]) for f in found] == [("user.py", 6, "KR003")]
     assert "start_service()" in found[0]["message"] and "(47 more)" in found[0]["message"]
+
+
+def test_a_wrapper_named_like_a_catalog_entry_is_followed_where_its_module_is_not_imported(
+    tmp_path: Path,
+) -> None:
+    # ``tasks.create_task`` wraps asyncio's; ``launch.py`` imports only the project's (not asyncio), so
+    # the catalog's "only where asyncio is imported" does not hold for the name once the project's
+    # function of that name is marked.
+    root = write(
+        tmp_path,
+        {
+            "tasks.py": "import asyncio\n\n\ndef create_task(coro):\n    return asyncio.create_task(coro)\n",
+            "launch.py": "from tasks import create_task\n\n\ndef spawn(coro):\n    return create_task(coro)\n",
+            "app.py": "from launch import spawn\n\n\nasync def main(work):\n    spawn(work())\n",
+        },
+    )
+    assert places(root) == {("app.py", 5, "KR003")}

@@ -119,7 +119,10 @@ class WrapperInference:
             sites.extend(collect(i, names))
 
         def more(name: str) -> list[_Site]:
-            owners.pop(name, None)  # newly marked: its classes may not be those named above
+            # Newly marked: a project function or method of that name is reached through neither the
+            # catalog's modules nor only the classes named above.
+            owners.pop(name, None)
+            guarded.pop(name, None)
             return self._new_sites(name, corpus, uncollected, collect)
 
         added = self._propagate(sites, more)
