@@ -148,11 +148,17 @@ def test_sigint_at_many_moments_of_fix(tmp_path: Path) -> None:
     process left."""
     root = make(tmp_path / "p", files=16)
     names = ["good.py", *(f"user{i:02}.py" for i in range(16))]
+    args = ["fix", "--no-cache", "-j", "2", "."]
+    # The moments are fractions of how long a whole run takes on this machine now (a fixed delay
+    # would find the run already over on a fast machine, or not yet started on a loaded one).
+    started = time.monotonic()
+    proc, tag = start(args, root)
+    assert finish(proc, tag, 60)[0] == 0
+    whole = time.monotonic() - started
     statuses = []
-    for delay in ("after the forks", 0.25, 0.4, 0.55, 0.75, 1.0):
+    for delay in ("after the forks", *(whole * part for part in (0.3, 0.45, 0.6, 0.75, 0.9))):
         for name in names:
             (root / name).write_bytes(USER if name == "good.py" else PADDING + USER)
-        args = ["fix", "--no-cache", "-j", "2", "."]
         if isinstance(delay, str):
             proc, tag = start(args, root, AFTER_FORKS)
         else:
