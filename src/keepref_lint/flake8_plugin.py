@@ -76,7 +76,9 @@ class KeeprefChecker:
         if path is not None and not _same_as_disk(path, text):
             # An editor's buffer (``--stdin-display-name PATH -``): it is checked, and indexed for its
             # module, in place of the file on disk.
-            project = buffer_project(path, _encoded(text))
+            from keepref_lint.sourcetext import encoded
+
+            project = buffer_project(path, encoded(text))
         else:
             project = project_for([path or "."])
         cache = _FileCache.for_project(project, path, text)
@@ -111,19 +113,6 @@ def _same_as_disk(path: str, text: str) -> bool:
     except (OSError, InputError, UnicodeError):
         return False
     return _normalized(on_disk) == _normalized(text)
-
-
-def _encoded(text: str) -> bytes:
-    """flake8's text as the bytes of a file: in the encoding its coding comment names, else UTF-8."""
-    import io
-    import tokenize
-
-    data = text.encode("utf-8", "surrogateescape")
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        return data if encoding in ("utf-8", "utf-8-sig") else text.encode(encoding)
-    except (SyntaxError, LookupError, UnicodeError):
-        return data
 
 
 class _FileCache:

@@ -14,10 +14,8 @@ select/ignore apply. A buffer that does not parse keeps its last diagnostics unt
 
 from __future__ import annotations
 
-import io
 import logging
 import os
-import tokenize
 from collections.abc import Iterable
 
 from lsprotocol import types
@@ -29,7 +27,7 @@ from keepref_lint.codes import rule_doc_url
 from keepref_lint.config import ConfigError, Settings, load_settings
 from keepref_lint.finding import Finding
 from keepref_lint.project import InputError
-from keepref_lint.sourcetext import SourceText
+from keepref_lint.sourcetext import SourceText, encoded
 
 log = logging.getLogger("keepref_lint.server")
 SOURCE = "keepref-lint"
@@ -64,16 +62,6 @@ def _is_python(document: TextDocument) -> bool:
     return document.path is not None and (
         document.path.endswith((".py", ".pyi")) or document.language_id == "python"
     )
-
-
-def encoded(text: str) -> bytes:
-    """A buffer's text as the bytes of its file: in the encoding its coding comment names, else UTF-8."""
-    data = text.encode("utf-8", "surrogateescape")
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        return data if encoding in ("utf-8", "utf-8-sig") else text.encode(encoding)
-    except (SyntaxError, LookupError, UnicodeError):
-        return data
 
 
 def _settings_for(path: str) -> Settings:

@@ -13,6 +13,17 @@ from keepref_lint.project import InputError
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
+def encoded(text: str) -> bytes:
+    """Text given by an editor or flake8 as the bytes of its file: in the encoding its coding comment
+    names, else UTF-8."""
+    data = text.encode("utf-8", "surrogateescape")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data if encoding in ("utf-8", "utf-8-sig") else text.encode(encoding)
+    except (SyntaxError, LookupError, UnicodeError):
+        return data
+
+
 class SourceText:
     def __init__(self, data: bytes, display: str) -> None:
         try:
