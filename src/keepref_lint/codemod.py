@@ -22,6 +22,7 @@ from libcst.codemod import CodemodContext, SkipFile, VisitorBasedCodemodCommand
 from keepref_lint.analysis import Project
 from keepref_lint.apply import fixed_text, verify
 from keepref_lint.config import ConfigError, load_settings, with_overrides
+from keepref_lint.cst import exactly
 from keepref_lint.project import InputError, SourceFile
 from keepref_lint.sourcetext import SourceText, parse_quietly
 
@@ -91,13 +92,10 @@ class KeepReferences(VisitorBasedCodemodCommand):
 def _exactly(tree: cst.Module, data: bytes, outcome: str) -> cst.Module:
     """``tree`` (parsed from ``data``) as a module whose ``bytes`` are ``data``, or SkipFile.
 
-    libcst's parser drops a final lone ``\r``; ``has_trailing_newline`` puts it back (the result is
-    compared, as every result is). Any other difference is declined, never written."""
-    if tree.bytes == data:
-        return tree
-    if data.endswith(b"\r") and not tree.has_trailing_newline:
-        restored = tree.with_changes(has_trailing_newline=True)
-        if restored.bytes == data:
-            return restored
+    A final lone ``\r``, which libcst's parser drops, is put back (``cst.exactly``); any other
+    difference is declined, never written."""
+    restored = exactly(tree, data)
+    if restored is not None:
+        return restored
     hint = "; `keepref-lint fix` can fix it" if outcome == "fix not written" else ""
     raise SkipFile(f"{outcome}: libcst cannot reproduce this file's bytes (its line endings){hint}")

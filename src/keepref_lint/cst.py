@@ -186,8 +186,14 @@ def engine_fixed_data(source: SourceText, data: bytes, fixable: list[Finding]) -
 
 def parse_exactly(data: bytes) -> cst.Module | None:
     """``data`` as a libcst module whose ``bytes`` are ``data``, or None when libcst cannot reproduce
-    them (its parser drops a final lone ``\\r``; ``has_trailing_newline`` puts it back)."""
-    module = cst.parse_module(data)
+    them."""
+    return exactly(cst.parse_module(data), data)
+
+
+def exactly(module: cst.Module, data: bytes) -> cst.Module | None:
+    """``module`` (parsed from ``data``) as a module whose ``bytes`` are ``data``, or None when libcst
+    cannot reproduce them (its parser drops a final lone ``\\r``; ``has_trailing_newline`` puts it
+    back)."""
     if module.bytes == data:
         return module
     if data.endswith(b"\r") and not module.has_trailing_newline:
