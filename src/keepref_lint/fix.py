@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from keepref_lint.catalog import ENTRIES
 from keepref_lint.finding import Edit, Fix
 from keepref_lint.marks import Mark
-from keepref_lint.resolve import IMPORT, Scope, Statement, walk_nodes
+from keepref_lint.resolve import IMPORT, Scope, Statement, first_line, walk_nodes
 from keepref_lint.sourcetext import SourceText
 
 VERB_PREFIXES = ("start_", "create_", "launch_", "spawn_", "make_", "open_")
@@ -605,11 +605,6 @@ def _top_index(body: list[ast.stmt], lineno: int) -> int:
     return len(body)
 
 
-def _first_line(stmt: ast.stmt) -> int:
-    decorators = getattr(stmt, "decorator_list", None) or ()
-    return min([stmt.lineno, *(d.lineno for d in decorators)])
-
-
 def existing_holder(tree: ast.Module, file_names: set[str] | FileNames) -> tuple[str, int] | None:
     """A set of kept tasks that an earlier fix defined: ``NAME = set()`` (or annotated) at module level,
     the only assignment to NAME in the file. Returns (name, index in the module body)."""
@@ -690,7 +685,7 @@ def holder_edit(
         "# Tasks this module started, kept until they finish (the event loop holds them weakly)."
     )
     if index == 0:
-        line = _first_line(body[0]) if body else 1
+        line = first_line(body[0]) if body else 1
         newline = source.newline_of(line)
         at = source.line_starts[line - 1] if body else len(source.text)
         gap = (

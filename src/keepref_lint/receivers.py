@@ -34,6 +34,7 @@ from keepref_lint.resolve import (
     Scope,
     TypeOracle,
     dotted_name,
+    mapping_values,
 )
 from keepref_lint.sourcetext import parse_quietly
 
@@ -544,14 +545,7 @@ def _elements(node: ast.AST | None, typing: frozenset[str]) -> set[str]:
         node, (ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.GeneratorExp)
     ):
         return _values(node, typing)
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "values"
-        and not node.args
-        and not node.keywords
-    ):
-        node = node.func.value
+    node = mapping_values(node) or node
     if isinstance(node, (ast.Name, ast.Attribute)):
         return _heads(node, typing)
     return set()

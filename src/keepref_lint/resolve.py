@@ -210,6 +210,24 @@ def _child_fields(kind: type) -> tuple[str, ...]:
     return tuple(name for name in kind._fields if name not in ("ctx", "op", "ops"))
 
 
+def first_line(stmt: ast.stmt) -> int:
+    """A statement's first line, its decorators' included."""
+    return min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", None) or ())])
+
+
+def mapping_values(node: ast.expr) -> ast.expr | None:
+    """``m`` when ``node`` is ``m.values()`` (called with no arguments), else None."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "values"
+        and not node.args
+        and not node.keywords
+    ):
+        return node.func.value
+    return None
+
+
 def walk_nodes(tree: ast.AST) -> list[ast.AST]:
     """Every node under ``tree`` (itself included) but contexts, operators and constants: what
     ``ast.walk`` gives with those left out, in another order, at a fraction of its cost."""
@@ -1006,14 +1024,9 @@ class FileScopes:
             inner = self.comprehensions.get(id(iterable))
             return _instances(self.qualify(iterable.elt, inner, known, depth + 1)) if inner else []
         mapping = False
-        if (
-            isinstance(iterable, ast.Call)
-            and isinstance(iterable.func, ast.Attribute)
-            and iterable.func.attr == "values"
-            and not iterable.args
-            and not iterable.keywords
-        ):
-            iterable, mapping = iterable.func.value, True
+        values_of = mapping_values(iterable)
+        if values_of is not None:
+            iterable, mapping = values_of, True
         if not isinstance(iterable, (ast.Name, ast.Attribute)):
             return []
         stated = self._stated(iterable, scope)

@@ -50,6 +50,7 @@ from keepref_lint.resolve import (
     Scope,
     Statement,
     dotted_name,
+    first_line,
     last_name,
     partial_use,
     walk_nodes,
@@ -389,20 +390,8 @@ def _expected_to_raise(tree: ast.AST) -> list[tuple[int, int]]:
     return spans
 
 
-def _first_line(stmt: ast.stmt) -> int:
-    """A statement's first line, its decorators' included."""
-    return min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
-
-
 def _function_body_calls(function: ast.AST) -> Iterator[ast.Call]:
-    todo = list(ast.iter_child_nodes(function))
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        if isinstance(node, ast.Call):
-            yield node
-        todo.extend(ast.iter_child_nodes(node))
+    return (node for node in _own_nodes(function) if isinstance(node, ast.Call))
 
 
 def _figure_runs_after(function: ast.AST, line: int) -> bool:
@@ -498,7 +487,7 @@ def find_drops(scopes: FileScopes, index: ProjectIndex, data: bytes | None = Non
     # ``with pytest.raises`` spans, found in the top-level statement holding a line (walked once each).
     raising: dict[int, list[tuple[int, int]]] = {}
     body = scopes.module.node.body  # type: ignore[union-attr]
-    firsts = [_first_line(stmt) for stmt in body]
+    firsts = [first_line(stmt) for stmt in body]
     may_raise = data is None or any(word in data for word in _RAISES_WORDS)
 
     def expected_to_raise(line: int) -> bool:

@@ -14,6 +14,8 @@ import tokenize
 from bisect import bisect_right
 from collections.abc import Iterable
 
+from keepref_lint.resolve import first_line
+
 NOQA_INLINE = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
 NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa", re.IGNORECASE)
 _SPLIT = re.compile(r"[,\s]")
@@ -100,9 +102,9 @@ def _window(
         children = known.get(id(parent))
         if children is None:
             statements = sorted(
-                (child for body in _bodies(parent) for child in body), key=_first_line
+                (child for body in _bodies(parent) for child in body), key=first_line
             )
-            children = known[id(parent)] = (statements, [_first_line(s) for s in statements])
+            children = known[id(parent)] = (statements, [first_line(s) for s in statements])
         statements, firsts = children
         at = bisect_right(firsts, number) - 1
         if at < 0 or (statements[at].end_lineno or 0) < number:
@@ -122,10 +124,6 @@ def _window(
 
 def _decorators(stmt: ast.stmt) -> list[ast.expr]:
     return getattr(stmt, "decorator_list", [])
-
-
-def _first_line(stmt: ast.stmt) -> int:
-    return min([stmt.lineno, *(d.lineno for d in _decorators(stmt))])
 
 
 def _bodies(stmt: ast.AST) -> Iterable[list[ast.stmt]]:
