@@ -10,6 +10,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# The smallest project with one finding: a marked function, a method that drops its result, the fix.
+MARKED = "from keepref_lint import must_retain\n\n\n@must_retain\ndef start_server():\n    return object()\n"
+USER = (
+    b"from server import start_server\n\n\nclass App:\n    def run(self):\n        start_server()\n"
+)
+FIXED = (
+    b"from server import start_server\n\n\nclass App:\n    def run(self):\n"
+    b"        # Keep a reference so the server is not garbage-collected.\n"
+    b"        self.server = start_server()\n"
+)
+
+
+def server_project(root: Path, **files: bytes) -> Path:
+    """``root`` as a project of ``server.py`` (MARKED), ``good.py`` (USER) and ``files`` (name, which may
+    hold folders, -> bytes)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\nversion = '0'\n")
+    (root / "server.py").write_text(MARKED)
+    (root / "good.py").write_bytes(USER)
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
 EXPECT = re.compile(r"#\s*error:\s*(?P<codes>KR\d{3}(?:\s*,\s*KR\d{3})*)")
 ARGS = re.compile(r"^#\s*keepref-lint-args:\s*(?P<args>.*)$", re.MULTILINE)
 

@@ -11,31 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import FIXED, MARKED, USER, server_project
 
-MARKED = b"from keepref_lint import must_retain\n\n\n@must_retain\ndef start_server():\n    return object()\n"
-USER = (
-    b"from server import start_server\n\n\nclass App:\n    def run(self):\n        start_server()\n"
-)
-FIXED = (
-    b"from server import start_server\n\n\nclass App:\n    def run(self):\n"
-    b"        # Keep a reference so the server is not garbage-collected.\n"
-    b"        self.server = start_server()\n"
-)
 FINDING = "KR001 result of start_server() is dropped"
 posix_only = pytest.mark.skipif(
     sys.platform == "win32", reason="FIFOs, sockets and devices are POSIX"
 )
-
-
-def make(root: Path, **files: bytes) -> Path:
-    (root / "pyproject.toml").write_text("[project]\nname = 'p'\nversion = '0'\n")
-    (root / "server.py").write_bytes(MARKED)
-    (root / "good.py").write_bytes(USER)
-    for name, data in files.items():
-        path = root / name.replace("__", "/")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
 
 
 def keepref(
@@ -66,7 +47,7 @@ def error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
 def test_fifo_socket_device_and_broken_links_in_the_tree_are_skipped_with_a_note(
     tmp_path: Path,
 ) -> None:
-    root = make(tmp_path, **{"sub__mod.py": USER})
+    root = server_project(tmp_path, **{"sub/mod.py": USER})
     os.mkfifo(root / "sub" / "pipe.py")  # opening it for reading would wait for a writer forever
     (root / "zero.py").symlink_to("/dev/zero")  # reading it would never end
     (root / "loop_a.py").symlink_to("loop_b.py")
@@ -100,7 +81,7 @@ def test_fifo_socket_device_and_broken_links_in_the_tree_are_skipped_with_a_note
 
 @posix_only
 def test_paths_named_on_the_command_line_that_are_not_regular_files(tmp_path: Path) -> None:
-    root = make(tmp_path)
+    root = server_project(tmp_path)
     os.mkfifo(root / "pipe.py")
     (root / "zero.py").symlink_to("/dev/zero")
     (root / "loop.py").symlink_to("loop.py")
@@ -164,7 +145,7 @@ def test_deeply_nested_file_is_checked_and_fixed_beside_the_others(
 ) -> None:
     data = _deep_file(expression)
     compile(data, "deep.py", "exec")  # CPython takes it: so must we
-    root = make(tmp_path, **{"deep.py": data})
+    root = server_project(tmp_path, **{"deep.py": data})
     proc = keepref("check", "--no-cache", ".", cwd=root)
     assert error_lines(proc) == []
     assert proc.returncode == 1
@@ -187,11 +168,11 @@ def test_a_file_whose_fix_fails_inside_keepref_lint_does_not_stop_the_others(
 ) -> None:
     """A marker whose ``attr`` is not a name made the fix itself fail; such an attr is now refused
     (one line naming the marker, the mark kept without it), and every file is still fixed."""
-    root = make(tmp_path)
+    root = server_project(tmp_path)
     (root / "odd.py").write_bytes(
-        MARKED.replace(b"@must_retain\n", b'@must_retain(attr="x = 1; self.y")\n').replace(
-            b"start_server", b"start_odd"
-        )
+        MARKED.encode()
+        .replace(b"@must_retain\n", b'@must_retain(attr="x = 1; self.y")\n')
+        .replace(b"start_server", b"start_odd")
     )
     (root / "uses_odd.py").write_bytes(USER.replace(b"server", b"odd"))
     proc = keepref("fix", ".", cwd=root)
@@ -209,7 +190,7 @@ def test_a_file_whose_fix_fails_inside_keepref_lint_does_not_stop_the_others(
 @pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="file names that are not UTF-8")
 @pytest.mark.parametrize("output", ["text", "json", "sarif", "github"])
 def test_file_name_that_is_not_utf8_under_a_strict_utf8_stdout(tmp_path: Path, output: str) -> None:
-    root = make(tmp_path)
+    root = server_project(tmp_path)
     os.rename(root / "good.py", os.path.join(os.fsencode(root), b"caf\xe9.py"))
     proc = keepref("check", "--format", output, ".", cwd=root, env={"PYTHONIOENCODING": "utf-8"})
     assert error_lines(proc) == []
@@ -220,7 +201,9 @@ def test_file_name_that_is_not_utf8_under_a_strict_utf8_stdout(tmp_path: Path, o
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a newline in a file name")
 def test_newline_in_a_file_name_keeps_each_error_on_one_line(tmp_path: Path) -> None:
-    root = make(tmp_path, **{"two\nlines.py": b"from server import start_server\nstart_server(\n"})
+    root = server_project(
+        tmp_path, **{"two\nlines.py": b"from server import start_server\nstart_server(\n"}
+    )
     proc = keepref("fix", ".", cwd=root)
     assert proc.returncode == 2
     assert error_lines(proc) == ["two\\nlines.py: syntax error at line 2: '(' was never closed"]
@@ -230,7 +213,7 @@ def test_newline_in_a_file_name_keeps_each_error_on_one_line(tmp_path: Path) -> 
 def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(tmp_path: Path) -> None:
     """``keepref-lint check . | head -1``: far more output than a pipe holds, and the reader leaves."""
     drops = b"".join(b"        start_server()\n" for _ in range(1500))
-    root = make(tmp_path, **{"many.py": USER + drops})
+    root = server_project(tmp_path, **{"many.py": USER + drops})
     proc = subprocess.Popen(
         [sys.executable, "-m", "keepref_lint", "check", "."],
         cwd=root,
@@ -253,7 +236,7 @@ def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(tmp_path: Path) -> N
 def test_decorator_names_are_validated_like_other_values(
     tmp_path: Path, where: str, value: str
 ) -> None:
-    root = make(tmp_path)
+    root = server_project(tmp_path)
     args = ["check", "."]
     if where == "cli":
         args += ["--decorator", value]
@@ -270,8 +253,10 @@ def test_decorator_names_are_validated_like_other_values(
 
 
 def test_a_reason_over_several_lines_stays_on_the_findings_line(tmp_path: Path) -> None:
-    marked = MARKED.replace(b"@must_retain\n", b'@must_retain(reason="it serves\\nrequests")\n')
-    root = make(tmp_path)
+    marked = MARKED.encode().replace(
+        b"@must_retain\n", b'@must_retain(reason="it serves\\nrequests")\n'
+    )
+    root = server_project(tmp_path)
     (root / "server.py").write_bytes(marked)
     (root / "pyproject.toml").write_text(
         "[tool.keepref-lint]\n"

@@ -14,21 +14,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import FIXED, USER, run_cli, server_project
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="finds processes through /proc"
 )
 
-MARKED = "from keepref_lint import must_retain\n\n\n@must_retain\ndef start_server():\n    return object()\n"
-USER = (
-    b"from server import start_server\n\n\nclass App:\n    def run(self):\n        start_server()\n"
-)
-FIXED = (
-    b"from server import start_server\n\n\nclass App:\n    def run(self):\n"
-    b"        # Keep a reference so the server is not garbage-collected.\n"
-    b"        self.server = start_server()\n"
-)
 # Enough text per file that checking the tree takes a moment (a few hundred milliseconds on two cores).
 PADDING = b"".join(
     b"def helper_%d(a, b):\n    return [a + b for _ in range(3)]\n\n\n" % i for i in range(150)
@@ -36,13 +27,7 @@ PADDING = b"".join(
 
 
 def make(root: Path, files: int = 0) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text("[project]\nname = 'p'\nversion = '0'\n")
-    (root / "server.py").write_text(MARKED)
-    (root / "good.py").write_bytes(USER)
-    for i in range(files):
-        (root / f"user{i:02}.py").write_bytes(PADDING + USER)
-    return root
+    return server_project(root, **{f"user{i:02}.py": PADDING + USER for i in range(files)})
 
 
 def tagged(tag: str) -> list[int]:

@@ -14,17 +14,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import FIXED, USER, run_cli, server_project
 
-MARKED = "from keepref_lint import must_retain\n\n\n@must_retain\ndef start_server():\n    return object()\n"
-USER = (
-    b"from server import start_server\n\n\nclass App:\n    def run(self):\n        start_server()\n"
-)
-FIXED = (
-    b"from server import start_server\n\n\nclass App:\n    def run(self):\n"
-    b"        # Keep a reference so the server is not garbage-collected.\n"
-    b"        self.server = start_server()\n"
-)
 CODEMOD = [
     "-m",
     "libcst.tool",
@@ -33,16 +24,6 @@ CODEMOD = [
     "keepref_lint.codemod.KeepReferences",
     "--no-format",
 ]
-
-
-def make(root: Path, **files: bytes) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text("[project]\nname = 'p'\nversion = '0'\n")
-    (root / "server.py").write_text(MARKED)
-    (root / "good.py").write_bytes(USER)
-    for name, data in files.items():
-        (root / name).write_bytes(data)
-    return root
 
 
 def run_patched(patch: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -82,10 +63,10 @@ def test_codemod_keeps_every_byte_of_files_with_and_without_findings(tmp_path: P
             b"start_server()", b"x = 1") for name, data in ENDINGS.items()}
     )  # fmt: skip
     files["plain_cr_clean.py"] = b"x = 1\ry = 2\r"
-    expected_root = make(tmp_path / "expected", **files)
+    expected_root = server_project(tmp_path / "expected", **files)
     proc = run_cli("fix", "-q", ".", cwd=expected_root)  # the engine's fix: the intended bytes
     assert proc.returncode == 0, proc.stderr
-    root = make(tmp_path / "p", **files)
+    root = server_project(tmp_path / "p", **files)
     proc = subprocess.run(
         [sys.executable, *CODEMOD, "."], cwd=root, capture_output=True, text=True, check=False
     )
@@ -113,7 +94,7 @@ def test_codemod_declines_a_tree_whose_bytes_differ() -> None:
 
 
 def test_hard_linked_file_is_refused_and_both_names_keep_one_text(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = server_project(tmp_path / "p")
     outside = tmp_path / "elsewhere.py"
     os.link(root / "good.py", outside)
     proc = run_cli("fix", ".", cwd=root)
@@ -127,7 +108,7 @@ def test_hard_linked_file_is_refused_and_both_names_keep_one_text(tmp_path: Path
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root (chown)")
 def test_owner_and_setuid_setgid_bits_are_kept(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = server_project(tmp_path / "p")
     good = root / "good.py"
     os.chown(good, 12345, 23456)
     os.chmod(good, 0o6754)  # after chown: chown clears setuid/setgid
@@ -142,7 +123,7 @@ def test_owner_and_setuid_setgid_bits_are_kept(tmp_path: Path) -> None:
 def test_user_extended_attributes_are_kept(tmp_path: Path) -> None:
     if not hasattr(os, "setxattr"):
         pytest.skip("no extended attributes on this platform")
-    root = make(tmp_path / "p")
+    root = server_project(tmp_path / "p")
     good = root / "good.py"
     try:
         os.setxattr(good, "user.keepref.test", b"keep me")
@@ -157,7 +138,7 @@ def test_user_extended_attributes_are_kept(tmp_path: Path) -> None:
 
 
 def test_edit_made_while_the_new_text_is_written_is_not_overwritten(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = server_project(tmp_path / "p")
     # Another process edits the file while fix writes and syncs the new text, after fix's first check.
     proc = run_patched(
         """
@@ -182,7 +163,7 @@ def test_edit_made_while_the_new_text_is_written_is_not_overwritten(tmp_path: Pa
 
 
 def test_interrupt_right_after_the_temporary_file_is_created_leaves_none(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = server_project(tmp_path / "p")
     # A real Ctrl-C the moment mkstemp returns (the window before the old ``try:``).
     proc = run_patched(
         """
@@ -206,7 +187,7 @@ def test_interrupt_right_after_the_temporary_file_is_created_leaves_none(tmp_pat
 
 
 def test_a_later_fix_removes_the_temporary_files_a_killed_one_left(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = server_project(tmp_path / "p")
     sub = root / "pkg"
     sub.mkdir()
     shutil.copy(root / "good.py", sub / "other.py")
@@ -245,7 +226,7 @@ def test_a_later_fix_removes_the_temporary_files_a_killed_one_left(tmp_path: Pat
 
 
 def test_fix_builds_a_diff_only_for_diff(tmp_path: Path) -> None:
-    root = make(tmp_path / "p")
+    root = server_project(tmp_path / "p")
     patch = """
         import difflib
         real = difflib.unified_diff
