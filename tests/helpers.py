@@ -23,6 +23,36 @@ FIXED = (
 )
 
 
+# A package with a marked function and a module that drops its result (an editor's view of a project).
+SERVICE = """\
+from keepref_lint import must_retain
+
+
+@must_retain
+def start():
+    return object()
+"""
+APP = """\
+from pkg.service import start
+
+
+class App:
+    def run(self):
+        start()
+"""
+
+
+def package_project(tmp_path: Path) -> Path:
+    """``tmp_path/proj``: ``pkg/service.py`` (SERVICE) and ``pkg/app.py`` (APP)."""
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'proj'\nversion = '0'\n")
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "service.py").write_text(SERVICE)
+    (root / "pkg" / "app.py").write_text(APP)
+    return root
+
+
 def server_project(root: Path, **files: bytes) -> Path:
     """``root`` as a project of ``server.py`` (MARKED), ``good.py`` (USER) and ``files`` (name, which may
     hold folders, -> bytes)."""

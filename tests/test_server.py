@@ -13,25 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import APP, SERVICE, package_project
 
 pytest.importorskip("pygls")
 
-SERVICE = """\
-from keepref_lint import must_retain
-
-
-@must_retain
-def start():
-    return object()
-"""
-APP = """\
-from pkg.service import start
-
-
-class App:
-    def run(self):
-        start()
-"""
 FIXED = """\
 from pkg.service import start
 
@@ -133,13 +118,7 @@ def apply(text: str, edits: list[dict[str, Any]]) -> str:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    (root / "pkg").mkdir(parents=True)
-    (root / "pyproject.toml").write_text("[project]\nname = 'proj'\nversion = '0'\n")
-    (root / "pkg" / "__init__.py").write_text("")
-    (root / "pkg" / "service.py").write_text(SERVICE)
-    (root / "pkg" / "app.py").write_text(APP)
-    return root
+    return package_project(tmp_path)
 
 
 def open_document(client: Client, uri: str, text: str) -> None:

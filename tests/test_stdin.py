@@ -9,36 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import APP, SERVICE, package_project, run_cli
 
-SERVICE = """\
-from keepref_lint import must_retain
-
-
-@must_retain
-def start():
-    return object()
-"""
-APP = """\
-from pkg.service import start
-
-
-class App:
-    def run(self):
-        start()
-"""
 CLEAN = "x = 1\n"
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    (root / "pkg").mkdir(parents=True)
-    (root / "pyproject.toml").write_text("[project]\nname = 'proj'\nversion = '0'\n")
-    (root / "pkg" / "__init__.py").write_text("")
-    (root / "pkg" / "service.py").write_text(SERVICE)
-    (root / "pkg" / "app.py").write_text(APP)
-    return root
+    return package_project(tmp_path)
 
 
 def flake8(root: Path, *args: str, stdin: str | None = None) -> list[tuple[str, int, str]]:
