@@ -278,7 +278,7 @@ class ProjectIndex(WrapperInference):
             plain_only = Prefilter(set(prefilter.plain), {})
             for i in sorted(prefilter.candidates(corpus)):
                 if files[i].module not in self.summaries and prefilter(
-                    files[i].data, files[i].path
+                    files[i].data, files[i].path, corpus.import_lines_of(i)
                 ):
                     skeleton = _skeleton_suffices(files[i], plain_only)
                     self._summarize(files[i], cache, skeleton=skeleton)

@@ -57,9 +57,8 @@ class Prefilter:
         names = self.local.get(path, ())
         return any(True for name in names for _ in occurrences(data, name))
 
-    def _plain_word(self, data: bytes, path: str = "") -> bool:
+    def _plain_word(self, data: bytes, path: str = "", imports: bytes | None = None) -> bool:
         bound = self.bound
-        imports: bytes | None = None
         owners = self.owners
         for name in self.plain:
             if name in owners and not any(
@@ -75,18 +74,22 @@ class Prefilter:
                     return True
         return False
 
-    def _guarded_here(self, data: bytes, path: str) -> list[frozenset[str]]:
+    def _guarded_here(
+        self, data: bytes, path: str, imports: bytes | None = None
+    ) -> list[frozenset[str]]:
         """The guarded names whose guard the file imports (or whose package it belongs to)."""
         if not self.guarded:
             return []
-        imports = import_lines(data)
+        if imports is None:
+            imports = import_lines(data)
         return [
             names
             for guard, names in self.guarded.items()
             if guard.encode() in imports or within_package(path, guard)
         ]
 
-    def __call__(self, data: bytes, path: str = "") -> bool:
+    def __call__(self, data: bytes, path: str = "", imports: bytes | None = None) -> bool:
+        """``imports``: the text's ``import_lines``, if at hand (the corpus keeps each file's)."""
         if has_lone_cr(data):
             return self.mentions(data, path)  # the line tests cannot read it: analyse it whole
         if self._local_word(data, path):
@@ -95,12 +98,12 @@ class Prefilter:
             # A module passes a name on by importing or aliasing it, or names a class as a base.
             if any(passes_on(data, at, n) for n in self.plain for at in occurrences(data, n)):
                 return True
-        elif self._plain_word(data, path):
+        elif self._plain_word(data, path, imports):
             return True
         shaped = passes_on if self.reexports_only else drop_shaped
         return any(
             shaped(data, at, name)
-            for names in self._guarded_here(data, path)
+            for names in self._guarded_here(data, path, imports)
             for name in names
             for at in occurrences(data, name)
         )
@@ -162,6 +165,7 @@ class Corpus:
         self.position = {path: i for i, path in enumerate(paths or ())}
         # Every file's import lines, and every path, each joined with NUL (which neither holds), with
         # where each file's part starts: a word is found in all of them by a scan of one string.
+        self._import_lines: list[bytes] | None = None
         self._imports: tuple[bytes, list[int]] | None = None
         self._paths: tuple[str, list[int]] | None = None
         self._memo: dict[str, set[int]] = {}
@@ -199,6 +203,15 @@ class Corpus:
                 known[i] = needle in texts[i]
         return {i for i in within if known[i]}
 
+    def _import_texts(self) -> list[bytes]:
+        if self._import_lines is None:
+            self._import_lines = [import_lines(text) for text in self.texts]
+        return self._import_lines
+
+    def import_lines_of(self, i: int) -> bytes:
+        """``import_lines`` of file ``i``, cut out once for every file of the corpus."""
+        return self._import_texts()[i]
+
     def has(self, i: int, word: str) -> bool:
         """Can file ``i`` contain ``word``? (Its text holds it: answered from what the scans for
         ``files_with`` found, else looked at once and remembered.)"""
@@ -217,7 +230,7 @@ class Corpus:
         found = self._import_memo.get(word)
         if found is None:
             if self._imports is None:
-                self._imports = _joined([import_lines(text) for text in self.texts], b"\0")
+                self._imports = _joined(self._import_texts(), b"\0")
             found = self._import_memo[word] = _parts_holding(*self._imports, word.encode())
             if self._paths is None:
                 self._paths = _joined(list(self.position), "\0")
@@ -269,27 +282,10 @@ def within_package(path: str, guard: str) -> bool:
     return path.endswith(f"{os.sep}{guard}.py") or f"{os.sep}{guard}{os.sep}" in path
 
 
-# import_lines of the texts asked about lately, by identity (each entry holds its text, so an id is not
-# reused while it stands): the prefilter asks about one file's imports many times in a build.
-_IMPORTS: dict[int, tuple[bytes, bytes]] = {}
-_IMPORTS_KEPT = 50_000
-
-
 def import_lines(data: bytes) -> bytes:
     """The lines of ``data`` that mention ``import``, each with its continuation: up to the closing
     bracket of a ``from x import (...)`` and across backslashes. Whatever names a module that the file
     can use stands here (``import m``, ``from p import m``, ``importlib.import_module("m")``)."""
-    known = _IMPORTS.get(id(data))
-    if known is not None and known[0] is data:
-        return known[1]
-    if len(_IMPORTS) >= _IMPORTS_KEPT:
-        _IMPORTS.clear()
-    found = _import_lines(data)
-    _IMPORTS[id(data)] = (data, found)
-    return found
-
-
-def _import_lines(data: bytes) -> bytes:
     parts: list[bytes] = []
     at = data.find(b"import")
     while at != -1:

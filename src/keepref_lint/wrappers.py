@@ -97,7 +97,7 @@ class WrapperInference:
                 uncollected.discard(i)
                 store.no_return.add(i)
                 return []
-            aliases = self._aliases_in(file, words)
+            aliases = self._aliases_in(file, words, corpus.import_lines_of(i))
             if not may_return_one(
                 file.data,
                 {word for word in words if callable_in(i, word)} | aliases,
@@ -174,14 +174,17 @@ class WrapperInference:
             found.extend(collect(i, {name}))
         return found
 
-    def _aliases_in(self, file: SourceFile, names: set[str]) -> set[str]:
+    def _aliases_in(
+        self, file: SourceFile, names: set[str], imports: bytes | None = None
+    ) -> set[str]:
         """Local names under which the file may call one of ``names``: ``import ... as`` aliases and the
-        module's own aliases of must-retain things (``from svc import start as s; return s()``)."""
+        module's own aliases of must-retain things (``from svc import start as s; return s()``).
+        ``imports``: the file's ``import_lines``, if at hand."""
         data = file.data
         found = (
             {
                 match.group(2).decode()
-                for match in _AS_ALIAS.finditer(import_lines(data))
+                for match in _AS_ALIAS.finditer(import_lines(data) if imports is None else imports)
                 if match.group(1).decode() in names
             }
             if b" as " in data
