@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
 
 from keepref_lint.catalog import ENTRIES
+from keepref_lint.config import Settings
 from keepref_lint.marks import Mark
 from keepref_lint.parsing import ParseCache
 from keepref_lint.prefilter import Corpus, Prefilter, import_lines, may_annotate_one, may_return_one
@@ -29,6 +30,7 @@ _AS_ALIAS = re.compile(rb"\b(\w+)[ \t]+as[ \t]+(\w+)")
 class WrapperInference:
     """The wrapper inference of ProjectIndex (a base of it): it reads and adds to the index's marks."""
 
+    settings: Settings
     marks: dict[str, Mark]
     summaries: dict[str, ModuleSummary]
     prefilter: Prefilter
@@ -86,6 +88,8 @@ class WrapperInference:
                 if name not in prefilter.plain:
                     guarded.setdefault(name, set()).update(importing)
 
+        sync = self._sync_names()  # brought up to date when a name is marked (``more``)
+
         def callable_in(i: int, word: str) -> bool:
             if word in guarded and i not in guarded[word]:
                 return False
@@ -102,7 +106,7 @@ class WrapperInference:
                 file.data,
                 {word for word in words if callable_in(i, word)} | aliases,
                 self._may_mark_a_class(file),
-                self._sync_names() - aliases,
+                sync - aliases,
             ):
                 return []  # (a name marked later may still bring it in)
             uncollected.discard(i)
@@ -123,6 +127,8 @@ class WrapperInference:
             # catalog's modules nor only the classes named above.
             owners.pop(name, None)
             guarded.pop(name, None)
+            sync.clear()
+            sync.update(self._sync_names())
             return self._new_sites(name, corpus, uncollected, collect)
 
         added = self._propagate(sites, more)
@@ -374,9 +380,7 @@ class WrapperInference:
         wrappers)? Only if its module is summarized (a class's marks, its marked ``__init__`` and its
         bases are read from the summary), or if the configuration marks something (which may name
         the class, under any name that leads to it)."""
-        return file.module in self.summaries or any(
-            mark.source == "config" for mark in self.marks.values()
-        )
+        return file.module in self.summaries or bool(self.settings.must_retain)
 
     def _class_mark_names(self) -> set[str]:
         """Last names of marked or configured classes and of the project classes that inherit a mark
