@@ -266,3 +266,41 @@ def test_a_worker_that_dies_costs_its_files_only(tmp_path: Path) -> None:
             expected = expected.replace(USER, FIXED)
         assert (root / name).read_bytes() == expected, name
     assert wait_until_gone(tag, 3) == []
+
+
+def test_a_worker_that_dies_right_after_an_answer_is_not_sent_more(tmp_path: Path) -> None:
+    """A worker that exits right after answering: the parent, sending it the next chunk, finds its
+    pipe closed; that chunk goes to the other worker and every file is fixed (it was once an internal
+    error for the whole run: BrokenPipeError)."""
+    root = make(tmp_path / "p", files=12)
+    proc, tag = start(
+        ["fix", "--no-cache", "-j", "2", "."],
+        root,
+        """
+        import os, time
+        from multiprocessing import connection
+        parent = os.getpid()
+        real_send = connection.Connection.send
+        answered = []
+        def send(self, obj):
+            if os.getpid() == parent:
+                if isinstance(obj, tuple) and obj and isinstance(obj[0], list):
+                    time.sleep(0.2)  # a job: by now a worker that answered and left is gone
+                return real_send(self, obj)
+            real_send(self, obj)
+            if isinstance(obj, tuple) and obj and obj[0] == "ok" and not answered:
+                answered.append(1)
+                if os.environ.get("KEEPREF_TEST_FIRST_EXIT") != "done":
+                    os.environ["KEEPREF_TEST_FIRST_EXIT"] = "done"
+                    os._exit(9)  # the first worker to answer leaves at once
+        connection.Connection.send = send
+        """,
+    )
+    status, err = finish(proc, tag, 60)
+    assert "BrokenPipeError" not in err and "Traceback" not in err, err
+    assert status in (0, 2), err
+    for line in err.splitlines():  # only a chunk it had been given before it left is lost
+        assert line.endswith(
+            ": internal error: the worker process checking it died (exit status 9)"
+        ), err
+    assert wait_until_gone(tag, 3) == []

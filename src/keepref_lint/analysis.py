@@ -607,10 +607,17 @@ def _analyse_in_workers(
         answers: dict[int, list[Outcome]] = {}
         live = dict(enumerate(processes))
 
-        def give(worker: int) -> None:
-            index = pending.popleft()
-            conns[worker].send((chunks[index], fix, diff))
+        def give(worker: int) -> bool:
+            """Send the next chunk to ``worker``; False (the chunk stays first in line) when its pipe
+            is closed: it died after its last answer, which its sentinel will say."""
+            index = pending[0]
+            try:
+                conns[worker].send((chunks[index], fix, diff))
+            except OSError:  # BrokenPipeError, or a connection reset
+                return False
+            pending.popleft()
             busy.setdefault(worker, []).append(index)
+            return True
 
         next_chunk = 0
         while next_chunk < len(chunks):
@@ -626,7 +633,8 @@ def _analyse_in_workers(
                 continue
             for worker in live:  # two chunks each: a worker never waits for its next one
                 while pending and len(busy.setdefault(worker, [])) < 2:
-                    give(worker)
+                    if not give(worker):
+                        break
             ready = wait([conns[w] for w in live] + [live[w].sentinel for w in live])
             for worker in list(live):
                 conn = conns[worker]
