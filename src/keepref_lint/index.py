@@ -264,11 +264,13 @@ class ProjectIndex(WrapperInference):
     ) -> None:
         """Parse every file that mentions a must-retain name or an alias of one, until nothing is new.
 
-        Each round asks the same question of every file with more words; which files contain a word is
-        computed once per word (a substring scan), so a round costs set operations plus a regex
-        confirmation on the few candidate files.
+        Each round asks its new words only (the test is a disjunction over words, so a file the last
+        round refused passes now only through one of them); which files contain a word is computed once
+        per word (a substring scan), so a round costs set operations plus the line tests on the few
+        candidate files.
         """
         seen: tuple | None = None
+        asked: Prefilter | None = None  # the words every file has been tested with
         stars = corpus.files_importing("import *")
         while True:
             prefilter = self._prefilter(with_classes=True, reexports_only=True)
@@ -276,8 +278,11 @@ class ProjectIndex(WrapperInference):
                 break
             seen = prefilter.key()
             plain_only = Prefilter(set(prefilter.plain), {})
-            for i in sorted(prefilter.candidates(corpus)):
-                if files[i].module not in self.summaries and prefilter(
+            # A file the last round's words did not bring in is brought in now only by a new word.
+            new = prefilter if asked is None else prefilter.beyond(asked)
+            asked = prefilter
+            for i in sorted(new.candidates(corpus)):
+                if files[i].module not in self.summaries and new(
                     files[i].data, files[i].path, corpus.import_lines_of(i)
                 ):
                     skeleton = _skeleton_suffices(files[i], plain_only)
@@ -479,12 +484,11 @@ class ProjectIndex(WrapperInference):
                     plain.add(local)  # a module attribute: reached through what a file binds
                     bound.setdefault(local, set()).add(module.rpartition(".")[2])
         owners: dict[str, set[str]] = {}
+        for name, classes in methods.items():
+            if name not in unbound and name not in bound:
+                owners[name] = self._related_names(classes)
         if reexports_only:
             bound = {}
-        else:
-            for name, classes in methods.items():
-                if name not in unbound and name not in bound:
-                    owners[name] = self._related_names(classes)
         for name in unbound:
             bound.pop(name, None)
         for name in methods:

@@ -57,13 +57,15 @@ class Prefilter:
         names = self.local.get(path, ())
         return any(True for name in names for _ in occurrences(data, name))
 
+    def _owned(self, data: bytes, name: str) -> bool:
+        """Does the text name an owner of the method ``name`` (if it is one of the ``owners``')?"""
+        owners = self.owners.get(name)
+        return owners is None or any(True for owner in owners for _ in occurrences(data, owner))
+
     def _plain_word(self, data: bytes, path: str = "", imports: bytes | None = None) -> bool:
         bound = self.bound
-        owners = self.owners
         for name in self.plain:
-            if name in owners and not any(
-                True for owner in owners[name] for _ in occurrences(data, owner)
-            ):
+            if not self._owned(data, name):
                 continue
             for at in occurrences(data, name):
                 if name not in bound:
@@ -95,8 +97,14 @@ class Prefilter:
         if self._local_word(data, path):
             return True
         if self.reexports_only:
-            # A module passes a name on by importing or aliasing it, or names a class as a base.
-            if any(passes_on(data, at, n) for n in self.plain for at in occurrences(data, n)):
+            # A module passes a name on by importing or aliasing it, or names a class as a base (a
+            # method's name only beside its class's: ``start = Server.start``).
+            if any(
+                passes_on(data, at, n)
+                for n in self.plain
+                if self._owned(data, n)
+                for at in occurrences(data, n)
+            ):
                 return True
         elif self._plain_word(data, path, imports):
             return True
@@ -127,6 +135,25 @@ class Prefilter:
             return True
         return any(n.encode() in data for names in self._guarded_here(data, path) for n in names)
 
+    def beyond(self, old: Prefilter) -> Prefilter:
+        """The words of this test that ``old`` lacks (``reexports_only`` tests only). Those tests are a
+        disjunction over words, so a text ``old`` refused passes this test exactly when it passes
+        ``beyond(old)``: the alias closure's next round asks only about its new words."""
+        assert self.reexports_only and old.reexports_only
+        guarded = {g: set(n - old.guarded.get(g, frozenset())) for g, n in self.guarded.items()}
+        local = {p: set(n - old.local.get(p, frozenset())) for p, n in self.local.items()}
+        # A method's name is new too when its owners changed (a file may now name one).
+        plain = {
+            n for n in self.plain if n not in old.plain or self.owners.get(n) != old.owners.get(n)
+        }
+        return Prefilter(
+            plain,
+            {g: n for g, n in guarded.items() if n},
+            reexports_only=True,
+            local={p: n for p, n in local.items() if n},
+            owners={n: set(o) for n, o in self.owners.items() if n in plain},
+        )
+
     def key(self) -> tuple:
         return (
             self.plain,
@@ -140,7 +167,11 @@ class Prefilter:
         """Indices of the corpus's files that contain the words (before the exact test of __call__)."""
         found: set[int] = set()
         for word in self.plain:
-            found |= corpus.files_with(word)
+            holding = corpus.files_with(word)
+            owners = self.owners.get(word)
+            if owners is not None and holding:  # a method's name counts beside an owner's only
+                holding = holding & set().union(*(corpus.files_with(o) for o in owners))
+            found |= holding
         for path, names in self.local.items():
             index = corpus.position.get(path)
             if index is not None and any(n.encode() in corpus.texts[index] for n in names):

@@ -1,0 +1,88 @@
+"""Property: the alias closure's rounds (index._close_over_aliases) ask each file only about the words
+that are new since the last round (``Prefilter.beyond``), and only the files ``Prefilter.candidates``
+names. Both are sound only if, for every text the last round's test refused, the new test and its
+``beyond`` agree, and every text the test accepts is a candidate. Texts are built from the line shapes
+the re-export test reads: imports, aliases, class bases, calls, and a method's name beside its class's
+or without it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from keepref_lint.prefilter import Corpus, Prefilter  # noqa: E402
+
+WORDS = ["start", "serve", "Server", "Base", "create_task"]
+CLASSES = ["Server", "Base"]
+GUARDS = ["asyncio", "svc"]
+LINES = [
+    "from {g} import {w}",
+    "import {g}",
+    "{w} = {g}.{v}",
+    "{w} = {v}",
+    "run = {w}.{v}",
+    "class Thing({w}):",
+    "    {w}()",
+    "x.{w}()",
+    "# {w} {v}",
+    "def {w}(self): ...",
+]
+
+line = st.builds(
+    lambda shape, g, w, v: shape.format(g=g, w=w, v=v),
+    st.sampled_from(LINES),
+    st.sampled_from(GUARDS),
+    st.sampled_from(WORDS),
+    st.sampled_from(WORDS),
+)
+text = st.lists(line, max_size=6).map(lambda lines: ("\n".join(lines) + "\n").encode())
+words = st.sets(st.sampled_from(WORDS), max_size=4)
+
+
+@st.composite
+def rounds(draw: st.DrawFn) -> tuple[Prefilter, Prefilter]:
+    """Two successive rounds' tests: the second has every word of the first, methods may have gained
+    owners, and a method's name may have stopped being one (a function of that name was marked)."""
+    classes = st.sets(st.sampled_from(CLASSES), min_size=1)
+    plain = draw(words)
+    guarded = {g: draw(words) for g in GUARDS}
+    owners = {name: draw(classes) for name in draw(words) & {"start", "serve"}}
+    more_plain = plain | draw(words)
+    more_guarded = {g: names | draw(words) for g, names in guarded.items()}
+    more_owners = {name: set(o) | draw(classes) for name, o in owners.items()}
+    for name in draw(words) & {"start", "serve"}:
+        more_owners.setdefault(name, draw(classes))
+    for name in draw(words):
+        more_owners.pop(name, None)
+    old = Prefilter(plain, guarded, reexports_only=True, owners=owners)
+    new = Prefilter(more_plain, more_guarded, reexports_only=True, owners=more_owners)
+    return old, new
+
+
+@settings(max_examples=500, deadline=None)
+@given(rounds(), st.lists(text, min_size=1, max_size=5))
+def test_a_round_asks_only_its_new_words(
+    tests: tuple[Prefilter, Prefilter], texts: list[bytes]
+) -> None:
+    old, new = tests
+    beyond = new.beyond(old)
+    for data in texts:
+        if not old(data):
+            assert new(data) == beyond(data), data
+
+
+@settings(max_examples=500, deadline=None)
+@given(rounds(), st.lists(text, min_size=1, max_size=5))
+def test_every_accepted_text_is_a_candidate(
+    tests: tuple[Prefilter, Prefilter], texts: list[bytes]
+) -> None:
+    corpus = Corpus(texts)
+    for prefilter in (*tests, tests[1].beyond(tests[0])):
+        candidates = prefilter.candidates(corpus)
+        for i, data in enumerate(texts):
+            if prefilter(data):
+                assert i in candidates, data
