@@ -33,6 +33,7 @@ class WrapperInference:
     settings: Settings
     marks: dict[str, Mark]
     summaries: dict[str, ModuleSummary]
+    summarized: dict[str, bool]  # path -> whether its summary is a skeleton
     prefilter: Prefilter
     used: set[str]
     defined_in: dict[str, str]
@@ -378,9 +379,20 @@ class WrapperInference:
     def _may_mark_a_class(self, file: SourceFile) -> bool:
         """Can a class of the file be must-retain (so that its ``return cls(...)`` factories are
         wrappers)? Only if its module is summarized (a class's marks, its marked ``__init__`` and its
-        bases are read from the summary), or if the configuration marks something (which may name
-        the class, under any name that leads to it)."""
-        return file.module in self.summaries or bool(self.settings.must_retain)
+        bases are read from the summary) and one of the classes it lists is must-retain now (a later
+        round asks again), or if the configuration marks something (which may name the class, under
+        any name that leads to it). A skeleton summary lists the top-level classes only: a class
+        statement below one (in a function or an ``if``) may be one too; so may any class when the
+        summary is another file's."""
+        if self.settings.must_retain:
+            return True
+        summary = self.summaries.get(file.module)
+        if summary is None:
+            return False
+        skeleton = self.summarized.get(file.path)
+        if skeleton is None or (skeleton and _INDENTED_CLASS.search(file.data)):
+            return True
+        return any(self.lookup(qualname) is not None for qualname in summary.classes)
 
     def _class_mark_names(self) -> set[str]:
         """Last names of marked or configured classes and of the project classes that inherit a mark
@@ -396,6 +408,9 @@ class WrapperInference:
                 if self.lookup(qualname) is not None:
                     names.add(qualname.rpartition(".")[2])
         return names
+
+
+_INDENTED_CLASS = re.compile(rb"\n[ \t]+class[ \t]")
 
 
 class SiteStore:
