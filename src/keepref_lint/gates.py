@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from keepref_lint.nodes import mapping_values
 from keepref_lint.prefilter import occurrences
 from keepref_lint.resolve import (
     _COLLECTIONS,
@@ -24,7 +25,6 @@ from keepref_lint.resolve import (
     _QUALIFIERS,
     _TUPLES,
     _UNIONS,
-    mapping_values,
 )
 from keepref_lint.sourcetext import parse_quietly
 

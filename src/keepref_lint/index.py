@@ -34,7 +34,7 @@ from keepref_lint.receivers import (
     module_of,
     questions_of,
 )
-from keepref_lint.resolve import resolve_relative
+from keepref_lint.scopes import resolve_relative
 from keepref_lint.sourcetext import parse_quietly
 from keepref_lint.summaries import ClassInfo, ModuleSummary, summarize_module
 from keepref_lint.wrappers import SiteStore, WrapperInference, return_sites

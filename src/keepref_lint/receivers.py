@@ -20,16 +20,10 @@ from collections.abc import Callable, Iterable
 from keepref_lint import stats
 from keepref_lint.catalog import TYPE_ALIASES
 from keepref_lint.gates import FileRules, _tree, close_gates
+from keepref_lint.nodes import dotted_name
 from keepref_lint.prefilter import has_lone_cr
-from keepref_lint.resolve import (
-    ANNOTATED,
-    DEF,
-    INSTANCE,
-    FileScopes,
-    Scope,
-    TypeOracle,
-    dotted_name,
-)
+from keepref_lint.resolve import INSTANCE, FileScopes
+from keepref_lint.scopes import ANNOTATED, DEF, Scope, TypeOracle
 
 _MAX_ROUNDS = 8
 _TYPES = frozenset(TYPE_ALIASES.values())  # the catalog's types (the event loop)
@@ -123,7 +117,7 @@ def file_facts(scopes: FileScopes, known: Callable[[str], bool]) -> FileFacts:
 
 
 class ReceiverTypes(TypeOracle):
-    """The facts of the files read so far, answering ``resolve.TypeOracle``'s questions."""
+    """The facts of the files read so far, answering ``scopes.TypeOracle``'s questions."""
 
     def __init__(self) -> None:
         self.facts: dict[str, FileFacts] = {}  # path -> facts
