@@ -16,7 +16,7 @@ from keepref_lint.apply import verify
 from keepref_lint.finding import Edit, Finding, Fix
 from keepref_lint.fix import NamePlanner, realign
 from keepref_lint.project import InputError
-from keepref_lint.resolve import Scope
+from keepref_lint.scopes import Scope
 from keepref_lint.sourcetext import SourceText
 
 # Jobs wait on futures that their producer holds only weakly (as many libraries hold waiters), so nothing

@@ -30,7 +30,8 @@ from collections.abc import Iterator
 from keepref_lint.catalog import ENTRIES
 from keepref_lint.finding import Edit, Fix
 from keepref_lint.marks import Mark
-from keepref_lint.resolve import IMPORT, Scope, Statement, first_line, walk_nodes
+from keepref_lint.nodes import first_line, walk_nodes
+from keepref_lint.scopes import IMPORT, Scope, Statement
 from keepref_lint.sourcetext import SourceText
 
 VERB_PREFIXES = ("start_", "create_", "launch_", "spawn_", "make_", "open_")

@@ -15,8 +15,10 @@ import ast
 import re
 from bisect import bisect_right
 
-from keepref_lint.resolve import FileScopes, Statement, walk_nodes
+from keepref_lint.nodes import walk_nodes
+from keepref_lint.resolve import FileScopes
 from keepref_lint.rules import candidates, return_candidates
+from keepref_lint.scopes import Statement
 from keepref_lint.sourcetext import parse_quietly
 
 _BLOCK = re.compile(rb"(?:async[ \t]+def|def|class)[ \t]")

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from keepref_lint.catalog import CATALOG
 from keepref_lint.config import Settings
+from keepref_lint.gates import receiver_gates
 from keepref_lint.marks import Mark
 from keepref_lint.parsing import ParseCache
 from keepref_lint.prefilter import Corpus, Prefilter, has_lone_cr, module_skeleton
@@ -32,9 +33,8 @@ from keepref_lint.receivers import (
     method_names,
     module_of,
     questions_of,
-    receiver_gates,
 )
-from keepref_lint.resolve import resolve_relative
+from keepref_lint.scopes import resolve_relative
 from keepref_lint.sourcetext import parse_quietly
 from keepref_lint.summaries import ClassInfo, ModuleSummary, summarize_module
 from keepref_lint.wrappers import SiteStore, WrapperInference, return_sites

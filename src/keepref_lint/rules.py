@@ -44,17 +44,10 @@ from keepref_lint.fix import (
 )
 from keepref_lint.index import ProjectIndex
 from keepref_lint.marks import Mark, bounded_chain
+from keepref_lint.nodes import dotted_name, first_line, last_name, walk_nodes
 from keepref_lint.project import SourceFile, printable
-from keepref_lint.resolve import (
-    FileScopes,
-    Scope,
-    Statement,
-    dotted_name,
-    first_line,
-    last_name,
-    partial_use,
-    walk_nodes,
-)
+from keepref_lint.resolve import FileScopes
+from keepref_lint.scopes import Scope, Statement, partial_use
 from keepref_lint.sourcetext import SourceText
 
 

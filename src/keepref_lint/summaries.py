@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from keepref_lint.marks import Mark
+from keepref_lint.nodes import dotted_name, last_name
 from keepref_lint.project import SourceFile
-from keepref_lint.resolve import dotted_name, import_bindings, last_name
+from keepref_lint.scopes import import_bindings
 
 
 @dataclass

@@ -14,7 +14,7 @@ import tokenize
 from bisect import bisect_right
 from collections.abc import Iterable
 
-from keepref_lint.resolve import first_line
+from keepref_lint.nodes import first_line
 
 NOQA_INLINE = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
 NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa", re.IGNORECASE)

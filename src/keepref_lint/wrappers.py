@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, NamedTuple
 from keepref_lint.catalog import ENTRIES
 from keepref_lint.config import Settings
 from keepref_lint.marks import Mark
+from keepref_lint.nodes import walk_nodes
 from keepref_lint.parsing import ParseCache
 from keepref_lint.prefilter import Corpus, Prefilter, import_lines, may_annotate_one, may_return_one
 from keepref_lint.project import SourceFile
-from keepref_lint.resolve import ASSIGN, FileScopes, Scope, walk_nodes
+from keepref_lint.resolve import FileScopes
+from keepref_lint.scopes import ASSIGN, Scope
 from keepref_lint.summaries import ModuleSummary
 
 _AS_ALIAS = re.compile(rb"\b(\w+)[ \t]+as[ \t]+(\w+)")
