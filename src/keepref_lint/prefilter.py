@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Collection, Iterable, Iterator
-from functools import lru_cache
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from keepref_lint.shapes import drop_shaped as _drop_shaped
@@ -187,9 +186,7 @@ class Prefilter:
 class Corpus:
     """Many files' texts, and which of them contain a word (memoized: each word is scanned for once).
 
-    The scan is ``bytes.__contains__`` per file, at C speed, and a regex search for a name as a whole
-    word in the files that contain it (half as much again, and names such as ``_start`` are mostly
-    parts of longer words: each file that only seems to hold one costs an exact test). A guard (a module name) is looked for in the
+    The scan is ``bytes.__contains__`` per file, at C speed. A guard (a module name) is looked for in the
     files' import statements only (``import_lines``), a twentieth of the text; a guarded name only in the
     files that import its guard.
     """
@@ -213,9 +210,8 @@ class Corpus:
     WORD_INDEX_AFTER = 1000
 
     def files_with(self, word: str, within: set[int] | None = None) -> set[int]:
-        """The files whose text contains ``word`` (among ``within`` when given): as a whole word when it
-        is a name (all that the exact tests accept: ``_start`` is in 258 of litellm's files, as a word
-        in 8), else as a substring (``.start(``)."""
+        """The files whose text contains ``word`` (among ``within`` when given); once the word index
+        is built, those where it stands as a whole word (all that the exact tests accept)."""
         found = self._memo.get(word)
         if found is None and self._words is None:
             if len(self._memo) + len(self._partial) >= self.WORD_INDEX_AFTER:
@@ -227,17 +223,15 @@ class Corpus:
             found = self._memo[word] = self._words.get(word.encode(), set())
         if found is not None:
             return found if within is None else found & within
-        needle, whole = word.encode(), _whole_word(word)
+        needle = word.encode()
         if within is None:
-            found = self._memo[word] = {
-                i for i, text in enumerate(self.texts) if needle in text and whole(text)
-            }
+            found = self._memo[word] = {i for i, text in enumerate(self.texts) if needle in text}
             return found
         known = self._partial.setdefault(word, {})
         texts = self.texts
         for i in within:
             if i not in known:
-                known[i] = needle in texts[i] and whole(texts[i])
+                known[i] = needle in texts[i]
         return {i for i in within if known[i]}
 
     def _import_texts(self) -> list[bytes]:
@@ -258,8 +252,7 @@ class Corpus:
         known = self._partial.setdefault(word, {})
         answer = known.get(i)
         if answer is None:
-            text = self.texts[i]
-            answer = known[i] = word.encode() in text and _whole_word(word)(text)
+            answer = known[i] = word.encode() in self.texts[i]
         return answer
 
     def files_importing(self, word: str) -> set[int]:
@@ -278,20 +271,6 @@ class Corpus:
                 ending = _parts_holding(paths + "\0", starts, f"{os.sep}{word}.py\0")
                 found.update(inside | ending)
         return found
-
-
-@lru_cache(maxsize=4096)
-def _whole_word(word: str) -> Callable[[bytes], Any]:
-    """A test that ``word`` stands in a text as a whole word, as ``occurrences`` counts one (for a text
-    known to contain it); any text passes for a word that is not a name. The pattern starts with the
-    word itself, so the regex engine looks for it as a literal before it checks the bytes around it."""
-    needle = word.encode()
-    if not _WORD.fullmatch(needle):
-        return bool
-    name = re.escape(needle)
-    return re.compile(
-        name + rb"(?<![0-9A-Za-z_\x80-\xff]" + name + rb")(?![0-9A-Za-z_\x80-\xff])"
-    ).search
 
 
 def _joined(parts: list, separator: Any) -> tuple[Any, list[int]]:
