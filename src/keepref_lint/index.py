@@ -24,7 +24,7 @@ from keepref_lint.config import Settings
 from keepref_lint.gates import receiver_gates
 from keepref_lint.marks import Mark
 from keepref_lint.parsing import ParseCache
-from keepref_lint.prefilter import Corpus, Prefilter, has_lone_cr, module_skeleton
+from keepref_lint.prefilter import Corpus, Prefilter, has_lone_cr
 from keepref_lint.project import InputError, SourceFile, is_stub
 from keepref_lint.receivers import (
     ReceiverTypes,
@@ -35,6 +35,7 @@ from keepref_lint.receivers import (
     questions_of,
 )
 from keepref_lint.scopes import resolve_relative
+from keepref_lint.skeletons import module_skeleton, without_function_bodies
 from keepref_lint.sourcetext import parse_quietly
 from keepref_lint.summaries import ClassInfo, ModuleSummary, summarize_module
 from keepref_lint.wrappers import SiteStore, WrapperInference, return_sites
@@ -242,12 +243,9 @@ class ProjectIndex(WrapperInference):
     def _read_summary(
         self, file: SourceFile, cache: ParseCache, skeleton: bool
     ) -> ModuleSummary | None:
-        tree = None
-        if skeleton and b"\0" not in file.data:
-            try:
-                tree = parse_quietly(module_skeleton(file.data))
-            except (SyntaxError, ValueError):
-                tree = None
+        tree = None if skeleton else cache.trees.get(file.path)
+        if tree is None and b"\0" not in file.data and file.path not in cache.errors:
+            tree = _parse_cut(file, skeleton, self.decorators)
         if tree is None:
             tree = cache.parse(file)
         if tree is None:
@@ -723,6 +721,25 @@ class ProjectIndex(WrapperInference):
             else:
                 break
         return target
+
+
+def _parse_cut(file: SourceFile, skeleton: bool, decorators: set[str]) -> ast.Module | None:
+    """The tree of the part of the file its summary reads (skeletons.py): the skeleton, or else the text
+    without its functions' bodies, unless a marker decorator may stand in one (a marked function inside
+    a function). None: read the whole file."""
+    data = file.data
+    if skeleton:
+        cut: bytes | None = module_skeleton(data)
+    elif any(decorator.encode() in data for decorator in decorators):
+        return None
+    else:
+        cut = without_function_bodies(data)
+    if cut is None:
+        return None
+    try:
+        return parse_quietly(cut)
+    except (SyntaxError, ValueError):
+        return None
 
 
 def _skeleton_suffices(file: SourceFile, plain_only: Prefilter) -> bool:

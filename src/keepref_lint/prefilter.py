@@ -1,8 +1,8 @@
 """The prefilter: can a file's text matter? Answered from its bytes, before any parse.
 
 Prefilter is the test (a file that says no is never parsed), Corpus says which of many files contain a
-word, and the byte-level helpers below are their vocabulary: whole-word occurrences, import lines, where on
-a line a name stands (a drop, a re-export, a ``return``, an annotation) and a module's top-level skeleton.
+word, and the byte-level helpers below are their vocabulary: whole-word occurrences, import lines and where on
+a line a name stands (a drop, a re-export, a ``return``, an annotation).
 """
 
 from __future__ import annotations
@@ -334,38 +334,6 @@ def import_lines(data: bytes) -> bytes:
         parts.append(data[start:end])
         at = data.find(b"import", end)
     return b"\n".join(parts)
-
-
-_TOP_LEVEL = re.compile(rb"(?:from|import)[ \t]|class[ \t]|[A-Za-z_]\w*[ \t]*(?::[^=\n]*)?=(?!=)")
-
-
-def module_skeleton(data: bytes) -> bytes:
-    """The module's top-level imports, assignments and class headers (bodies become ``...``).
-
-    A re-export is a top-level statement, so this is all the alias closure needs from a file that only a
-    catalog name brought in, at a fraction of the cost of parsing the whole file. Lines of a statement
-    continue while brackets are open (strings and backslash continuations are not tracked: a skeleton that
-    does not parse falls back to the whole file).
-    """
-    kept: list[bytes] = []
-    depth = 0
-    keeping = False
-    encoding_lines = data.split(b"\n", 2)[:2]
-    for line in encoding_lines:
-        if line.startswith(b"#") and b"coding" in line:
-            kept.append(line)
-    for line in data.split(b"\n"):
-        if depth == 0:
-            keeping = bool(_TOP_LEVEL.match(line))
-            is_class = line.startswith(b"class")
-        if keeping:
-            kept.append(line)
-            depth += sum(line.count(c) for c in b"([{") - sum(line.count(c) for c in b")]}")
-            depth = max(depth, 0)
-            if depth == 0 and is_class:
-                kept.append(b"    ...")
-                keeping = False
-    return b"\n".join(kept) + b"\n"
 
 
 def _is_word_byte(byte: int) -> bool:
