@@ -125,14 +125,44 @@ class WrapperInference:
         for i in sorted(candidates):
             sites.extend(collect(i, names))
 
-        def more(name: str) -> list[_Site]:
+        # Which files can reach a name marked during the round: its marks' classes', if all of them are
+        # methods (as ``Prefilter.owners`` says for the marks of the round's start), else any file.
+        bindings = {local for summary in self.summaries.values() for local in summary.bindings}
+        classes: dict[str, set[str] | None] = {}
+
+        def reaching(mark: Mark) -> set[int] | None:
+            name = mark.short_name
+            parts = mark.qualname.split(".")
+            method = (
+                mark.kind == "method"
+                and mark.source in ("decorator", "inferred")
+                and "<locals>" not in parts[:-1]
+                and len(parts) > 2
+            )
+            other_kinds = name in prefilter.plain and name not in prefilter.owners
+            if not method or other_kinds or name in bindings:
+                classes[name] = None
+            known = classes.setdefault(name, set())
+            if known is None:
+                return None
+            known.add(parts[-2])
+            related = prefilter.owners.get(name, frozenset()) | self._related_names(known)
+            return set().union(*(corpus.files_with(owner) for owner in related))
+
+        def more(mark: Mark) -> list[_Site]:
             # Newly marked: a project function or method of that name is reached through neither the
             # catalog's modules nor only the classes named above.
-            owners.pop(name, None)
+            name = mark.short_name
             guarded.pop(name, None)
+            reached = reaching(mark)
+            if reached is None:
+                owners.pop(name, None)
+            else:
+                owners[name] = reached
             sync.clear()
             sync.update(self._sync_names())
-            return self._new_sites(name, corpus, uncollected, collect)
+            within = uncollected if reached is None else uncollected & reached
+            return self._new_sites(name, corpus, within, collect)
 
         added = self._propagate(sites, more)
         if own:
@@ -175,7 +205,8 @@ class WrapperInference:
         uncollected: set[int],
         collect: Callable[[int, set[str]], list[_Site]],
     ) -> list[_Site]:
-        """Sites of files not yet looked at that mention a name just marked."""
+        """Sites of the files ``uncollected`` (not yet looked at, and able to reach the name) that mention
+        a name just marked."""
         found: list[_Site] = []
         # Only the files not looked at yet are scanned for the name (a chain within one file would
         # otherwise rescan that file for each of its wrappers).
@@ -207,7 +238,7 @@ class WrapperInference:
         return found
 
     def _propagate(
-        self, sites: list[_Site], more: Callable[[str], list[_Site]] | None = None
+        self, sites: list[_Site], more: Callable[[Mark], list[_Site]] | None = None
     ) -> bool:
         """Examine every site once, then again only the sites that call a name just marked (and, through
         ``more``, those of files that mention it), until none is left; then one more full pass for what
@@ -236,7 +267,7 @@ class WrapperInference:
                 name = mark.short_name
                 if more is not None:
                     start = len(sites)
-                    sites.extend(more(name))
+                    sites.extend(more(mark))
                     index(start)
                     for new in range(start, len(sites)):
                         queue.append(new)
