@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterable
 
 from keepref_lint import stats
 from keepref_lint.cache import DiskCache, cache_folder, manifest_of
@@ -26,6 +25,12 @@ from keepref_lint.project import (
     scan_tree,
     target_paths,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # ``collections`` is not otherwise imported by a warm run (see finding.py)
+    from collections.abc import Callable, Iterable
+
+    Progress = Callable[[int, int, int], None]  # (files checked, files to check, fixes applied)
 
 
 class RunResult:
@@ -46,9 +51,6 @@ class RunResult:
     @property
     def findings(self) -> list[Finding]:
         return sorted((f for r in self.results for f in r.findings), key=Finding.sort_key)
-
-
-Progress = Callable[[int, int, int], None]  # (files checked, files to check, fixes applied)
 
 
 def _phase(progress: Progress | None, text: str) -> None:

@@ -6,15 +6,17 @@ run (answered from the cache) would spend a tenth of its time importing and buil
 
 from __future__ import annotations
 
-import errno
 import os
-from collections.abc import Container, Iterable
 from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
 
 try:  # the C module itself: ``hashlib`` also loads OpenSSL, a twentieth of a warm run's time
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - an interpreter built without it
     from hashlib import blake2b
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Container, Iterable
 
 # ruff's default exclusions, so a tree looks the same to both tools.
 DEFAULT_EXCLUDED_DIRS = frozenset(
@@ -233,6 +235,8 @@ def not_regular(mode: int) -> str:
 
 def link_problem(exc: OSError) -> str:
     """What is wrong with a symbolic link whose target cannot be reached."""
+    import errno  # (an error's path only: a warm run does without it)
+
     if exc.errno == errno.ELOOP:
         return "symbolic link loop"
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
@@ -273,7 +277,7 @@ def target_paths(
         except OSError as exc:
             if os.path.islink(path):
                 errors.append(InputError(raw, "cannot read: " + link_problem(exc)))
-            elif exc.errno == errno.ENOENT:
+            elif isinstance(exc, FileNotFoundError):
                 errors.append(InputError(raw, "no such file or directory"))
             else:
                 errors.append(InputError(raw, f"cannot read: {exc.strerror or exc}"))
@@ -387,6 +391,8 @@ def read_source(file: SourceFile, digest: bool = True) -> None:
         cause = "cannot read: file vanished or is a dangling symbolic link"
         raise InputError(file.display, cause) from None
     except OSError as exc:
+        import errno
+
         if exc.errno == errno.ELOOP:
             raise InputError(file.display, "cannot read: symbolic link loop") from None
         raise InputError(file.display, f"cannot read: {exc.strerror or exc}") from None
