@@ -318,10 +318,11 @@ def target_paths(
                 path = os.path.realpath(path)
             prefix = path.rstrip(os.sep) + os.sep
             if scanned is not None and _plainly_inside(path, excluder):
+                # (As ``is_stub`` below, written out: these run over every file of the tree.)
                 files = (
-                    [f for f in scanned if f.startswith(prefix)]
+                    [f for f in scanned if f.startswith(prefix) and not f.endswith(STUB_SUFFIX)]
                     if path != excluder.root
-                    else list(scanned)
+                    else [f for f in scanned if not f.endswith(STUB_SUFFIX)]
                 )
                 if skipped:
                     left_out.update(
@@ -331,9 +332,10 @@ def target_paths(
                     )
             else:
                 walk_skipped: Skipped = {}
-                files = list(scan_tree(path, excluder, skipped=walk_skipped))
+                walked = scan_tree(path, excluder, skipped=walk_skipped)
+                files = [f for f in walked if not is_stub(f)]
                 left_out.update(walk_skipped)
-            found.update(dict.fromkeys(f for f in files if not is_stub(f)))
+            found.update(dict.fromkeys(files))
         elif S_ISREG(mode):
             if is_stub(path):
                 continue
