@@ -166,3 +166,50 @@ def test_compiler_warnings_about_user_code_stay_off_stderr(tmp_path: Path) -> No
     proc = run_cli("fix", cwd=root)
     assert proc.stderr == ""
     assert (root / "warn.py").read_bytes() == FIXED + b'\n\nPATTERN = "\\d+"\n'
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and symbolic links")
+def test_the_scan_by_descriptor_finds_what_the_scan_by_path_finds(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """project.scan_tree lists folders through open descriptors where it can; the listing by path
+    (the fallback elsewhere) finds the same files, in the same order, with the same notes."""
+    from keepref_lint import project
+
+    root = tmp_path / "tree"
+    (root / "pkg" / "sub").mkdir(parents=True)
+    (root / "pkg" / "__pycache__").mkdir()
+    (root / "pkg" / "__pycache__" / "cached.py").write_text("")
+    for name in ("a.py", "pkg/__init__.py", "pkg/b.py", "pkg/b.pyi", "pkg/sub/c.py", "z.txt"):
+        (root / name).write_text("x = 1\n")
+    (root / "pkg" / "sub" / ".gitignore").write_text("*.log\n")
+    (root / "pkg" / "d.py").mkdir()  # a folder named like a file: walked
+    (root / "pkg" / "d.py" / "e.py").write_text("")
+    (root / "link.py").symlink_to(root / "a.py")
+    (root / "dangling.py").symlink_to(root / "missing.py")
+    (root / "looped").symlink_to(root)  # a symlinked folder: not followed
+    os.mkfifo(root / "pipe.py")
+
+    def scan(by_descriptor: bool) -> tuple[list, list, dict]:
+        monkeypatch.setattr(project, "_BY_DESCRIPTOR", by_descriptor)
+        gitignores: list[str] = []
+        skipped: dict[str, str] = {}
+        found = project.scan_tree(
+            str(root), project.Excluder(str(root), ["pkg/sub"]), None, gitignores, skipped
+        )
+        return list(found.items()), gitignores, skipped
+
+    by_descriptor = scan(True)
+    assert by_descriptor == scan(False)
+    found, gitignores, skipped = by_descriptor
+    assert [os.path.relpath(path, root) for path, _ in found] == [
+        "a.py", "link.py", "pkg/__init__.py", "pkg/b.py", "pkg/b.pyi", "pkg/d.py/e.py",
+    ]  # fmt: skip
+    assert gitignores == []  # (below an excluded folder)
+    assert {os.path.basename(p): why for p, why in skipped.items()} == {
+        "dangling.py": "skipped: dangling symbolic link",
+        "pipe.py": "skipped: a FIFO, not a regular file",
+    }
+    gitignores_unexcluded: list[str] = []
+    project.scan_tree(str(root), project.Excluder(str(root), []), None, gitignores_unexcluded)
+    assert gitignores_unexcluded == [str(root / "pkg" / "sub" / ".gitignore")]

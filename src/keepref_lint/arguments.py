@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
-from types import SimpleNamespace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Sequence
+    from types import SimpleNamespace
+else:  # as ``types`` itself defines it, without importing ``types`` on every run
+    SimpleNamespace = type(sys.implementation)
 
 FORMATS = (
     "text",

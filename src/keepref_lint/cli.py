@@ -8,7 +8,6 @@ import time
 
 from keepref_lint import stats
 from keepref_lint.arguments import parse_args
-from keepref_lint.codes import RULES, rule_page
 from keepref_lint.config import ConfigError, Settings, load_settings, with_overrides
 from keepref_lint.engine import RunResult, run
 from keepref_lint.finding import Finding
@@ -44,6 +43,8 @@ def _settings(args: Namespace, paths: list[str] | None = None) -> Settings:
 
 
 def _explain(code: str) -> int:
+    from keepref_lint.codes import RULES, rule_page
+
     code = code.upper()
     rule = RULES.get(code)
     if rule is None:

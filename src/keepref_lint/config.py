@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import keyword
 import os
 import sys
-from collections import namedtuple
-from collections.abc import Iterable, Mapping
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
     from typing import Any
 
 TOOL_KEY = "keepref-lint"
@@ -29,17 +27,39 @@ def _is(pattern: str, text: str) -> bool:
     return re.fullmatch(pattern, text) is not None
 
 
+def _keyword(name: str) -> bool:
+    import keyword  # only when a value is checked, as ``re``
+
+    return keyword.iskeyword(name)
+
+
 class ConfigError(Exception):
     """A configuration problem; the message is one line that names the file and the cause."""
 
 
-class RetainSpec(namedtuple("RetainSpec", "qualname attr reason", defaults=(None, None))):
-    """A qualified name whose call result must be kept, with optional fix attribute and reason."""
+class RetainSpec:
+    """A qualified name whose call result must be kept, with optional fix attribute and reason.
 
-    __slots__ = ()
-    qualname: str
-    attr: str | None
-    reason: str | None
+    A plain class, not a named tuple: this module is loaded on every run (see finding.py)."""
+
+    __slots__ = ("attr", "qualname", "reason")
+
+    def __init__(self, qualname: str, attr: str | None = None, reason: str | None = None) -> None:
+        self.qualname = qualname
+        self.attr = attr
+        self.reason = reason
+
+    def _fields(self) -> tuple[str, str | None, str | None]:
+        return (self.qualname, self.attr, self.reason)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is RetainSpec and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"RetainSpec(qualname={self.qualname!r}, attr={self.attr!r}, reason={self.reason!r})"
 
 
 class Settings:
@@ -146,9 +166,7 @@ def _retain_spec(qualname: Any, attr: Any, reason: Any, origin: str) -> RetainSp
         raise ConfigError(
             f"{origin}: must-retain entry {qualname!r} is not a qualified name like 'pkg.module.func'"
         )
-    if attr is not None and (
-        not isinstance(attr, str) or not _is(_IDENT, attr) or keyword.iskeyword(attr)
-    ):
+    if attr is not None and (not isinstance(attr, str) or not _is(_IDENT, attr) or _keyword(attr)):
         # (A keyword, ``class``, cannot be an attribute name either: the decorator refuses it too.)
         raise ConfigError(f"{origin}: attr {attr!r} for {qualname} is not a Python identifier")
     if reason is not None and not isinstance(reason, str):
@@ -168,9 +186,11 @@ def _str_list(table: Mapping[str, Any], key: str, origin: str) -> tuple[str, ...
 
 
 def _codes(values: Iterable[str], key: str, origin: str) -> tuple[str, ...]:
+    codes = tuple(v.strip().upper() for v in values if v.strip())
+    if not codes:
+        return codes  # (the registry is not imported to check nothing)
     from keepref_lint.codes import RULES, is_known_selector
 
-    codes = tuple(v.strip().upper() for v in values if v.strip())
     for code in codes:
         if code != "ALL" and not _is(_CODE_PREFIX, code):
             raise ConfigError(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterable
 
 from keepref_lint import stats
 from keepref_lint.cache import DiskCache, cache_folder, manifest_of
@@ -26,6 +25,12 @@ from keepref_lint.project import (
     scan_tree,
     target_paths,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # ``collections`` is not otherwise imported by a warm run (see finding.py)
+    from collections.abc import Callable, Iterable
+
+    Progress = Callable[[int, int, int], None]  # (files checked, files to check, fixes applied)
 
 
 class RunResult:
@@ -46,9 +51,6 @@ class RunResult:
     @property
     def findings(self) -> list[Finding]:
         return sorted((f for r in self.results for f in r.findings), key=Finding.sort_key)
-
-
-Progress = Callable[[int, int, int], None]  # (files checked, files to check, fixes applied)
 
 
 def _phase(progress: Progress | None, text: str) -> None:
@@ -74,18 +76,31 @@ def _results_cache(settings: Settings) -> DiskCache:
     )
 
 
+# The outcome of a file checked without findings, most files' outcome: stored as one object that each of
+# them refers to, so that marshal writes it once and a warm run's load makes it once.
+_CLEAN = ("checked", ())
+
+
 def _replay(result: RunResult, targets: list[str], stored: dict[str, tuple]) -> bool:
     """Fill ``result`` from stored outcomes when every target has one (nothing changed since)."""
-    if not all(path in stored for path in targets):
+    if not all(map(stored.__contains__, targets)):
         return False
+    clean = 0
     for name in targets:
-        _replay_one(result, name, stored[name])
+        outcome = stored[name]
+        if outcome == _CLEAN:  # all ``_replay_one`` would do, without a call for each of thousands
+            clean += 1
+        else:
+            _replay_one(result, name, outcome)
+    result.files_checked += clean
     return True
 
 
 def _plain(outcome: tuple) -> tuple:
     """An outcome in built-in types only, as the results cache stores it."""
     if outcome[0] == "checked":
+        if not outcome[1]:
+            return _CLEAN
         return ("checked", [finding.to_plain() for finding in outcome[1]])
     return outcome
 

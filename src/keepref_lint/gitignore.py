@@ -133,7 +133,7 @@ def ignored_below(
         return NOTHING
     key = None
     if cache_file is not None:
-        import zlib
+        from keepref_lint.project import text_digest
 
         stats = []
         for path in (*pattern_files, os.path.join(top, ".git", "index")):
@@ -142,7 +142,7 @@ def ignored_below(
             except OSError:
                 continue
             stats.append((path, info.st_mtime_ns, info.st_size))
-        names = zlib.crc32("\0".join(manifest or ()).encode("utf-8", "surrogateescape"))
+        names = text_digest("\0".join(manifest or ()).encode("utf-8", "surrogateescape"))
         key = (root, tuple(stats), names, len(manifest or ()))
         from keepref_lint.cache import read_pickle
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-from keepref_lint.finding import Finding
+    from keepref_lint.finding import Finding
 
 
 def format_text(findings: Sequence[Finding]) -> str:
