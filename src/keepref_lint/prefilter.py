@@ -458,17 +458,21 @@ def may_return_one(
     names: Iterable[str],
     factories: bool = True,
     sync: Collection[str] = (),
+    module_level: Collection[str] = (),
 ) -> bool:
     """A direct ``return call(...)``, or a local assigned from a call that some ``return`` names, or (with
     ``factories``: a class of the file may be must-retain) a classmethod factory's ``return cls(...)``.
     A call of a name in ``sync`` (whose must-retain things are all plain functions, never ``async def``)
-    counts only when it is not awaited: what ``await`` gives is not the object to keep."""
+    counts only when it is not awaited: what ``await`` gives is not the object to keep. A name in
+    ``module_level`` (functions and classes of modules only) is not called as ``self.name(...)`` or
+    ``cls.name(...)``, unless the text assigns an attribute of that name (``self.gather = gather``)."""
     if (factories and _RETURNS_CLS.search(data)) or has_lone_cr(data):
         return True
     returned: dict[str, bool] = {}
     for name in names:
+        on_self = name in module_level and f".{name} =".encode() not in data
         for at in occurrences(data, name):
-            if not _called(data, at, name):
+            if not _called(data, at, name) or (on_self and _on_self(data, at)):
                 continue
             line = _line_before(data, at)
             direct = _RETURN_PREFIX.match(line)
@@ -488,6 +492,15 @@ def may_return_one(
                     )
                 if returned[target]:
                     return True
+    return False
+
+
+def _on_self(data: bytes, at: int) -> bool:
+    """Does the occurrence follow ``self.`` or ``cls.`` (the names, not the end of longer ones)?"""
+    for head in (b"self.", b"cls."):
+        start = at - len(head)
+        if start >= 0 and data.startswith(head, start):
+            return start == 0 or not (_is_word_byte(data[start - 1]) or data[start - 1] == 46)
     return False
 
 

@@ -92,6 +92,7 @@ class WrapperInference:
                     guarded.setdefault(name, set()).update(importing)
 
         sync = self._sync_names()  # brought up to date when a name is marked (``more``)
+        module_level = self._module_level_names()
 
         def callable_in(i: int, word: str) -> bool:
             if word in guarded and i not in guarded[word]:
@@ -110,6 +111,7 @@ class WrapperInference:
                 {word for word in words if callable_in(i, word)} | aliases,
                 self._may_mark_a_class(file),
                 sync - aliases,
+                module_level - aliases,
             ):
                 return []  # (a name marked later may still bring it in)
             uncollected.discard(i)
@@ -161,6 +163,7 @@ class WrapperInference:
                 owners[name] = reached
             sync.clear()
             sync.update(self._sync_names())
+            module_level.discard(name)
             within = uncollected if reached is None else uncollected & reached
             return self._new_sites(name, corpus, within, collect)
 
@@ -400,8 +403,23 @@ class WrapperInference:
         names = {qualname.rpartition(".")[2] for qualname in self.marks}
         aliases = self._aliases_in(file, names)
         return may_return_one(
-            data, names | aliases, self._may_mark_a_class(file), self._sync_names() - aliases
+            data,
+            names | aliases,
+            self._may_mark_a_class(file),
+            self._sync_names() - aliases,
+            self._module_level_names() - aliases,
         )
+
+    def _module_level_names(self) -> set[str]:
+        """Last names whose marks are all catalog functions or classes of modules (``asyncio.gather``,
+        not ``asyncio.AbstractEventLoop.create_task``: no part of the qualified name is capitalized but
+        the last): ``self.gather()`` calls none of them."""
+        found: dict[str, bool] = {}
+        for qualname, mark in self.marks.items():
+            module, _, name = qualname.rpartition(".")
+            plain = mark.source == "catalog" and module.islower()
+            found[name] = found.get(name, True) and plain
+        return {name for name, plain in found.items() if plain}
 
     def _sync_names(self) -> set[str]:
         """Last names whose marks are all plain functions (never ``async def``): an awaited call of one
