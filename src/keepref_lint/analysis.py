@@ -19,7 +19,6 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, ClassVar
 
 from keepref_lint import stats
-from keepref_lint.apply import fixed_text, verify
 from keepref_lint.cache import DiskCache, Manifest, cache_folder, manifest_of
 from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
@@ -692,6 +691,10 @@ def _start_without_interrupts(process: BaseProcess) -> None:
 
 def _fix_file(project: Project, file_result: FileResult, diff: bool = False) -> None:
     """Compute and verify the fixed text of one file (the caller writes it)."""
+    # Only ``fix`` gets here: a check does not import the fixer's writing side (apply.py and, through
+    # it, tempfile, shutil and threading: 2-3 ms of every check's start).
+    from keepref_lint.apply import fixed_text, verify
+
     file = file_result.file
     source = SourceText(file.data, file.display)
     fixable = [f for f in file_result.findings if f.fix is not None]
