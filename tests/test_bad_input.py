@@ -89,7 +89,7 @@ def test_symlinked_file_is_written_through_the_link(tmp_path: Path) -> None:
 def test_file_changed_between_check_and_write_is_not_written(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    from keepref_lint import analysis, apply, cli
+    from keepref_lint import apply, cli
 
     root = server_project(tmp_path)
     real_verify = apply.verify
@@ -98,7 +98,7 @@ def test_file_changed_between_check_and_write_is_not_written(
         real_verify(display, old_tree, new_data, findings)
         (root / "good.py").write_bytes(USER + b"# edited meanwhile\n")
 
-    monkeypatch.setattr(analysis, "verify", verify_then_edit)
+    monkeypatch.setattr(apply, "verify", verify_then_edit)  # read by the fix when it runs
     monkeypatch.chdir(root)
     assert cli.main(["fix", "."]) == 2
     err = capsys.readouterr().err
