@@ -95,10 +95,12 @@ SHAPES = '''
 '''
 
 
-def test_the_shapes_the_cut_reads_summarize_the_same() -> None:
-    whole, trimmed = summaries(textwrap.dedent(SHAPES).encode())
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+def test_the_shapes_the_cut_reads_summarize_the_same(newline: bytes) -> None:
+    whole, trimmed = summaries(textwrap.dedent(SHAPES).encode().replace(b"\n", newline))
     assert trimmed == whole
     assert set(whole.classes) == {"pkg.mod.Service", "pkg.mod.Service.Inner"}
+    assert whole.classes["pkg.mod.Service"].names == {"mode", "name", "start", "Inner"}
 
 
 @pytest.mark.parametrize(
@@ -106,10 +108,10 @@ def test_the_shapes_the_cut_reads_summarize_the_same() -> None:
     [
         "def f():\n    class Local:\n        pass\n    return Local\n",
         "def f():\n\treturn 1\n",
-        "def f():\r\n    return 1\r\n",
+        "def f():\r    return 1\r",
         "x = 1\f\ndef f():\n    return 1\n",
     ],
-    ids=["class in a function", "tab", "CRLF", "form feed"],
+    ids=["class in a function", "tab", "lone CR", "form feed"],
 )
 def test_the_cut_declines_what_indentation_cannot_tell(source: str) -> None:
     assert without_function_bodies(source.encode()) is None

@@ -42,6 +42,7 @@ def module_skeleton(data: bytes) -> bytes:
     return b"\n".join(kept) + b"\n"
 
 
+_LONE_CR = re.compile(rb"\r(?!\n)")
 _DEF = re.compile(rb"[ ]*(?:async[ \t]+)?def[ \t]")
 _CLASS = re.compile(rb"[ ]*class[ \t]")
 
@@ -52,11 +53,12 @@ def without_function_bodies(data: bytes) -> bytes | None:
     assignments, classes and their members, decorators, ``if``/``try`` blocks) stays as written.
 
     None where the cut could change the summary or cannot be made by indentation: a class defined in a
-    function (the summary lists it), tabs, form feeds or carriage returns. A header is followed while its
+    function (the summary lists it), tabs, form feeds, or a carriage return that does not end a line with
+    its LF (CRLF lines are cut like LF ones). A header is followed while its
     brackets are open; a bracket in a string or comment, or a string whose lines go left of the body's
     indentation, spoils the cut, and the result then does not parse.
     """
-    if b"\t" in data or b"\f" in data or b"\r" in data:
+    if b"\t" in data or b"\f" in data or (b"\r" in data and _LONE_CR.search(data)):
         return None
     lines = data.split(b"\n")
     kept: list[bytes] = []
@@ -80,7 +82,7 @@ def without_function_bodies(data: bytes) -> bytes | None:
         while at < count:
             body = lines[at]
             stripped = body.lstrip(b" ")
-            if stripped and not stripped.startswith(b"#"):
+            if stripped not in (b"", b"\r") and not stripped.startswith(b"#"):
                 indent = len(body) - len(stripped)
                 if indent <= level:
                     break
