@@ -244,13 +244,24 @@ class ProjectIndex(WrapperInference):
         self, file: SourceFile, cache: ParseCache, skeleton: bool
     ) -> ModuleSummary | None:
         tree = None if skeleton else cache.trees.get(file.path)
-        if tree is None and b"\0" not in file.data and file.path not in cache.errors:
-            tree = _parse_cut(file, skeleton, self.decorators)
+        # Not without function bodies where a marker may stand in one (a marked function inside a
+        # function): the summary lists those marks.
+        if (
+            tree is None
+            and b"\0" not in file.data
+            and file.path not in cache.errors
+            and (skeleton or not self._mentions_marker(file.data))
+        ):
+            tree = _parse_cut(file.data, skeleton)
         if tree is None:
             tree = cache.parse(file)
         if tree is None:
             return None
         return summarize_module(tree, file, set(self.settings.decorators), self.markers)
+
+    def _mentions_marker(self, data: bytes) -> bool:
+        """Does the text hold a marker decorator's name (so the build reads it for its marks)?"""
+        return any(decorator.encode() in data for decorator in self.decorators)
 
     def _add_marks(self, summary: ModuleSummary, path: str) -> None:
         for mark in summary.marks:
@@ -306,7 +317,7 @@ class ProjectIndex(WrapperInference):
         must-retain name, a star import that matters, a possible wrapper. A stub matters when it
         mentions a marker decorator (the build reads no other)."""
         if is_stub(file.path):
-            return any(decorator.encode() in file.data for decorator in self.decorators)
+            return self._mentions_marker(file.data)
         if any(stub.module == file.module for stub in self.stub_summaries.values()):
             return True  # a new module file beside a marked stub: it now speaks for the module
         return (
@@ -349,7 +360,7 @@ class ProjectIndex(WrapperInference):
         """How the build would summarize this text now: None (not at all), True (its skeleton) or
         False (whole). The build's own tests, with its final words."""
         data, path = file.data, file.path
-        if any(decorator.encode() in data for decorator in self.decorators):
+        if self._mentions_marker(data):
             return False
         closure = self._prefilter(with_classes=True, reexports_only=True)
         if closure(data, path):
@@ -458,13 +469,8 @@ class ProjectIndex(WrapperInference):
                 and len(parts) > 1
             ):
                 bound.setdefault(parts[-1], set()).add(parts[-2])
-            elif (
-                mark.kind == "method"
-                and mark.source in ("decorator", "inferred")
-                and "<locals>" not in parts[:-1]
-                and len(parts) > 2
-            ):
-                methods.setdefault(parts[-1], set()).add(parts[-2])
+            elif (owner := mark.owner_class) is not None:
+                methods.setdefault(parts[-1], set()).add(owner)
             else:
                 unbound.add(parts[-1])
             if with_classes and mark.kind == "method" and len(parts) > 1:
@@ -723,17 +729,10 @@ class ProjectIndex(WrapperInference):
         return target
 
 
-def _parse_cut(file: SourceFile, skeleton: bool, decorators: set[str]) -> ast.Module | None:
-    """The tree of the part of the file its summary reads (skeletons.py): the skeleton, or else the text
-    without its functions' bodies, unless a marker decorator may stand in one (a marked function inside
-    a function). None: read the whole file."""
-    data = file.data
-    if skeleton:
-        cut: bytes | None = module_skeleton(data)
-    elif any(decorator.encode() in data for decorator in decorators):
-        return None
-    else:
-        cut = without_function_bodies(data)
+def _parse_cut(data: bytes, skeleton: bool) -> ast.Module | None:
+    """The tree of the part of the text its summary reads (skeletons.py): the skeleton, or else the text
+    without its functions' bodies. None: read the whole file."""
+    cut = module_skeleton(data) if skeleton else without_function_bodies(data)
     if cut is None:
         return None
     try:

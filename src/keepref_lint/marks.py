@@ -38,6 +38,21 @@ class Mark:
     def short_name(self) -> str:
         return self.qualname.rpartition(".")[2]
 
+    @property
+    def owner_class(self) -> str | None:
+        """The last name of the class of a project method found by a marker or inferred (not one of a
+        class inside a function): the resolver reaches such a method only through that class, a
+        subclass or an alias (``Prefilter.owners``). None for anything else."""
+        parts = self.qualname.split(".")
+        if (
+            self.kind == "method"
+            and self.source in ("decorator", "inferred")
+            and "<locals>" not in parts[:-1]
+            and len(parts) > 2
+        ):
+            return parts[-2]
+        return None
+
 
 def bounded_chain(steps: list[str], ends: int = 2) -> list[str]:
     """A long chain of wrappers as its first steps, a count, and its last step (one line stays short)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from keepref_lint.prefilter import has_lone_cr
+
 _TOP_LEVEL = re.compile(rb"(?:from|import)[ \t]|class[ \t]|[A-Za-z_]\w*[ \t]*(?::[^=\n]*)?=(?!=)")
 
 
@@ -34,15 +36,13 @@ def module_skeleton(data: bytes) -> bytes:
             is_class = line.startswith(b"class")
         if keeping:
             kept.append(line)
-            depth += sum(line.count(c) for c in b"([{") - sum(line.count(c) for c in b")]}")
-            depth = max(depth, 0)
+            depth = max(depth + _depth(line), 0)
             if depth == 0 and is_class:
                 kept.append(b"    ...")
                 keeping = False
     return b"\n".join(kept) + b"\n"
 
 
-_LONE_CR = re.compile(rb"\r(?!\n)")
 _DEF = re.compile(rb"[ ]*(?:async[ \t]+)?def[ \t]")
 _CLASS = re.compile(rb"[ ]*class[ \t]")
 
@@ -58,7 +58,7 @@ def without_function_bodies(data: bytes) -> bytes | None:
     brackets are open; a bracket in a string or comment, or a string whose lines go left of the body's
     indentation, spoils the cut, and the result then does not parse.
     """
-    if b"\t" in data or b"\f" in data or (b"\r" in data and _LONE_CR.search(data)):
+    if b"\t" in data or b"\f" in data or has_lone_cr(data):
         return None
     lines = data.split(b"\n")
     kept: list[bytes] = []

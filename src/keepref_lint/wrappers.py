@@ -133,21 +133,14 @@ class WrapperInference:
         classes: dict[str, set[str] | None] = {}
 
         def reaching(mark: Mark) -> set[int] | None:
-            name = mark.short_name
-            parts = mark.qualname.split(".")
-            method = (
-                mark.kind == "method"
-                and mark.source in ("decorator", "inferred")
-                and "<locals>" not in parts[:-1]
-                and len(parts) > 2
-            )
+            name, owner = mark.short_name, mark.owner_class
             other_kinds = name in prefilter.plain and name not in prefilter.owners
-            if not method or other_kinds or name in bindings:
+            if owner is None or other_kinds or name in bindings:
                 classes[name] = None
             known = classes.setdefault(name, set())
-            if known is None:
+            if known is None or owner is None:
                 return None
-            known.add(parts[-2])
+            known.add(owner)
             related = prefilter.owners.get(name, frozenset()) | self._related_names(known)
             return set().union(*(corpus.files_with(owner) for owner in related))
 
