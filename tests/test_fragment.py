@@ -156,3 +156,115 @@ def test_a_drop_is_never_ruled_out(tmp_path: Path, name: str) -> None:
     ruled_out, findings = judge(tmp_path, DROPS[name])
     assert findings == 1
     assert not ruled_out
+
+
+# -- the wrapper inference's shortcut: does the function that assigns a local return it? -----------------
+# Each program's project marks are built twice, with the shortcut and with it answering "cannot tell"
+# everywhere (every file whose text returns the local somewhere is then read whole): the marks must be the
+# same, and ``shown`` says whether the shortcut rules the file out.
+RETURNED_LOCALS = {
+    "returned_by_its_function": (
+        """
+        import asyncio
+
+        def spawn(coro, name):
+            if name:
+                task = asyncio.create_task(coro, name=name)
+            else:
+                task = asyncio.create_task(coro)
+            return task
+        """,
+        False,
+    ),
+    "returned_by_another_function": (
+        """
+        import asyncio
+
+        def spawn(coro):
+            task = asyncio.create_task(coro)
+            task.add_done_callback(print)
+
+        def current(tasks):
+            for task in tasks:
+                return task
+        """,
+        True,
+    ),
+    "a_string_at_the_margin_between": (
+        """
+        import asyncio
+
+        def spawn(coro):
+            note = '''
+        at the margin
+        '''
+            task = asyncio.create_task(coro)
+            return task
+        """,
+        False,
+    ),
+    "a_class_attribute": (
+        """
+        import asyncio
+
+        class Holder:
+            task = asyncio.create_task(asyncio.sleep(1))
+
+            def get(self):
+                task = self.task
+                return task
+        """,
+        True,
+    ),
+    "returned_by_a_nested_function": (
+        """
+        import asyncio
+
+        def spawn(coro):
+            task = asyncio.create_task(coro)
+
+            def inner():
+                return task
+
+            return inner
+        """,
+        False,
+    ),
+    "a_method_in_a_class": (
+        """
+        import asyncio
+
+        class Pool:
+            def spawn(self, coro):
+                task = asyncio.create_task(coro)
+                return task
+        """,
+        False,
+    ),
+}
+
+
+def _marks(tmp_path: Path, source: str) -> set[str]:
+    """The project's inferred marks."""
+    tmp_path.mkdir()
+    (tmp_path / "jobs.py").write_text(textwrap.dedent(source).lstrip())
+    project = Project(Settings(root=tmp_path, cache=False))
+    return {q for q, m in project.index.marks.items() if m.source == "inferred"}
+
+
+@pytest.mark.parametrize("name", RETURNED_LOCALS)
+def test_a_returned_local_is_asked_of_its_own_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    from keepref_lint import fragment
+    from keepref_lint.prefilter import may_return_one
+
+    source, shown = RETURNED_LOCALS[name]
+    data = textwrap.dedent(source).encode()
+    assert may_return_one(data, {"create_task"}, factories=False) is not shown
+    found = _marks(tmp_path / "shortcut", source)
+    monkeypatch.setattr(fragment, "may_return_local", lambda *args: True)
+    assert may_return_one(data, {"create_task"}, factories=False)
+    assert _marks(tmp_path / "whole", source) == found
+    if name in ("returned_by_its_function", "a_method_in_a_class"):
+        assert found, "the function returning its task is a wrapper"

@@ -124,6 +124,36 @@ def test_reading_a_fifo_does_not_wait_for_a_writer(tmp_path: Path) -> None:
     assert proc.stdout.strip() == "late.py: cannot read: a FIFO, not a regular file", proc.stderr
 
 
+@pytest.mark.parametrize("change", ["grew", "shrank", "answers in parts"])
+def test_a_file_that_changes_size_while_read_is_read_to_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """One read of the size fstat gave is the whole file only when it returns exactly that size; a file
+    that grew or shrank since, or a file system that answers a read in parts, is read on to its end, so
+    no byte of it is lost (a fix writes back what was read)."""
+    from keepref_lint import project
+    from keepref_lint.project import SourceFile, read_source
+
+    text = b"".join(b"line %d of a file read in more than one part\n" % n for n in range(4000))
+    path = tmp_path / "big.py"
+    path.write_bytes(text)
+    real_fstat, real_read = os.fstat, os.read
+
+    class Stat:
+        def __init__(self, real: os.stat_result, size: int) -> None:
+            self.st_mode, self.st_size = real.st_mode, size
+
+    if change == "grew":  # fstat saw the file before its last part was written
+        monkeypatch.setattr(project.os, "fstat", lambda fd: Stat(real_fstat(fd), len(text) - 100))
+    elif change == "shrank":  # fstat saw a longer file than is left
+        monkeypatch.setattr(project.os, "fstat", lambda fd: Stat(real_fstat(fd), len(text) + 100))
+    else:  # a read gives at most 1,000 bytes at a time
+        monkeypatch.setattr(project.os, "read", lambda fd, n: real_read(fd, min(n, 1000)))
+    file = SourceFile(str(path), "big.py")
+    read_source(file)
+    assert file.data == text
+
+
 # -- 2. one file's failure is that file's one-line error --------------------------------------------
 
 

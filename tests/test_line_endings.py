@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 PROJECT = {
     "pyproject.toml": "[project]\nname = 'demo'\nversion = '0'\n",
@@ -81,3 +83,44 @@ def test_the_same_findings_whatever_the_line_endings(ending: bytes, tmp_path: Pa
     # file that only the catalog's text test brings in).
     assert {code for _, _, code in expected} == {"KR001", "KR003"} and len(expected) == 4
     assert _findings(tmp_path / "other") == expected
+
+
+# Lines as the tokenizer reads them, cut quickly where the text allows: the fast paths must agree with
+# the plain regular expressions on any mix of line breaks and the characters str.splitlines also breaks at.
+_PIECES = [
+    "a",
+    "é",
+    " ",
+    "#",
+    "\n",
+    "\r",
+    "\r\n",
+    "\x0c",
+    "\x0b",
+    "\x1c",
+    "\x85",
+    "\u2028",
+    "\u2029",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=16).map("".join))
+def test_line_starts_and_physical_lines_agree_with_the_tokenizer_breaks(text: str) -> None:
+    import re
+
+    from keepref_lint.sourcetext import line_starts
+    from keepref_lint.suppress import physical_lines
+
+    breaks = re.compile(r"\r\n|\r|\n")
+    assert line_starts(text) == [0] + [m.end() for m in breaks.finditer(text)]
+    assert physical_lines(text) == re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z", text)
+
+
+@pytest.mark.parametrize("line", ["# flake8: noqa", "  # FLAKE8= NOQA", "\t# flake8:noqa\r\n"])
+def test_a_silenced_file_is_seen_with_its_text_at_hand(line: str) -> None:
+    from keepref_lint.suppress import file_is_silenced, physical_lines
+
+    text = f"import os\n{line}\nx = 1\n"
+    assert file_is_silenced(physical_lines(text), text)
+    assert not file_is_silenced(physical_lines("import os  # noqa\n"), "import os  # noqa\n")

@@ -375,7 +375,7 @@ class Project:
             return findings
         text = SourceText(file.data, file.display).text
         physical = physical_lines(text)
-        if file_is_silenced(physical):
+        if file_is_silenced(physical, text):
             return []
         if tree is None:
             lines = logical_lines(text)

@@ -86,20 +86,67 @@ def no_drop_possible(data: bytes, occurrences: list[tuple[int, str]]) -> bool:
     return all(_no_drop_in(lines, span, names) for span, names in blocks.items())
 
 
-def _no_drop_in(lines: list[bytes], span: tuple[int, int], names: list[tuple[int, int]]) -> bool:
+def _parse_block(lines: list[bytes], span: tuple[int, int]) -> ast.Module | None:
+    """The block's lines parsed alone, at their own line numbers (None if that fails): blank lines stand
+    for what comes before, and an indented block is put under an ``if`` header on the line above it."""
     first, end = span
-    indent = _indent(lines[first])
-    # Line numbers stay those of the file: blank lines stand for what comes before, and an indented block
-    # is put under an ``if`` header on the line just above it.
-    if indent:
+    if _indent(lines[first]):
         if first == 0:
-            return False
+            return None
         head = [b""] * (first - 1) + [b"if 1:"]
     else:
         head = [b""] * first
     try:
-        tree = parse_quietly(b"\n".join([*head, *lines[first:end]]) + b"\n")
+        return parse_quietly(b"\n".join([*head, *lines[first:end]]) + b"\n")
     except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
+def may_return_local(
+    data: bytes, at: int, name: str, local: str, lines: list[bytes] | None = None
+) -> bool:
+    """Can the function whose line assigns ``local`` (``local = name(...)``, ``name`` at offset ``at``)
+    return it? Only a ``return local`` of that function passes the call's result on (wrappers.py reads
+    a returned name's assignments in its function's own scope), so where the file's ``return local``
+    lines all stand elsewhere the assignment is no wrapper's. False only when shown: the function found by
+    indentation parses alone, holds the assignment where the text put it, and returns no such name.
+    ``lines``: ``data.split(b"\n")``, if at hand."""
+    if b"\t" in data or b"\r" in data or b"\f" in data:
+        return True
+    lines = data.split(b"\n") if lines is None else lines
+    number = data.count(b"\n", 0, at)
+    span = _enclosing_block(lines, number)
+    if span is None:
+        return True
+    tree = _parse_block(lines, span)
+    if tree is None:
+        return True
+    line, column = number + 1, at - (data.rfind(b"\n", 0, at) + 1) + len(name.encode())
+    assigned = returned = False
+    for node in walk_nodes(tree):
+        if isinstance(node, ast.Return):
+            value = node.value
+            returned |= isinstance(value, ast.Name) and value.id == local
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.lineno == line and node.value:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            assigned |= any(isinstance(t, ast.Name) and t.id == local for t in targets) and any(
+                isinstance(call, ast.Call)
+                and (call.func.end_lineno, call.func.end_col_offset) == (line, column)
+                for call in walk_nodes(node.value)
+            )
+    if not assigned:
+        return True  # not the statement the text suggested: cannot tell
+    first_node = tree.body[0]
+    if isinstance(first_node, ast.If) and _indent(lines[span[0]]):
+        first_node = first_node.body[0]
+    if not isinstance(first_node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False  # a class or module statement binds no function's local
+    return returned
+
+
+def _no_drop_in(lines: list[bytes], span: tuple[int, int], names: list[tuple[int, int]]) -> bool:
+    tree = _parse_block(lines, span)
+    if tree is None:
         return False
     # Each name must be code where the text put it (not in a string or comment the fragment misread).
     ends = {

@@ -178,8 +178,12 @@ class ProjectIndex(WrapperInference):
         while True:
             words = [d.encode() for d in self.decorators]
             for file in files:
-                if file.module not in self.summaries and any(d in file.data for d in words):
-                    self._summarize(file, cache)
+                data = file.data
+                for word in words:  # (a loop, not any(): this runs for every file of the tree)
+                    if word in data:
+                        if file.module not in self.summaries:
+                            self._summarize(file, cache)
+                        break
             markers = set(self.markers)
             for module, summary in self.summaries.items():
                 for local, targets in summary.bindings.items():

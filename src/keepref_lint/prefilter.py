@@ -465,10 +465,14 @@ def may_return_one(
     A call of a name in ``sync`` (whose must-retain things are all plain functions, never ``async def``)
     counts only when it is not awaited: what ``await`` gives is not the object to keep. A name in
     ``module_level`` (functions and classes of modules only) is not called as ``self.name(...)`` or
-    ``cls.name(...)``, unless the text assigns an attribute of that name (``self.gather = gather``)."""
+    ``cls.name(...)``, unless the text assigns an attribute of that name (``self.gather = gather``).
+    A local counts where its own function returns it (``fragment.may_return_local``)."""
+    from keepref_lint.fragment import may_return_local
+
     if (factories and _RETURNS_CLS.search(data)) or has_lone_cr(data):
         return True
     returned: dict[str, bool] = {}
+    lines: list[bytes] | None = None
     for name in names:
         on_self = name in module_level and f".{name} =".encode() not in data
         for at in occurrences(data, name):
@@ -491,7 +495,9 @@ def may_return_one(
                         for where in occurrences(data, target)
                     )
                 if returned[target]:
-                    return True
+                    lines = data.split(b"\n") if lines is None else lines
+                    if may_return_local(data, at, name, target, lines):
+                        return True
     return False
 
 

@@ -7,6 +7,7 @@ import io
 import re
 import tokenize
 import warnings
+from itertools import accumulate
 
 from keepref_lint.project import InputError
 
@@ -24,6 +25,16 @@ def encoded(text: str) -> bytes:
         return data
 
 
+def line_starts(text: str) -> list[int]:
+    """Where each line of ``text`` starts (a line ends at CRLF, CR or LF, as for Python's tokenizer)."""
+    if "\r" in text:
+        return [0] + [m.end() for m in _NEWLINE.finditer(text)]
+    # Without CR every break is an LF: each start is the one before plus that line's length and its LF.
+    lines = text.split("\n")
+    lines.pop()
+    return list(accumulate(map((1).__add__, map(len, lines)), initial=0))
+
+
 class SourceText:
     def __init__(self, data: bytes, display: str) -> None:
         try:
@@ -31,7 +42,7 @@ class SourceText:
             self.text = data.decode(self.encoding)
         except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
             raise InputError(display, f"cannot decode: {exc}") from None
-        self.line_starts = [0] + [m.end() for m in _NEWLINE.finditer(self.text)]
+        self.line_starts = line_starts(self.text)
 
     def encode(self, text: str) -> bytes:
         return text.encode(self.encoding)

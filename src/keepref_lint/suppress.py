@@ -20,14 +20,22 @@ NOQA_INLINE = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))
 NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa", re.IGNORECASE)
 _SPLIT = re.compile(r"[,\s]")
 _PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+# What ``str.splitlines`` breaks at besides LF: a text without any of them splits there the same way.
+_OTHER_BREAKS = re.compile(r"[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+_FLAKE8 = re.compile(r"flake8", re.IGNORECASE)
 
 
 def physical_lines(text: str) -> list[str]:
     """Lines split the way Python's tokenizer splits them (not str.splitlines, which knows more breaks)."""
-    return _PHYSICAL_LINE.findall(text)
+    if _OTHER_BREAKS.search(text):
+        return _PHYSICAL_LINE.findall(text)
+    return text.splitlines(keepends=True)
 
 
-def file_is_silenced(lines: list[str]) -> bool:
+def file_is_silenced(lines: list[str], text: str | None = None) -> bool:
+    """Is a line ``# flake8: noqa``? (``text``: the lines' text, if at hand: most never say flake8.)"""
+    if text is not None and not _FLAKE8.search(text):
+        return False
     return any(NOQA_FILE.match(line) for line in lines)
 
 
