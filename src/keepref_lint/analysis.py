@@ -24,7 +24,7 @@ from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
 from keepref_lint.deep import run_deep
 from keepref_lint.finding import FileResult, Finding
-from keepref_lint.fragment import no_drop_possible
+from keepref_lint.fragment import call_ends, no_drop_possible
 from keepref_lint.index import ProjectIndex
 from keepref_lint.parsing import ParseCache
 from keepref_lint.prefilter import Corpus
@@ -319,15 +319,16 @@ class Project:
             return check_tree(file, tree, self.index)
         if not self.index.prefilter(file.data, file.path):
             return []
-        if self._no_drop_possible(file):
-            return []
-        return check_tree(file, tree, self.index)
-
-    def _no_drop_possible(self, file: SourceFile) -> bool:
-        """The cheaper proof (fragment.py): every candidate line, judged from its definition alone, can
-        hold no drop. Worth it even with the file's tree at hand: the scope analysis is the cost."""
-        started = stats.clock()
         places = self.index.prefilter.drop_offsets(file.data, file.path)
+        if self._no_drop_possible(file, places):
+            return []
+        return check_tree(file, tree, self.index, only_at=call_ends(file.data, places))
+
+    def _no_drop_possible(self, file: SourceFile, places: list[tuple[int, str]] | None) -> bool:
+        """The cheaper proof (fragment.py): every candidate line (``places``, the prefilter's
+        ``drop_offsets``), judged from its definition alone, can hold no drop. Worth it even with the
+        file's tree at hand: the scope analysis is the cost."""
+        started = stats.clock()
         proved = places is not None and no_drop_possible(file.data, places)
         stats.since("cpu.fragment", started)
         stats.add("fragment_proofs")
@@ -338,19 +339,21 @@ class Project:
         """Findings of one file after ``# noqa`` and select/ignore; parse errors raise InputError."""
         if is_stub(file.path):
             return []  # a stub holds no call that runs (an editor may open one)
-        if PARSE_ALL:
-            pass
-        elif not self.index.prefilter(file.data, file.path):
-            return []
-        elif file.path not in self.cache.trees and self._no_drop_possible(file):
-            return []  # not parsed yet, and the cheaper proof suffices
+        only_at = None
+        if not PARSE_ALL:
+            if not self.index.prefilter(file.data, file.path):
+                return []
+            places = self.index.prefilter.drop_offsets(file.data, file.path)
+            if file.path not in self.cache.trees and self._no_drop_possible(file, places):
+                return []  # not parsed yet, and the cheaper proof suffices
+            only_at = call_ends(file.data, places)
         scopes = self.cache.scopes(file)
         if scopes is None:
             raise self.cache.errors[file.path]
         tree = scopes.module.node
         assert isinstance(tree, ast.Module)
         started = stats.clock()
-        findings = check_tree(file, tree, self.index, scopes)
+        findings = check_tree(file, tree, self.index, scopes, only_at)
         started = stats.since("cpu.rules", started)
         findings = self.filter_findings(file, findings, tree)
         stats.since("cpu.noqa", started)

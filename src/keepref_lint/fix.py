@@ -148,8 +148,9 @@ def is_task(mark: Mark) -> bool:
 class FileNames:
     """``used_names`` of a file, walked for only when a name asked about occurs in the file's text (a
     name the text does not hold is no identifier of it; planned names mostly are not): ``in``, ``add``
-    and iteration, as on the set. The text test is a plain substring test (on the NFKC form of a text
-    that is not ASCII, since identifiers are normalized), so it never says "absent" of a present name."""
+    and iteration, as on the set. The text test looks for the name as a whole word not right after a
+    dot in an ASCII text, else for the substring in the NFKC form of the text (identifiers are
+    normalized), so it never says "absent" of a present name."""
 
     def __init__(self, tree: ast.Module, data: bytes) -> None:
         self._tree = tree
@@ -165,7 +166,12 @@ class FileNames:
 
     def _in_text(self, name: str) -> bool:
         if self._data.isascii():
-            return name.encode() in self._data
+            # A name (a read, a definition, a parameter, an import's alias) stands as a whole word, and
+            # never right after a dot: ``self._pending_tasks`` is an attribute, which no walk counts.
+            needle = name.encode()
+            return needle in self._data and (
+                re.search(rb"(?<![\w.])" + re.escape(needle) + rb"(?!\w)", self._data) is not None
+            )
         if self._text is None:
             try:
                 self._text = unicodedata.normalize("NFKC", self._data.decode("utf-8"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import re
 from bisect import bisect_right
+from itertools import accumulate
 
 from keepref_lint.nodes import walk_nodes
 from keepref_lint.resolve import FileScopes
@@ -66,15 +67,33 @@ def _enclosing_block(lines: list[bytes], number: int) -> tuple[int, int] | None:
     return first, end
 
 
+def call_ends(data: bytes, occurrences: list[tuple[int, str]] | None) -> dict[int, set[int]] | None:
+    """Where the occurrences (offset of a must-retain name, the name) end: line -> end columns, as
+    ``ast`` gives a call's ``func`` end (UTF-8 bytes). Every call the rules could report ends at one of
+    them (what ``no_drop_possible`` relies on), so the analysis of a file may look at those calls
+    only. None (look at every call) for None."""
+    if occurrences is None:
+        return None
+    ends: dict[int, set[int]] = {}
+    line, counted = (
+        1,
+        0,
+    )  # the line number of offset ``counted`` (the text is counted once, in order)
+    for offset, name in sorted(occurrences):
+        start = data.rfind(b"\n", 0, offset) + 1
+        line += data.count(b"\n", counted, start)
+        counted = start
+        ends.setdefault(line, set()).add(offset + len(name) - start)
+    return ends
+
+
 def no_drop_possible(data: bytes, occurrences: list[tuple[int, str]]) -> bool:
     """Is none of the occurrences (offset of a must-retain name, the name) a call that the rules could
     report, whatever the name resolves to? False means "not shown", never "is a drop"."""
     if b"\t" in data or b"\r" in data or b"\f" in data:
         return False
     lines = data.split(b"\n")
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line) + 1)
+    starts = list(accumulate(map((1).__add__, map(len, lines)), initial=0))
     blocks: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for offset, name in occurrences:
         number = bisect_right(starts, offset) - 1

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ast
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -367,7 +367,11 @@ _RUNS_FIGURE = frozenset(
 )  # fmt: skip
 _RENDERS_AFTER = frozenset({"image_comparison", "check_figures_equal"})
 _RAISES = frozenset({"raises", "assertRaises", "assertRaisesRegex"})
-_RAISES_WORDS = tuple(word.encode() for word in _RAISES)  # a file with none has no such block
+# A file whose text calls none of them (the name, then only blanks, continuations or comments before its
+# bracket, as between any two tokens) has no such block: most files that say "raises" say it in prose.
+_RAISES_CALL = re.compile(
+    rb"\b(?:" + b"|".join(sorted(w.encode() for w in _RAISES)) + rb")(?:[ \t\r\n\f\\]|#[^\r\n]*)*\("
+)
 
 
 def _expected_to_raise(tree: ast.AST) -> list[tuple[int, int]]:
@@ -461,8 +465,15 @@ def _is_tk(qualnames: list[str], call: ast.Call) -> bool:
     return isinstance(call.func, ast.Attribute) and call.func.attr in _IMAGE_METHODS
 
 
-def find_drops(scopes: FileScopes, index: ProjectIndex, data: bytes | None = None) -> list[Drop]:
-    """The file's drops; ``data``, the file's text, if at hand (to skip looking for what it cannot hold)."""
+def find_drops(
+    scopes: FileScopes,
+    index: ProjectIndex,
+    data: bytes | None = None,
+    only_at: dict[int, set[int]] | None = None,
+) -> list[Drop]:
+    """The file's drops; ``data``, the file's text, if at hand (to skip looking for what it cannot hold).
+    ``only_at`` (line -> end columns, ``fragment.call_ends``): where the prefilter says every call that
+    can be a drop ends; the candidates of other calls are not resolved."""
     drops: list[Drop] = []
     known = index.lookup
     scopes.types = index.receiver_types  # what other modules state about receivers' types
@@ -481,7 +492,7 @@ def find_drops(scopes: FileScopes, index: ProjectIndex, data: bytes | None = Non
     raising: dict[int, list[tuple[int, int]]] = {}
     body = scopes.module.node.body  # type: ignore[union-attr]
     firsts = [first_line(stmt) for stmt in body]
-    may_raise = data is None or any(word in data for word in _RAISES_WORDS)
+    may_raise = data is None or _RAISES_CALL.search(data) is not None
 
     def expected_to_raise(line: int) -> bool:
         if not may_raise:
@@ -570,14 +581,41 @@ def find_drops(scopes: FileScopes, index: ProjectIndex, data: bytes | None = Non
                 return _is_tk(qualnames, node)
         return False
 
-    for stmt in scopes.statements:
-        for candidate in candidates(stmt):
-            consider(stmt, candidate)
-    for node, scope in scopes.returns:
-        assert node.value is not None
-        pseudo = Statement(node, scope, False)  # type: ignore[arg-type]
-        for candidate in return_candidates(node.value, scopes.return_partial_uses.get(id(node))):
-            consider(pseudo, candidate)
+    if only_at is None:
+        for stmt in scopes.statements:
+            for candidate in candidates(stmt):
+                consider(stmt, candidate)
+        for node, scope in scopes.returns:
+            assert node.value is not None
+            pseudo = Statement(node, scope, False)  # type: ignore[arg-type]
+            for candidate in return_candidates(
+                node.value, scopes.return_partial_uses.get(id(node))
+            ):
+                consider(pseudo, candidate)
+    else:
+        lines = sorted(only_at)
+
+        def holds_a_place(node: ast.stmt) -> bool:
+            at = bisect_left(lines, node.lineno)
+            return at < len(lines) and lines[at] <= (node.end_lineno or node.lineno)
+
+        def at_a_place(candidate: Candidate) -> bool:
+            func = candidate.call.func
+            return func.end_col_offset in only_at.get(func.end_lineno, ())  # type: ignore[union-attr,arg-type]
+
+        for stmt in scopes.statements:
+            if holds_a_place(stmt.node):
+                for candidate in candidates(stmt):
+                    if at_a_place(candidate):
+                        consider(stmt, candidate)
+        for node, scope in scopes.returns:
+            assert node.value is not None
+            if holds_a_place(node):
+                pseudo = Statement(node, scope, False)  # type: ignore[arg-type]
+                uses = scopes.return_partial_uses.get(id(node))
+                for candidate in return_candidates(node.value, uses):
+                    if at_a_place(candidate):
+                        consider(pseudo, candidate)
     drops.sort(
         key=lambda d: (d.stmt.node.lineno, d.stmt.node.col_offset, d.call.lineno, d.call.col_offset)
     )
@@ -643,11 +681,16 @@ def _comma_edit(drop: Drop, source: SourceText) -> Edit:
 
 
 def check_tree(
-    file: SourceFile, tree: ast.Module, index: ProjectIndex, scopes: FileScopes | None = None
+    file: SourceFile,
+    tree: ast.Module,
+    index: ProjectIndex,
+    scopes: FileScopes | None = None,
+    only_at: dict[int, set[int]] | None = None,
 ) -> list[Finding]:
-    """All findings of one parsed file (before suppression and code selection)."""
+    """All findings of one parsed file (before suppression and code selection); ``only_at``: see
+    ``find_drops``."""
     scopes = scopes or FileScopes(tree, file.module, file.is_package)
-    drops = find_drops(scopes, index, file.data)
+    drops = find_drops(scopes, index, file.data, only_at)
     if not drops:
         return []
     source = SourceText(file.data, file.display)
