@@ -278,22 +278,37 @@ class ScopeWalk:
 
     # -- the walk --------------------------------------------------------------------------------
     def visit(self, node: ast.AST) -> None:
-        kind = type(node)
-        handler = self._dispatch.get(kind)
+        """Visit ``node``: its handler if its kind has one, else its children, depth first in field
+        order (``ast.iter_child_nodes`` without the contexts, operators and constants). The nodes
+        without a handler are walked with a stack of their own, not a call each: most nodes of a file
+        are such (calls' arguments, operators' operands, subscripts)."""
+        dispatch = self._dispatch
+        handler = dispatch.get(type(node))
         if handler is not None:
             handler(node)
             return
-        fields = _CHILD_FIELDS.get(kind)
-        if fields is None:
-            fields = _CHILD_FIELDS[kind] = _child_fields(kind)
-        for name in fields:  # ast.iter_child_nodes, without the contexts, operators and constants
-            child = getattr(node, name, None)
-            if type(child) is list:
-                for item in child:
-                    if isinstance(item, ast.AST) and type(item) not in _LEAVES:
-                        self.visit(item)
-            elif isinstance(child, ast.AST) and type(child) not in _LEAVES:
-                self.visit(child)
+        todo = [node]
+        pop, push = todo.pop, todo.append
+        while todo:
+            node = pop()
+            kind = type(node)
+            handler = dispatch.get(kind)
+            if handler is not None:
+                handler(node)
+                continue
+            fields = _CHILD_FIELDS.get(kind)
+            if fields is None:
+                fields = _CHILD_FIELDS[kind] = _child_fields(kind)
+            at = len(todo)  # the children go on the stack last first, so the first is taken first
+            for name in fields:
+                child = getattr(node, name, None)
+                if type(child) is list:
+                    for item in child:
+                        if isinstance(item, ast.AST) and type(item) not in _LEAVES:
+                            push(item)
+                elif isinstance(child, ast.AST) and type(child) not in _LEAVES:
+                    push(child)
+            todo[at:] = todo[at:][::-1]
 
     def _visit_all(self, nodes: list) -> None:
         for node in nodes:
