@@ -28,6 +28,11 @@ _CONTINUES = re.compile(rb"(?:else|elif|except|finally)\b|[)\]}]")
 _CLOSES = re.compile(rb"[)\]}]")
 
 
+def _read_by_indentation(data: bytes) -> bool:
+    """Can blocks be found by counting leading spaces (no tabs, form feeds or carriage returns)?"""
+    return b"\t" not in data and b"\r" not in data and b"\f" not in data
+
+
 def _indent(line: bytes) -> int:
     return len(line) - len(line.lstrip(b" "))
 
@@ -75,10 +80,8 @@ def call_ends(data: bytes, occurrences: list[tuple[int, str]] | None) -> dict[in
     if occurrences is None:
         return None
     ends: dict[int, set[int]] = {}
-    line, counted = (
-        1,
-        0,
-    )  # the line number of offset ``counted`` (the text is counted once, in order)
+    # The line number of offset ``counted``: the text is counted once, in order.
+    line, counted = 1, 0
     for offset, name in sorted(occurrences):
         start = data.rfind(b"\n", 0, offset) + 1
         line += data.count(b"\n", counted, start)
@@ -90,7 +93,7 @@ def call_ends(data: bytes, occurrences: list[tuple[int, str]] | None) -> dict[in
 def no_drop_possible(data: bytes, occurrences: list[tuple[int, str]]) -> bool:
     """Is none of the occurrences (offset of a must-retain name, the name) a call that the rules could
     report, whatever the name resolves to? False means "not shown", never "is a drop"."""
-    if b"\t" in data or b"\r" in data or b"\f" in data:
+    if not _read_by_indentation(data):
         return False
     lines = data.split(b"\n")
     starts = list(accumulate(map((1).__add__, map(len, lines)), initial=0))
@@ -130,7 +133,7 @@ def may_return_local(
     lines all stand elsewhere the assignment is no wrapper's. False only when shown: the function found by
     indentation parses alone, holds the assignment where the text put it, and returns no such name.
     ``lines``: ``data.split(b"\n")``, if at hand."""
-    if b"\t" in data or b"\r" in data or b"\f" in data:
+    if not _read_by_indentation(data):
         return True
     lines = data.split(b"\n") if lines is None else lines
     number = data.count(b"\n", 0, at)

