@@ -86,3 +86,20 @@ def test_every_accepted_text_is_a_candidate(
         for i, data in enumerate(texts):
             if prefilter(data):
                 assert i in candidates, data
+
+
+PIECES = ["_start", "start", ".", "(", "create_task", "Logger", "x"]
+piece_words = st.lists(st.sampled_from(PIECES), min_size=1, max_size=3).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(piece_words, min_size=1, max_size=8), st.lists(piece_words, max_size=6))
+def test_files_with_answers_each_word_whatever_was_asked_before(
+    words: list[str], texts: list[str]
+) -> None:
+    # Corpus.files_with scans only the files holding a part of the word asked for before: in whatever
+    # order words come, each answer is the files whose text holds it.
+    data = [t.encode() for t in texts]
+    corpus = Corpus(data)
+    for word in words:
+        assert corpus.files_with(word) == {i for i, t in enumerate(data) if word.encode() in t}

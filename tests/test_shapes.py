@@ -49,3 +49,25 @@ def test_a_possible_drop_is_kept(line: str) -> None:
 def test_a_kept_shape_is_ruled_out(line: str) -> None:
     data = line.encode()
     assert not drop_shaped(data, data.rfind(b"create_task"), "create_task")
+
+
+# The receiver pass's text test (receivers.calls_a_receiver): a plain receiver name counts only where the
+# file assigns that name, and an attribute or a longer name of the same spelling is not an assignment.
+RECEIVER_TEXTS = [
+    (b"loop = get_loop()\nloop.create_task(x)\n", True),
+    (b"def f():\n    loop: Loop = get()\n    loop.create_task(x)\n", True),
+    (b"(loop := get())\nloop.create_task(x)\n", True),
+    (b"self.loop = get()\nloop.create_task(x)\n", False),
+    (b"myloop = get()\nloop.create_task(x)\n", False),
+    (b"if loop == other:\n    loop.create_task(x)\n", False),
+    (b"loop.create_task(x)\n", False),
+    (b"x=1;loop = get()\nloop.create_task(x)\n", True),
+    (b"loop\t= get()\nloop.create_task(x)\n", True),
+]
+
+
+@pytest.mark.parametrize(("data", "expected"), RECEIVER_TEXTS)
+def test_a_plain_receiver_counts_where_its_file_assigns_it(data: bytes, expected: bool) -> None:
+    from keepref_lint.receivers import calls_a_receiver
+
+    assert calls_a_receiver(data, ["create_task"], plain=True) is expected

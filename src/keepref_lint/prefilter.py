@@ -225,7 +225,16 @@ class Corpus:
             return found if within is None else found & within
         needle = word.encode()
         if within is None:
-            found = self._memo[word] = {i for i, text in enumerate(self.texts) if needle in text}
+            texts = self.texts
+            # A text holding the word holds every part of it: where a part was scanned for already
+            # (``_start`` before ``_start_daily_spend_commit``, ``create_task`` before
+            # ``.create_task(``), only the files holding that part are looked at.
+            narrowest = min((f for w, f in self._memo.items() if w in word), key=len, default=None)
+            if narrowest is None:
+                found = {i for i, text in enumerate(texts) if needle in text}
+            else:
+                found = {i for i in narrowest if needle in texts[i]}
+            self._memo[word] = found
             return found
         known = self._partial.setdefault(word, {})
         texts = self.texts

@@ -317,7 +317,10 @@ def calls_a_receiver(data: bytes, names: Iterable[str], plain: bool = False) -> 
                     return True
                 local = match.group(1)
                 if local not in assigned:
-                    pattern = rb"(?<![\w.])" + local + rb"[ \t]*(?::[^=\n]*)?=(?!=)"
+                    # The name first, then the test of the byte before it: a pattern that begins
+                    # with a literal is searched for at C speed (a lookbehind first is 20x slower).
+                    before = rb"(?<![\w.]" + local + rb")"
+                    pattern = local + before + rb"[ \t]*(?::[^=\n]*)?=(?!=)"
                     assigned[local] = re.search(pattern, data) is not None
                 if assigned[local]:
                     return True
