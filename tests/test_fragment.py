@@ -64,6 +64,15 @@ CLEAN = {
 
             return cancel
     """,
+    "awaited_with_a_comment_in_its_arguments": """
+        import asyncio
+
+        async def replicate(workers):
+            await asyncio.gather(
+                # the text test cannot read past a comment: the fragment decides
+                *(w.fetch() for w in workers)
+            )
+    """,
 }
 
 DROPS = {
@@ -113,6 +122,15 @@ DROPS = {
 
         if __name__ == "__main__":
             tempfile.TemporaryDirectory()
+    """,
+    "gathered_with_a_comment_in_its_arguments": """
+        import asyncio
+
+        async def replicate(workers):
+            asyncio.gather(
+                # not awaited: the gathering future is dropped
+                *(w.fetch() for w in workers)
+            )
     """,
     "else_branch_after_a_dedented_header": """
         import tempfile

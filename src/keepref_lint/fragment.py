@@ -193,9 +193,12 @@ def _no_drop_in(lines: list[bytes], span: tuple[int, int], names: list[tuple[int
 
 def _maybe_drop(statement: Statement, names: list[tuple[int, int]]) -> bool:
     """Could the rules report ``statement`` for a call of one of the names (if it resolves to a mark)?
-    The rules' own candidates, before anything is resolved: the same shapes by construction."""
+    The rules' own candidates, before anything is resolved: the same shapes by construction. The names
+    are catalog names (``Prefilter.drop_offsets`` places only those), which are never async: an awaited
+    call of one hands its result to ``await``, and the rules pass over it (``awaited != is_async``)."""
     return any(
-        (candidate.call.func.end_lineno, candidate.call.func.end_col_offset) in names
+        not candidate.awaited
+        and (candidate.call.func.end_lineno, candidate.call.func.end_col_offset) in names
         for candidate in candidates(statement)
     )
 
@@ -204,6 +207,7 @@ def _maybe_dropped_by_return(
     value: ast.expr, uses: list[ast.expr] | None, names: list[tuple[int, int]]
 ) -> bool:
     return any(
-        (candidate.call.func.end_lineno, candidate.call.func.end_col_offset) in names
+        not candidate.awaited
+        and (candidate.call.func.end_lineno, candidate.call.func.end_col_offset) in names
         for candidate in return_candidates(value, uses)
     )
