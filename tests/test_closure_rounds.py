@@ -103,3 +103,25 @@ def test_files_with_answers_each_word_whatever_was_asked_before(
     corpus = Corpus(data)
     for word in words:
         assert corpus.files_with(word) == {i for i, t in enumerate(data) if word.encode() in t}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(piece_words, st.sets(st.integers(0, 5)) | st.none()), min_size=1, max_size=8
+    ),
+    st.lists(piece_words, min_size=1, max_size=6),
+)
+def test_files_with_answers_among_some_files_whatever_was_asked_before(
+    questions: list[tuple[str, set[int] | None]], texts: list[str]
+) -> None:
+    # The same with ``within``: the files looked at one by one, and those a scan of all answered.
+    data = [t.encode() for t in texts]
+    corpus = Corpus(data)
+    for word, within in questions:
+        holding = {i for i, t in enumerate(data) if word.encode() in t}
+        if within is None:
+            assert corpus.files_with(word) == holding
+        else:
+            within = {i for i in within if i < len(data)}
+            assert corpus.files_with(word, within) == holding & within
