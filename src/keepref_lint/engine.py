@@ -318,6 +318,7 @@ def _run_cold(
     project = Project(settings, manifest=manifest, buffers=buffers)
     if held_until_exit is not None:
         held_until_exit.append(project)  # never freed: the process ends right after (cli.console)
+        project.cache.held = held_until_exit  # and checked files' trees (in workers too) likewise
     stats.lap("index")
     fixes_applied = 0
     stored: dict[str, tuple] = {}

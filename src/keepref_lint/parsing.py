@@ -22,6 +22,10 @@ class ParseCache:
         self.errors: dict[str, InputError] = {}
         self._scopes: dict[str, FileScopes] = {}
         self._kept = 0
+        # Where discarded trees go instead of being freed, when the process ends without freeing its
+        # objects (engine.held_until_exit); up to HOLD_SOURCE_BYTES of source.
+        self.held: list[object] | None = None
+        self._held = 0
 
     def scopes(self, file: SourceFile) -> FileScopes | None:
         """The file's scope analysis; hand it back with ``done`` (or ``discard``) when finished."""
@@ -52,9 +56,17 @@ class ParseCache:
             self._close_scopes(key)
 
     def discard(self, file: SourceFile) -> None:
-        self._close_scopes(file.path)
-        if self.trees.pop(file.path, None) is not None:
+        scopes = self._scopes.pop(file.path, None)
+        tree = self.trees.pop(file.path, None)
+        if tree is not None:
             self._kept -= len(file.data)
+        if self.held is not None and self._held + len(file.data) <= self.HOLD_SOURCE_BYTES:
+            # Freeing a tree node by node costs a fifth of parsing it; a process that ends with
+            # ``os._exit`` (the command, and its forked workers) hands the memory back at once.
+            self.held.append(scopes or tree)
+            self._held += len(file.data)
+        elif scopes is not None:
+            scopes.close()
 
     def forget(self, file: SourceFile) -> ast.Module:
         """Hand over the file's tree (the fixer mutates it while verifying) and drop what depends on it."""
@@ -65,6 +77,7 @@ class ParseCache:
     # Trees take ~20 times the memory of their source: keep them for reuse only up to this much source,
     # so that marking something common (builtins.print) does not hold thousands of trees at once.
     KEEP_SOURCE_BYTES = 5_000_000
+    HOLD_SOURCE_BYTES = 4_000_000
 
     def parse(self, file: SourceFile) -> ast.Module | None:
         key = file.path
