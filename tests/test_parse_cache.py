@@ -27,6 +27,12 @@ def test_discarded_trees_are_held_to_the_process_end_within_a_budget(tmp_path: P
     kept = checked(cache, "a.py", 10)
     assert cache.held is None and not kept.all_scopes  # closed: freed as soon as it is dropped
     cache.held = []
+    unparsed = tmp_path / "unparsed.py"
+    unparsed.write_text("#" * 900 + "\n")
+    cache.discard(
+        SourceFile(str(unparsed), "unparsed.py", "unparsed", False, unparsed.read_bytes())
+    )
+    assert cache.held == []  # nothing to hold, and no part of the budget spent on it
     first = checked(cache, "b.py", 600)
     assert cache.held == [first] and first.all_scopes  # held as it was, not taken apart
     second = checked(cache, "c.py", 600)

@@ -60,10 +60,13 @@ class ParseCache:
         tree = self.trees.pop(file.path, None)
         if tree is not None:
             self._kept -= len(file.data)
+        analysis = scopes or tree
+        if analysis is None:
+            return  # never parsed (the fragment proof sufficed)
         if self.held is not None and self._held + len(file.data) <= self.HOLD_SOURCE_BYTES:
             # Freeing a tree node by node costs a fifth of parsing it; a process that ends with
             # ``os._exit`` (the command, and its forked workers) hands the memory back at once.
-            self.held.append(scopes or tree)
+            self.held.append(analysis)
             self._held += len(file.data)
         elif scopes is not None:
             scopes.close()
