@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from keepref_lint.parsing import ParseCache
+from keepref_lint.project import SourceFile
+
 
 def test_discarded_trees_are_held_to_the_process_end_within_a_budget(tmp_path: Path) -> None:
     # A command run (engine.held_until_exit set) holds the trees it has done with, up to
     # HOLD_SOURCE_BYTES of source, instead of freeing them node by node; past that, and in a process
     # that goes on (no hold list: the server, the flake8 plugin), they are freed.
-    from keepref_lint.parsing import ParseCache
-    from keepref_lint.project import SourceFile
-
     def checked(cache: ParseCache, name: str, size: int) -> object:
         path = tmp_path / name
         path.write_text("x = 1\n" + "#" * size + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from keepref_lint.receivers import calls_a_receiver
 from keepref_lint.shapes import drop_shaped
 
 POSSIBLE = [
@@ -68,6 +69,4 @@ RECEIVER_TEXTS = [
 
 @pytest.mark.parametrize(("data", "expected"), RECEIVER_TEXTS)
 def test_a_plain_receiver_counts_where_its_file_assigns_it(data: bytes, expected: bool) -> None:
-    from keepref_lint.receivers import calls_a_receiver
-
     assert calls_a_receiver(data, ["create_task"], plain=True) is expected

@@ -18,7 +18,7 @@ from itertools import accumulate
 
 from keepref_lint.nodes import walk_nodes
 from keepref_lint.resolve import FileScopes
-from keepref_lint.rules import candidates, return_candidates
+from keepref_lint.rules import Candidate, candidates, return_candidates
 from keepref_lint.scopes import Statement
 from keepref_lint.sourcetext import parse_quietly
 
@@ -193,21 +193,19 @@ def _no_drop_in(lines: list[bytes], span: tuple[int, int], names: list[tuple[int
 
 def _maybe_drop(statement: Statement, names: list[tuple[int, int]]) -> bool:
     """Could the rules report ``statement`` for a call of one of the names (if it resolves to a mark)?
-    The rules' own candidates, before anything is resolved: the same shapes by construction. The names
-    are catalog names (``Prefilter.drop_offsets`` places only those), which are never async: an awaited
-    call of one hands its result to ``await``, and the rules pass over it (``awaited != is_async``)."""
-    return any(
-        not candidate.awaited
-        and (candidate.call.func.end_lineno, candidate.call.func.end_col_offset) in names
-        for candidate in candidates(statement)
-    )
+    The rules' own candidates, before anything is resolved: the same shapes by construction."""
+    return any(_reportable_at(candidate, names) for candidate in candidates(statement))
 
 
 def _maybe_dropped_by_return(
     value: ast.expr, uses: list[ast.expr] | None, names: list[tuple[int, int]]
 ) -> bool:
-    return any(
-        not candidate.awaited
-        and (candidate.call.func.end_lineno, candidate.call.func.end_col_offset) in names
-        for candidate in return_candidates(value, uses)
-    )
+    return any(_reportable_at(candidate, names) for candidate in return_candidates(value, uses))
+
+
+def _reportable_at(candidate: Candidate, names: list[tuple[int, int]]) -> bool:
+    """Is the candidate a call of one of the names that the rules could report? The names are catalog
+    names (``Prefilter.drop_offsets`` places only those), which are never async: an awaited call of one
+    hands its result to ``await``, and the rules pass over it (``awaited != is_async``)."""
+    func = candidate.call.func
+    return not candidate.awaited and (func.end_lineno, func.end_col_offset) in names

@@ -223,9 +223,8 @@ class Corpus:
             found = self._memo[word] = self._words.get(word.encode(), set())
         if found is not None:
             return found if within is None else found & within
-        needle = word.encode()
+        needle, texts = word.encode(), self.texts
         if within is None:
-            texts = self.texts
             # A text holding the word holds every part of it: where a part was scanned for already
             # (``_start`` before ``_start_daily_spend_commit``, ``create_task`` before
             # ``.create_task(``), only the files holding that part are looked at.
@@ -237,7 +236,6 @@ class Corpus:
             self._memo[word] = found
             return found
         known = self._partial.setdefault(word, {})
-        texts = self.texts
         for i in within:
             if i not in known:
                 known[i] = needle in texts[i]
