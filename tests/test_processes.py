@@ -92,20 +92,23 @@ def finish(proc: subprocess.Popen[str], tag: str, seconds: float) -> tuple[int, 
     return proc.returncode, err
 
 
-# The SIGINT arrives right after the second worker is forked, in the parent (in the old code: inside
+# The SIGINT arrives right after the second worker is forked, in the parent (in an old version: inside
 # ProcessPoolExecutor's _start_executor_manager_thread, before the manager thread existed, which left the
-# run hanging with two workers nobody would stop).
+# run hanging with two workers nobody would stop). The parent has the signal blocked while it forks, so
+# it is delivered as the second fork's bookkeeping ends.
 AFTER_FORKS = """
     import os, signal
-    from multiprocessing import popen_fork
-    launched = []
-    real_launch = popen_fork.Popen._launch
-    def launch_then_interrupt(self, process_obj):
-        real_launch(self, process_obj)  # the child never returns from here
-        launched.append(1)
-        if len(launched) == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-    popen_fork.Popen._launch = launch_then_interrupt
+    from keepref_lint import workers
+    real_fork = os.fork
+    forked = []
+    def fork_then_interrupt():
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+            if len(forked) == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+        return pid
+    workers.os.fork = fork_then_interrupt
 """
 
 
@@ -278,22 +281,22 @@ def test_a_worker_that_dies_right_after_an_answer_is_not_sent_more(tmp_path: Pat
         root,
         """
         import os, time
-        from multiprocessing import connection
+        from keepref_lint import workers
         parent = os.getpid()
-        real_send = connection.Connection.send
+        real_send = workers._send
         answered = []
-        def send(self, obj):
+        def send(fd, message):
             if os.getpid() == parent:
-                if isinstance(obj, tuple) and obj and isinstance(obj[0], list):
+                if isinstance(message, int) and message != workers.STOP:
                     time.sleep(0.2)  # a job: by now a worker that answered and left is gone
-                return real_send(self, obj)
-            real_send(self, obj)
-            if isinstance(obj, tuple) and obj and obj[0] == "ok" and not answered:
+                return real_send(fd, message)
+            real_send(fd, message)
+            if isinstance(message, tuple) and message[0] == "ok" and not answered:
                 answered.append(1)
                 if os.environ.get("KEEPREF_TEST_FIRST_EXIT") != "done":
                     os.environ["KEEPREF_TEST_FIRST_EXIT"] = "done"
                     os._exit(9)  # the first worker to answer leaves at once
-        connection.Connection.send = send
+        workers._send = send
         """,
     )
     status, err = finish(proc, tag, 60)

@@ -6,17 +6,14 @@ Imported only when a run cannot be answered from the results cache, so a warm ru
 from __future__ import annotations
 
 import ast
-import collections
-import contextlib
 import gc
 import os
 import re
-import signal
 import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import accumulate
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from keepref_lint import stats
 from keepref_lint.cache import DiskCache, Manifest, cache_folder, manifest_of
@@ -50,10 +47,6 @@ from keepref_lint.suppress import (
     logical_lines_of,
     physical_lines,
 )
-
-if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-    from multiprocessing.process import BaseProcess
 
 
 class Project:
@@ -394,7 +387,6 @@ stats.instrument()  # KEEPREF_LINT_STATS only: time the index build's steps
 PARSE_ALL = os.environ.get("KEEPREF_LINT_PARSE_ALL") == "1"
 _NOQA = re.compile(rb"noqa", re.IGNORECASE)
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-_worker_project: Project | None = None
 PARALLEL_MIN_FILES = 8  # below this, starting processes costs more than it saves
 
 
@@ -449,247 +441,37 @@ def _analyse_file(
 
 
 Outcome = tuple[str, InputError | None, FileResult | None]
-WORKER_NAME = "keepref-lint-worker"
 _CHUNK = 2  # files per message to a worker
-
-
-def worker_count(jobs: int | None, files: int) -> int:
-    """Processes worth starting: what was asked (else one per CPU), never more than the CPUs this process
-    may run on, nor than the files."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(jobs or cpus, cpus, files))
-
-
-def _exit_when_parent_dies(lifeline: int) -> None:
-    """A worker's watch on its parent: the read end of a pipe whose only write end the parent holds
-    returns nothing once the parent is gone (killed included), and the worker then exits at once."""
-    while True:
-        try:
-            if not os.read(lifeline, 1):
-                break
-        except InterruptedError:
-            continue
-        except OSError:
-            break
-    os._exit(1)
-
-
-def _worker_main(conn: Connection, lifeline: tuple[int, int], others: list[Connection]) -> None:
-    """A worker process: take chunks of paths from ``conn``, answer each with its outcomes. It ignores
-    Ctrl-C (the parent decides, and kills it), and exits when the parent dies."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):  # blocked by the parent for the fork
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    os.close(lifeline[1])  # the parent's end: only the parent may hold it
-    for other in others:  # the other workers' pipes, inherited by the fork
-        other.close()
-    import threading
-
-    threading.Thread(target=_exit_when_parent_dies, args=(lifeline[0],), daemon=True).start()
-    assert _worker_project is not None
-    stats.take()  # what the parent had counted before the fork is the parent's to report
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            break
-        if job is None:
-            break
-        paths, fix, diff = job
-        try:
-            started = stats.clock()
-            answer: tuple = ("ok", [_analyse(_worker_project, path, fix, diff) for path in paths])
-            stats.since("cpu.workers", started)
-            answer += (stats.take(),)  # None unless KEEPREF_LINT_STATS is set
-        except Exception as exc:  # an internal error: the parent raises it
-            answer = ("raise", exc)
-        try:
-            conn.send(answer)
-        except (OSError, ValueError):
-            break
-        except Exception as exc:  # not picklable: say what it was
-            conn.send(("raise", RuntimeError(f"{type(exc).__name__}: {exc}")))
-
-
-def _stop_workers(
-    processes: list[BaseProcess], conns: list[Connection], lifeline: tuple[int, int], at_once: bool
-) -> None:
-    """End every worker: asked to stop after a complete run, killed on an interrupt or an error (they
-    never write files, so nothing is lost), and waited for either way."""
-    import multiprocessing
-
-    for conn in conns:
-        if not at_once:
-            try:
-                conn.send(None)
-            except (OSError, ValueError):
-                pass
-        conn.close()
-    for end in lifeline:  # closing the write end: a worker that missed everything else exits
-        with contextlib.suppress(OSError):
-            os.close(end)
-    # Started but not yet in ``processes`` (an interrupt right after a fork) is found by its name.
-    mine = {id(p) for p in processes}
-    processes = processes + [
-        p
-        for p in multiprocessing.active_children()
-        if p.name.startswith(WORKER_NAME) and id(p) not in mine
-    ]
-    if not at_once:
-        for process in processes:
-            process.join(5)
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-    for process in processes:
-        process.join(5)
 
 
 def analyse_all(
     project: Project, work: list[str], fix: bool, jobs: int | None, diff: bool = False
 ) -> Iterator[Outcome]:
-    """Results in input order; in forked worker processes (which inherit the index) for large inputs.
+    """Results in input order; in forked worker processes (which inherit the index) for large inputs
+    (workers.py: a worker that dies costs the files it was checking, each an error)."""
+    from keepref_lint import workers
 
-    Workers get chunks of paths over a pipe each and answer on it; the parent waits on those pipes and
-    on the processes. Closing the generator (an interrupt, an error, or the caller stopping early)
-    kills the workers; each also exits by itself when the parent dies."""
-    import multiprocessing
-
-    jobs = worker_count(jobs, len(work))
+    jobs = workers.worker_count(jobs, len(work))
     if not gc.isenabled():
         # What exists now (the index, kept trees) lives to the end of the run: keep it out of the
         # per-file collections, and out of reach of the collector in forked workers (no copy-on-write).
         gc.freeze()
-    if (
-        jobs <= 1
-        or len(work) < PARALLEL_MIN_FILES
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if jobs <= 1 or len(work) < PARALLEL_MIN_FILES or not workers.can_fork():
         for path in work:
             yield _analyse(project, path, fix, diff)
         return
     stats.add("workers", jobs)
-    yield from _analyse_in_workers(project, work, fix, jobs, diff)
-
-
-def _analyse_in_workers(
-    project: Project, work: list[str], fix: bool, jobs: int, diff: bool
-) -> Iterator[Outcome]:
-    import multiprocessing
-    from multiprocessing.connection import wait
-
-    global _worker_project
-    context = multiprocessing.get_context("fork")
     chunks = [work[i : i + _CHUNK] for i in range(0, len(work), _CHUNK)]
-    processes: list[BaseProcess] = []
-    conns: list[Connection] = []
-    lifeline = os.pipe()
-    finished = False
-    _worker_project = project
-    try:
-        pipes = [context.Pipe() for _ in range(jobs)]
-        conns = [mine for mine, _ in pipes]
-        for i, (_, theirs) in enumerate(pipes):
-            others = [c for pair in pipes for c in pair if c is not theirs]
-            process = context.Process(
-                target=_worker_main,
-                args=(theirs, lifeline, others),
-                name=f"{WORKER_NAME}-{i + 1}",
-                daemon=True,  # never outlives this process (multiprocessing ends it at exit)
-            )
-            _start_without_interrupts(process)
-            processes.append(process)
-        for _, theirs in pipes:
-            theirs.close()
-        pending = collections.deque(range(len(chunks)))  # chunks not given to a worker yet
-        busy: dict[int, list[int]] = {}  # worker -> chunks it was given, in order
-        answers: dict[int, list[Outcome]] = {}
-        live = dict(enumerate(processes))
 
-        def give(worker: int) -> bool:
-            """Send the next chunk to ``worker``; False (the chunk stays first in line) when its pipe
-            is closed: it died after its last answer, which its sentinel will say."""
-            index = pending[0]
-            try:
-                conns[worker].send((chunks[index], fix, diff))
-            except OSError:  # BrokenPipeError, or a connection reset
-                return False
-            pending.popleft()
-            busy.setdefault(worker, []).append(index)
-            return True
+    def task(index: int) -> list[Outcome]:
+        return [_analyse(project, path, fix, diff) for path in chunks[index]]
 
-        next_chunk = 0
-        while next_chunk < len(chunks):
-            while next_chunk in answers:
-                yield from answers.pop(next_chunk)
-                next_chunk += 1
-            if next_chunk >= len(chunks):
-                break
-            if not live:  # every worker died: the rest here
-                for index in range(next_chunk, len(chunks)):
-                    if index not in answers:
-                        answers[index] = [_analyse(project, p, fix, diff) for p in chunks[index]]
-                continue
-            for worker in live:  # two chunks each: a worker never waits for its next one
-                while pending and len(busy.setdefault(worker, [])) < 2:
-                    if not give(worker):
-                        break
-            ready = wait([conns[w] for w in live] + [live[w].sentinel for w in live])
-            for worker in list(live):
-                conn = conns[worker]
-                if conn in ready:
-                    try:
-                        kind, value, *counted = conn.recv()
-                    except (EOFError, OSError):
-                        kind, value, counted = "died", None, []
-                    if counted:
-                        stats.merge(counted[0])
-                    if kind == "raise":
-                        raise value
-                    if kind == "ok":
-                        answers[busy[worker].pop(0)] = value
-                        continue
-                elif live[worker].sentinel not in ready:
-                    continue
-                # The worker died (killed, out of memory): the files of the chunk it was checking
-                # are errors, the chunk it had not started goes to another worker.
-                process = live.pop(worker)
-                process.join(1)
-                given = busy.pop(worker, [])
-                pending.extendleft(reversed(given[1:]))
-                for index in given[:1]:
-                    answers[index] = [
-                        (
-                            path,
-                            InputError(
-                                display_path(path),
-                                f"internal error: the worker process checking it died"
-                                f" (exit status {process.exitcode})",
-                            ),
-                            None,
-                        )
-                        for path in chunks[index]
-                    ]
-        finished = True
-    finally:
-        _stop_workers(processes, conns, lifeline, at_once=not finished)
-        _worker_project = None
+    def lost(index: int, status: int | None) -> list[Outcome]:
+        cause = f"internal error: the worker process checking it died (exit status {status})"
+        return [(path, InputError(display_path(path), cause), None) for path in chunks[index]]
 
-
-def _start_without_interrupts(process: BaseProcess) -> None:
-    """Fork with Ctrl-C blocked, so a child never sees one before it ignores them; one that arrives
-    meanwhile is delivered to this process right after."""
-    block = hasattr(signal, "pthread_sigmask")
-    if block:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        process.start()
-    finally:
-        if block:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    for outcomes in workers.in_workers(chunks, task, jobs, lost):
+        yield from outcomes
 
 
 def _fix_file(project: Project, file_result: FileResult, diff: bool = False) -> None:

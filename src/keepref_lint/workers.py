@@ -1,0 +1,308 @@
+"""Forked worker processes that check chunks of a run's files, answering in the chunks' order.
+
+Made from ``os.fork`` and pipes, not ``multiprocessing``: importing that package and starting its
+processes cost 12-25 ms of every cold run here, more than some small trees' whole check. What a worker
+needs (the project, its index, the chunks) it inherits from the fork, so a job is a chunk's number and
+only answers are pickled.
+
+Each worker has two pipes: jobs down, answers up. Only the worker holds the write end of its answer
+pipe, so the end of that pipe is how the parent learns that it died (killed, out of memory). Workers
+ignore Ctrl-C (the parent decides, and kills them), and each exits by itself when the parent dies: it
+watches a pipe whose only write end the parent holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import select
+import signal
+import struct
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+
+from keepref_lint import stats
+
+_HEADER = struct.Struct("<Q")  # each message: its pickle's length, then the pickle
+STOP = -1  # the job that tells a worker to exit
+
+
+def worker_count(jobs: int | None, files: int) -> int:
+    """Processes worth starting: what was asked (else one per CPU), never more than the CPUs this process
+    may run on, nor than the files."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(jobs or cpus, cpus, files))
+
+
+def can_fork() -> bool:
+    return hasattr(os, "fork")
+
+
+class WorkerDied(Exception):
+    """A worker's answer pipe ended (or broke off inside a message): the worker is gone."""
+
+
+def _send(fd: int, message: object) -> None:
+    """Write one message; BrokenPipeError when the reader is gone (Python ignores SIGPIPE)."""
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    data = memoryview(_HEADER.pack(len(body)) + body)
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    parts: list[bytes] = []
+    while size:
+        part = os.read(fd, min(size, 1 << 20))
+        if not part:
+            raise WorkerDied
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+
+
+def _recv(fd: int) -> object:
+    """Read one message; WorkerDied at the end of the pipe, before or inside a message."""
+    (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size))
+    return pickle.loads(_read_exactly(fd, size))
+
+
+class Worker:
+    """The parent's side of one worker: its process id, the write end of its job pipe and the read end
+    of its answer pipe."""
+
+    def __init__(self, pid: int, jobs: int, answers: int) -> None:
+        self.pid = pid
+        self.jobs = jobs
+        self.answers = answers
+        self.status: int | None = None  # the exit status, once reaped
+
+    def reap(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the process to end; True once it has (its status is kept)."""
+        deadline = time.monotonic() + seconds
+        while self.status is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere: nothing is left to wait for
+                self.status = -1
+                break
+            if pid:
+                self.status = os.waitstatus_to_exitcode(status)
+                break
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def fds(self) -> tuple[int, int]:
+        return self.jobs, self.answers
+
+    def close(self) -> None:
+        for fd in self.fds():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _start(task: Callable[[int], list], lifeline: tuple[int, int], started: list[Worker]) -> None:
+    """Fork one more worker and add it to ``started``, with Ctrl-C blocked until it is there: the child
+    never sees one before it ignores them, and one that arrives meanwhile is delivered to this process
+    right after, when the new worker is in ``started`` to be stopped."""
+    jobs_read, jobs_write = os.pipe()
+    answers_read, answers_write = os.pipe()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered is left for the child to write again
+        with contextlib.suppress(Exception):
+            stream.flush()
+    block = hasattr(signal, "pthread_sigmask")
+    if block:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (jobs_read, jobs_write, answers_read, answers_write):
+                os.close(fd)
+            raise
+        if pid == 0:  # the child never returns from here
+            status = 1
+            try:
+                inherited = [jobs_write, answers_read, *(fd for w in started for fd in w.fds())]
+                _worker_main(task, jobs_read, answers_write, lifeline, inherited)
+                status = 0
+            finally:
+                os._exit(status)
+        started.append(Worker(pid, jobs_write, answers_read))
+        os.close(jobs_read)
+        os.close(answers_write)
+    finally:
+        if block:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _worker_main(
+    task: Callable[[int], list],
+    jobs: int,
+    answers: int,
+    lifeline: tuple[int, int],
+    inherited: list[int],
+) -> None:
+    """A worker process: take chunk numbers from ``jobs``, answer each on ``answers`` with the chunk's
+    results (and the stats counted meanwhile), until told to stop or the parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    for fd in (lifeline[1], *inherited):  # only the parent may hold these
+        os.close(fd)
+    import threading
+
+    threading.Thread(target=_exit_when_parent_dies, args=(lifeline[0],), daemon=True).start()
+    stats.take()  # what the parent had counted before the fork is the parent's to report
+    while True:
+        try:
+            job = _recv(jobs)
+        except (WorkerDied, OSError):
+            break
+        if job == STOP:
+            break
+        assert isinstance(job, int)
+        try:
+            started = stats.clock()
+            answer: tuple = ("ok", task(job))
+            stats.since("cpu.workers", started)
+            answer += (stats.take(),)  # None unless KEEPREF_LINT_STATS is set
+        except Exception as exc:  # an internal error: the parent raises it
+            answer = ("raise", exc)
+        try:
+            _send(answers, answer)
+        except OSError:
+            break
+        except Exception as exc:  # not picklable: say what it was
+            _send(answers, ("raise", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def _exit_when_parent_dies(lifeline: int) -> None:
+    """A worker's watch on its parent: the read end of a pipe whose only write end the parent holds
+    returns nothing once the parent is gone (killed included), and the worker then exits at once."""
+    while True:
+        try:
+            if not os.read(lifeline, 1):
+                break
+        except InterruptedError:
+            continue
+        except OSError:
+            break
+    os._exit(1)
+
+
+def _stop(workers: list[Worker], lifeline: tuple[int, int], at_once: bool) -> None:
+    """End every worker: asked to stop after a complete run, killed on an interrupt or an error (they
+    never write files, so nothing is lost), and waited for either way."""
+    for worker in workers:
+        if not at_once:
+            with contextlib.suppress(OSError):
+                _send(worker.jobs, STOP)
+        worker.close()
+    for end in lifeline:  # closing the write end: a worker that missed everything else exits
+        with contextlib.suppress(OSError):
+            os.close(end)
+    for worker in workers:
+        if at_once or not worker.reap(5):
+            with contextlib.suppress(OSError):
+                os.kill(worker.pid, signal.SIGKILL)
+    for worker in workers:
+        worker.reap(5)
+
+
+def in_workers(
+    chunks: Sequence[object],
+    task: Callable[[int], list],
+    jobs: int,
+    lost: Callable[[int, int | None], list],
+) -> Iterator[list]:
+    """``task(i)`` for each chunk number ``i``, in order, computed in ``jobs`` forked workers.
+
+    A worker that dies costs the chunk it was working on, which is answered by ``lost(i, status)``
+    (its exit status); a chunk it had been given but not started goes to another worker, and when
+    every worker is gone the rest are computed here. An exception in a task is raised here. Closing
+    the generator (an interrupt, an error, or the caller stopping early) kills the workers."""
+    workers: list[Worker] = []
+    lifeline = os.pipe()
+    finished = False
+    try:
+        for _ in range(jobs):
+            try:
+                _start(task, lifeline, workers)
+            except OSError:  # no more processes (EAGAIN, ENOMEM): those started, or this one, do it
+                break
+        pending = deque(range(len(chunks)))  # chunks not given to a worker yet
+        busy: dict[int, list[int]] = {}  # worker -> chunks it was given, in order
+        answers: dict[int, list] = {}
+        live = dict(enumerate(workers))
+
+        def give(worker: int) -> bool:
+            """Send the next chunk to ``worker``; False (the chunk stays first in line) when its pipe
+            is closed: it died after its last answer, which the end of its answer pipe will say."""
+            try:
+                _send(live[worker].jobs, pending[0])
+            except OSError:  # BrokenPipeError
+                return False
+            busy.setdefault(worker, []).append(pending.popleft())
+            return True
+
+        next_chunk = 0
+        while next_chunk < len(chunks):
+            while next_chunk in answers:
+                yield answers.pop(next_chunk)
+                next_chunk += 1
+            if next_chunk >= len(chunks):
+                break
+            if not live:  # every worker died: the rest here
+                for index in range(next_chunk, len(chunks)):
+                    answers.setdefault(index, task(index))
+                continue
+            for worker in live:  # two chunks each: a worker never waits for its next one
+                while pending and len(busy.setdefault(worker, [])) < 2:
+                    if not give(worker):
+                        break
+            ready = _wait([live[w].answers for w in live])
+            for worker in list(live):
+                if live[worker].answers not in ready:
+                    continue
+                try:
+                    kind, value, *counted = _recv(live[worker].answers)  # type: ignore[misc]
+                except (WorkerDied, OSError):
+                    kind, value, counted = "died", None, []
+                if counted:
+                    stats.merge(counted[0])
+                if kind == "raise":
+                    raise value
+                if kind == "ok":
+                    answers[busy[worker].pop(0)] = value
+                    continue
+                # The worker died: the chunk it was checking is lost, the one it had not started
+                # goes to another worker.
+                gone = live.pop(worker)
+                if not gone.reap(1):
+                    with contextlib.suppress(OSError):
+                        os.kill(gone.pid, signal.SIGKILL)
+                    gone.reap(5)
+                given = busy.pop(worker, [])
+                pending.extendleft(reversed(given[1:]))
+                for index in given[:1]:
+                    answers[index] = lost(index, gone.status)
+        finished = True
+    finally:
+        _stop(workers, lifeline, at_once=not finished)
+
+
+def _wait(fds: list[int]) -> list[int]:
+    while True:
+        try:
+            return select.select(fds, [], [])[0]
+        except InterruptedError:  # a signal whose handler returned (Python retries by itself)
+            continue

@@ -1,0 +1,121 @@
+"""The fork pool (workers.py) on its own: real forked processes and real pipes, with tasks that answer,
+raise, or end the process that runs them."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from keepref_lint import workers
+
+pytestmark = pytest.mark.skipif(not workers.can_fork(), reason="needs os.fork")
+
+
+def pid_of(index: int) -> list:
+    return [index, os.getpid()]
+
+
+def never_lost(index: int, status: int | None) -> list:
+    raise AssertionError(f"chunk {index} was lost (exit status {status})")
+
+
+def alive(pid: int) -> bool:
+    """False once ``pid`` is gone or a zombie (in_workers reaps its own, so a zombie is a bug too)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_answers_come_in_chunk_order_from_other_processes() -> None:
+    def slow_for_the_first(index: int) -> list:
+        if index == 0:
+            time.sleep(0.3)  # answered last, yielded first
+        return pid_of(index)
+
+    answers = list(workers.in_workers(range(9), slow_for_the_first, 2, never_lost))
+    assert [index for index, _ in answers] == list(range(9))
+    pids = {pid for _, pid in answers}
+    assert os.getpid() not in pids
+    assert len(pids) == 2
+    assert not any(alive(pid) for pid in pids)
+
+
+def test_an_exception_in_a_task_is_raised_in_the_parent_and_the_workers_end() -> None:
+    started: list[int] = []
+
+    def fails_on_three(index: int) -> list:
+        if index == 3:
+            raise ValueError(f"chunk {index} is bad")
+        return pid_of(index)
+
+    results = workers.in_workers(range(8), fails_on_three, 2, never_lost)
+    with pytest.raises(ValueError, match="chunk 3 is bad"):
+        for _, pid in results:
+            started.append(pid)
+    assert started  # chunks before the bad one were answered
+    time.sleep(0.1)
+    assert not any(alive(pid) for pid in set(started))
+
+
+def test_a_worker_that_dies_costs_the_chunk_it_was_checking_only() -> None:
+    parent = os.getpid()
+
+    def dies_on_two(index: int) -> list:
+        if index == 2 and os.getpid() != parent:
+            os._exit(7)
+        return pid_of(index)
+
+    lost: list[tuple[int, int | None]] = []
+
+    def record(index: int, status: int | None) -> list:
+        lost.append((index, status))
+        return [index, "lost"]
+
+    answers = list(workers.in_workers(range(10), dies_on_two, 2, record))
+    assert lost == [(2, 7)]
+    assert [index for index, _ in answers] == list(range(10))
+    assert answers[2] == [2, "lost"]
+
+
+def test_when_every_worker_dies_the_rest_is_computed_here() -> None:
+    parent = os.getpid()
+
+    def workers_die(index: int) -> list:
+        if os.getpid() != parent:
+            os._exit(3)
+        return pid_of(index)
+
+    lost: list[int] = []
+    answers = list(
+        workers.in_workers(range(6), workers_die, 2, lambda i, s: lost.append(i) or [i, "lost"])
+    )
+    assert len(lost) == 2  # the chunk each worker was checking
+    assert [index for index, _ in answers] == list(range(6))
+    assert all(answers[i] == [i, parent] for i in range(6) if i not in lost)
+
+
+def test_closing_early_kills_the_workers() -> None:
+    def slow(index: int) -> list:
+        time.sleep(0.05)
+        return pid_of(index)
+
+    results = workers.in_workers(range(100), slow, 2, never_lost)
+    first = next(results)
+    pids = [first[1]]
+    pids.append(next(r for r in results if r[1] != first[1])[1])
+    began = time.monotonic()
+    results.close()
+    assert time.monotonic() - began < 2  # killed, not left to finish a hundred chunks
+    assert not any(alive(pid) for pid in pids)
+
+
+def test_worker_count_is_capped_by_cpus_and_files() -> None:
+    cpus = len(os.sched_getaffinity(0))
+    assert workers.worker_count(None, 1000) == cpus
+    assert workers.worker_count(cpus + 5, 1000) == cpus
+    assert workers.worker_count(None, 1) == 1
+    assert workers.worker_count(1, 1000) == 1
