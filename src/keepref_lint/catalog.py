@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from keepref_lint.records import Frozen
 
 # Calls whose result is an instance of a type the catalog knows (receiver inference: ``loop.create_task``).
 EVENT_LOOP = "asyncio.AbstractEventLoop"
@@ -67,15 +68,34 @@ def _makes_a_task(call: ast.Call) -> bool:
     return not isinstance(call.args[0], (ast.Attribute, ast.Subscript))
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Frozen):
     id: str
     qualnames: tuple[str, ...]
     reason: str
     source: str
-    attr: str | None = None
-    condition: Condition | None = None
-    repeats: bool = False  # a task-like result: one attribute cannot hold every one
+    attr: str | None
+    condition: Condition | None
+    repeats: bool  # a task-like result: one attribute cannot hold every one
+
+    def __init__(
+        self,
+        id: str,
+        qualnames: tuple[str, ...],
+        reason: str,
+        source: str,
+        attr: str | None = None,
+        condition: Condition | None = None,
+        repeats: bool = False,
+    ) -> None:
+        vars(self).update(
+            id=id,
+            qualnames=qualnames,
+            reason=reason,
+            source=source,
+            attr=attr,
+            condition=condition,
+            repeats=repeats,
+        )
 
 
 def _qt(names: tuple[str, ...]) -> tuple[str, ...]:

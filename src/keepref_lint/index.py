@@ -17,7 +17,6 @@ import ast
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 
 from keepref_lint.catalog import CATALOG
 from keepref_lint.config import Settings
@@ -34,6 +33,7 @@ from keepref_lint.receivers import (
     module_of,
     questions_of,
 )
+from keepref_lint.records import replace
 from keepref_lint.scopes import resolve_relative
 from keepref_lint.skeletons import module_skeleton, without_function_bodies
 from keepref_lint.sourcetext import parse_quietly

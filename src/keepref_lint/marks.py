@@ -6,24 +6,51 @@ configuration, the catalog or wrapper inference), and the short form of a long c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from keepref_lint.records import Frozen
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(Frozen):
     """Something whose call result must be kept."""
 
     qualname: str
     kind: str  # function | method | class | unknown (from config)
     source: str  # decorator | config
-    attr: str | None = None
-    reason: str | None = None
-    is_async: bool = False
-    location: str | None = None  # "path:line" of the marked definition
-    entry: str | None = None  # the catalog entry, for source == "catalog"
-    returns: Mark | None = None  # for source == "inferred": the must-retain call it returns
-    path: str | None = None  # absolute path of the definition (decorator and inferred marks)
-    line: int = 0  # line of its ``def``
+    attr: str | None
+    reason: str | None
+    is_async: bool
+    location: str | None  # "path:line" of the marked definition
+    entry: str | None  # the catalog entry, for source == "catalog"
+    returns: Mark | None  # for source == "inferred": the must-retain call it returns
+    path: str | None  # absolute path of the definition (decorator and inferred marks)
+    line: int  # line of its ``def``
+
+    def __init__(
+        self,
+        qualname: str,
+        kind: str,
+        source: str,
+        attr: str | None = None,
+        reason: str | None = None,
+        is_async: bool = False,
+        location: str | None = None,
+        entry: str | None = None,
+        returns: Mark | None = None,
+        path: str | None = None,
+        line: int = 0,
+    ) -> None:
+        vars(self).update(
+            qualname=qualname,
+            kind=kind,
+            source=source,
+            attr=attr,
+            reason=reason,
+            is_async=is_async,
+            location=location,
+            entry=entry,
+            returns=returns,
+            path=path,
+            line=line,
+        )
 
     @property
     def chain(self) -> list[Mark]:

@@ -24,7 +24,6 @@ import ast
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from keepref_lint.catalog import ENTRIES
 from keepref_lint.codes import KR001, KR002, KR003, KR004
@@ -46,41 +45,92 @@ from keepref_lint.index import ProjectIndex
 from keepref_lint.marks import Mark, bounded_chain
 from keepref_lint.nodes import dotted_name, first_line, last_name, walk_nodes
 from keepref_lint.project import SourceFile, printable
+from keepref_lint.records import Fields
 from keepref_lint.resolve import FileScopes
 from keepref_lint.scopes import Scope, Statement, partial_use
 from keepref_lint.sourcetext import SourceText
 
 
-@dataclass
-class Drop:
+class Drop(Fields):
     """A must-retain call whose result a statement does not keep."""
 
     code: str
     stmt: Statement
     call: ast.Call
     mark: Mark
-    in_conditional: bool = False
-    local: ast.Name | None = None  # KR002: the dead local
-    kind: str = "dropped"  # dropped (KR001/KR003) | dead (KR002/KR003) | attribute (KR004)
-    where: str = ""  # how the form drops it, for the message (" inside a list display")
-    no_fix: str | None = None  # why this form has no automatic fix
-    attribute: str | None = None  # KR004: the attribute that survives
-    unwrap: bool = False  # ``start(),``: the fix also removes the comma
+    in_conditional: bool
+    local: ast.Name | None  # KR002: the dead local
+    kind: str  # dropped (KR001/KR003) | dead (KR002/KR003) | attribute (KR004)
+    where: str  # how the form drops it, for the message (" inside a list display")
+    no_fix: str | None  # why this form has no automatic fix
+    attribute: str | None  # KR004: the attribute that survives
+    unwrap: bool  # ``start(),``: the fix also removes the comma
+
+    def __init__(
+        self,
+        code: str,
+        stmt: Statement,
+        call: ast.Call,
+        mark: Mark,
+        in_conditional: bool = False,
+        local: ast.Name | None = None,
+        kind: str = "dropped",
+        where: str = "",
+        no_fix: str | None = None,
+        attribute: str | None = None,
+        unwrap: bool = False,
+    ) -> None:
+        vars(self).update(
+            code=code,
+            stmt=stmt,
+            call=call,
+            mark=mark,
+            in_conditional=in_conditional,
+            local=local,
+            kind=kind,
+            where=where,
+            no_fix=no_fix,
+            attribute=attribute,
+            unwrap=unwrap,
+        )
 
 
-@dataclass
-class Candidate:
+class Candidate(Fields):
     """A call in a statement whose result the statement would not keep, whatever the call is."""
 
     call: ast.Call
     kind: str  # dropped | dead | attribute | argument
-    awaited: bool = False
-    conditional: bool = False
-    locals: list[ast.Name] | None = None  # dead: the dead local names
-    where: str = ""
-    no_fix: str | None = None
-    attribute: str | None = None
-    unwrap: bool = False  # ``start(),``: a fix removes the comma
+    awaited: bool
+    conditional: bool
+    locals: list[ast.Name] | None  # dead: the dead local names
+    where: str
+    no_fix: str | None
+    attribute: str | None
+    unwrap: bool  # ``start(),``: a fix removes the comma
+
+    def __init__(
+        self,
+        call: ast.Call,
+        kind: str,
+        awaited: bool = False,
+        conditional: bool = False,
+        locals: list[ast.Name] | None = None,
+        where: str = "",
+        no_fix: str | None = None,
+        attribute: str | None = None,
+        unwrap: bool = False,
+    ) -> None:
+        vars(self).update(
+            call=call,
+            kind=kind,
+            awaited=awaited,
+            conditional=conditional,
+            locals=locals,
+            where=where,
+            no_fix=no_fix,
+            attribute=attribute,
+            unwrap=unwrap,
+        )
 
 
 _IN_DISPLAY = "the call is inside a display that is thrown away; write one statement per call"

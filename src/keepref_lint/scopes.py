@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 from keepref_lint.deep import run_deep
 from keepref_lint.nodes import _CHILD_FIELDS, _LEAVES, _child_fields, last_name
@@ -70,28 +69,56 @@ def import_bindings(
             yield alias.asname or alias.name, f"{base}.{alias.name}"
 
 
-@dataclass(eq=False)
 class Scope:
+    """One scope of a file, as the scope walk fills it in. Compared by identity (a plain class, not a
+    dataclass: see records.py)."""
+
     kind: str  # module | class | function | lambda | comprehension
     qualname: str
     parent: Scope | None
-    node: ast.AST | None = None
-    bindings: dict[str, list[tuple[str, object]]] = field(default_factory=dict)
-    globals: set[str] = field(default_factory=set)
-    nonlocals: set[str] = field(default_factory=set)
-    reads: set[str] = field(default_factory=set)
-    children: list[Scope] = field(default_factory=list)
-    stars: list[str] = field(default_factory=list)
-    dynamic: bool = False  # calls locals()/vars()/eval()/exec(): every local may be read
+    node: ast.AST | None
+    bindings: dict[str, list[tuple[str, object]]]
+    globals: set[str]
+    nonlocals: set[str]
+    reads: set[str]
+    children: list[Scope]
+    stars: list[str]
+    dynamic: bool  # calls locals()/vars()/eval()/exec(): every local may be read
     # Methods: the first parameter and what it is ("instance" or "class"); static methods are marked.
-    self_name: str | None = None
-    self_kind: str | None = None
-    is_static: bool = False
+    self_name: str | None
+    self_kind: str | None
+    is_static: bool
     # Classes: base expressions and the attributes that methods assign through self.
-    bases: list[ast.expr] = field(default_factory=list)
-    assigned_attrs: set[str] = field(default_factory=set)
+    bases: list[ast.expr]
+    assigned_attrs: set[str]
     # Classes: what ``self.<attr>`` is assigned or annotated with, and in which scope (receiver types).
-    attr_values: dict[str, list[tuple[str, object, Scope]]] = field(default_factory=dict)
+    attr_values: dict[str, list[tuple[str, object, Scope]]]
+
+    def __init__(
+        self, kind: str, qualname: str, parent: Scope | None, node: ast.AST | None = None
+    ) -> None:
+        vars(self).update(
+            kind=kind,
+            qualname=qualname,
+            parent=parent,
+            node=node,
+            bindings={},
+            globals=set(),
+            nonlocals=set(),
+            reads=set(),
+            children=[],
+            stars=[],
+            dynamic=False,
+            self_name=None,
+            self_kind=None,
+            is_static=False,
+            bases=[],
+            assigned_attrs=set(),
+            attr_values={},
+        )
+
+    def __repr__(self) -> str:
+        return f"Scope({self.kind!r}, {self.qualname!r})"
 
     def bind(self, name: str, kind: str, payload: object = None) -> None:
         self.bindings.setdefault(name, []).append((kind, payload))
@@ -114,16 +141,29 @@ class Scope:
         return any(child.read_anywhere(name) for child in self.children)
 
 
-@dataclass(eq=False)
 class Statement:
     """An expression statement or an assignment, with where it stands, and the nodes of its value where a
     call's result is used in part (see ``partial_use``), collected by the scope walk; None when the
-    statement was made without that walk."""
+    statement was made without that walk. Compared by identity."""
 
-    node: ast.Expr | ast.Assign | ast.AnnAssign
-    scope: Scope
-    in_loop: bool
-    partial_uses: list[ast.expr] | None = None
+    __slots__ = ("in_loop", "node", "partial_uses", "scope")
+
+    def __init__(
+        self,
+        node: ast.Expr | ast.Assign | ast.AnnAssign,
+        scope: Scope,
+        in_loop: bool,
+        partial_uses: list[ast.expr] | None = None,
+    ) -> None:
+        self.node = node
+        self.scope = scope
+        self.in_loop = in_loop
+        self.partial_uses = partial_uses
+
+    def __repr__(self) -> str:
+        return (
+            f"Statement({type(self.node).__name__} at line {self.node.lineno}, in {self.scope!r})"
+        )
 
 
 def partial_use(node: ast.AST) -> bool:

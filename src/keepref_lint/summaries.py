@@ -8,32 +8,40 @@ import ast
 import keyword as keyword_module
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from keepref_lint.marks import Mark
 from keepref_lint.nodes import dotted_name, last_name
 from keepref_lint.project import SourceFile
+from keepref_lint.records import Fields
 from keepref_lint.scopes import import_bindings
 
 
-@dataclass
-class ClassInfo:
+class ClassInfo(Fields):
     bases: list[str]
     names: set[str]
 
+    def __init__(self, bases: list[str], names: set[str]) -> None:
+        self.bases = bases
+        self.names = names
 
-@dataclass
-class ModuleSummary:
+
+class ModuleSummary(Fields):
     module: str
-    bindings: dict[str, list[str]] = field(default_factory=dict)
-    stars: list[str] = field(default_factory=list)
-    classes: dict[str, ClassInfo] = field(default_factory=dict)
-    marks: list[Mark] = field(default_factory=list)
-    # ("path:line", cause) of each marker argument that was left out as invalid
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    defined: set[str] = field(
-        default_factory=set
-    )  # module-level functions, classes and assigned names
+    bindings: dict[str, list[str]]
+    stars: list[str]
+    classes: dict[str, ClassInfo]
+    marks: list[Mark]
+    problems: list[tuple[str, str]]  # ("path:line", cause) of each invalid marker argument left out
+    defined: set[str]  # module-level functions, classes and assigned names
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self.bindings = {}
+        self.stars = []
+        self.classes = {}
+        self.marks = []
+        self.problems = []
+        self.defined = set()
 
 
 def summarize_module(

@@ -12,7 +12,6 @@ import ast
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
 
 from keepref_lint.catalog import ENTRIES
@@ -22,6 +21,7 @@ from keepref_lint.nodes import walk_nodes
 from keepref_lint.parsing import ParseCache
 from keepref_lint.prefilter import Corpus, Prefilter, import_lines, may_annotate_one, may_return_one
 from keepref_lint.project import SourceFile
+from keepref_lint.records import replace
 from keepref_lint.resolve import FileScopes
 from keepref_lint.scopes import ASSIGN, Scope
 from keepref_lint.summaries import ModuleSummary

@@ -1,0 +1,67 @@
+"""Records compared and shown by their fields, without ``dataclasses``.
+
+The index's and the rules' records (Mark, ModuleSummary, Scope, Drop, the catalog's Entry) are made on
+every cold run. ``dataclasses`` imports ``inspect`` (with ``dis``, ``tokenize``, ``linecache``) and
+``exec``s the methods of each class it decorates: 13-15 ms of a cold run here, more than a tenth of a
+small tree's check. A subclass lists its fields as annotations, in order, and writes its own
+``__init__`` (one ``vars(self).update(...)``); this base gives equality, ``repr`` and ``replace``.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    R = TypeVar("R", bound="Fields")
+
+
+class Fields:
+    """Equal when of the same class with equal fields (so unhashable); shown as ``Name(field=value,
+    ...)``. The fields are the names annotated in the class body and its bases', in order."""
+
+    _fields: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = [name for name in cls.__annotations__ if name != "_fields"]  # its own, from 3.10 on
+        cls._fields = (*cls._fields, *(name for name in own if name not in cls._fields))
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__name__}({shown})"
+
+
+class Frozen(Fields):
+    """A Fields record that does not change once made: hashed by its fields, attributes not assigned
+    after ``__init__`` (which fills ``vars(self)`` directly)."""
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r} of a {type(self).__name__}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r} of a {type(self).__name__}")
+
+
+def replace(record: R, **changes: Any) -> R:
+    """A copy of ``record`` with the named fields changed (as ``dataclasses.replace``)."""
+    unknown = [name for name in changes if name not in record._fields]
+    if unknown:
+        raise TypeError(f"{type(record).__name__} has no field {unknown[0]!r}")
+    copy = object.__new__(type(record))
+    vars(copy).update(vars(record))
+    vars(copy).update(changes)
+    return copy
