@@ -13,7 +13,6 @@ import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import accumulate
-from typing import ClassVar
 
 from keepref_lint import stats
 from keepref_lint.cache import DiskCache, Manifest, cache_folder, manifest_of
@@ -47,6 +46,10 @@ from keepref_lint.suppress import (
     logical_lines_of,
     physical_lines,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class Project:

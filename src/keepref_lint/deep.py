@@ -13,9 +13,12 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from typing import TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 DEEP_RECURSION_LIMIT = 50_000  # frames; each needs well under the stack below allows
 _DEEP_STACK_BYTES = 512 << 20  # address space, reserved, not used, until the frames are there

@@ -3,45 +3,11 @@ findings and its fixed text as one FileResult."""
 
 from __future__ import annotations
 
+from keepref_lint.records import Record
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from keepref_lint.project import SourceFile
-
-# Plain classes and tuples of our own rather than dataclasses or ``collections.namedtuple``: these
-# records are on the path of every run, warm ones included. ``dataclasses`` imports ``inspect`` (and
-# with it ``ast``, ``dis``, ...), a tenth of a warm run's time; ``collections`` (with ``operator``,
-# ``reprlib``, ``keyword``, ...) and an ``exec`` for each named tuple are another tenth.
-
-
-def _field(index: int) -> property:
-    return property(lambda record: record[index], doc=f"Field {index}")
-
-
-class Record(tuple):
-    """A named tuple: a subclass lists its fields as annotations, in order, and gives ``__new__``
-    (its signature, with the defaults); each field is then read by name as well as by position.
-    Compared, hashed, sorted and pickled as the tuple of its fields."""
-
-    __slots__ = ()
-    _fields: tuple[str, ...] = ()
-
-    def __init_subclass__(cls) -> None:
-        cls._fields = tuple(cls.__annotations__)  # its own: each subclass annotates its fields
-        for index, name in enumerate(cls._fields):
-            setattr(cls, name, _field(index))
-
-    def __getnewargs__(self) -> tuple:
-        return tuple(self)  # unpickled through the subclass's ``__new__``
-
-    def __repr__(self) -> str:
-        pairs = zip(self._fields, self, strict=True)
-        return f"{type(self).__name__}({', '.join(f'{name}={value!r}' for name, value in pairs)})"
-
-    def _replace(self, **changes: Any) -> Any:
-        """A copy with the named fields changed (as ``namedtuple._replace``)."""
-        return type(self)(**{**dict(zip(self._fields, self, strict=True)), **changes})
 
 
 class Edit(Record):

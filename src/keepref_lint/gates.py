@@ -15,10 +15,10 @@ import ast
 import bisect
 import re
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from keepref_lint.nodes import mapping_values
 from keepref_lint.prefilter import occurrences
+from keepref_lint.records import Record
 from keepref_lint.resolve import (
     _COLLECTIONS,
     _MAPPINGS,
@@ -227,18 +227,30 @@ def _aliases(data: bytes, names: Iterable[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-class _Rule(NamedTuple):
+class _Rule(Record):
     """A statement that binds names (``exported``: reachable from other modules; ``local``: within
     one function of this one) from a type it may state when one of ``words`` is known (a local of a
     function of ``chain``), or when one of ``selves``' classes is and ``words`` meet its own words
     (``self``, ``Self``)."""
 
+    __slots__ = ()
     words: frozenset[str]
     selves: tuple[tuple[str, frozenset[str]], ...]
     exported: frozenset[str]
     local: frozenset[str]
     chain: tuple[int, ...]  # the functions whose locals ``words`` may be, innermost first
     into: int  # the function whose locals ``local`` are
+
+    def __new__(
+        cls,
+        words: frozenset[str],
+        selves: tuple[tuple[str, frozenset[str]], ...],
+        exported: frozenset[str],
+        local: frozenset[str],
+        chain: tuple[int, ...],
+        into: int,
+    ) -> _Rule:
+        return tuple.__new__(cls, (words, selves, exported, local, chain, into))
 
 
 class FileRules:

@@ -11,9 +11,12 @@ import os
 import re
 from bisect import bisect_right
 from collections.abc import Collection, Iterable, Iterator
-from typing import Any
 
 from keepref_lint.shapes import drop_shaped as _drop_shaped
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")  # what ``occurrences`` counts as a word
 

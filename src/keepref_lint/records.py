@@ -1,10 +1,12 @@
-"""Records compared and shown by their fields, without ``dataclasses``.
+"""Records of our own, compared and shown by their fields, without ``dataclasses`` or ``typing``.
 
-The index's and the rules' records (Mark, ModuleSummary, Scope, Drop, the catalog's Entry) are made on
-every cold run. ``dataclasses`` imports ``inspect`` (with ``dis``, ``tokenize``, ``linecache``) and
-``exec``s the methods of each class it decorates: 13-15 ms of a cold run here, more than a tenth of a
-small tree's check. A subclass lists its fields as annotations, in order, and writes its own
-``__init__`` (one ``vars(self).update(...)``); this base gives equality, ``repr`` and ``replace``.
+``Record`` is a named tuple (a Finding's Edit and Fix, the gates' rules, the wrappers' sites); ``Fields``
+and ``Frozen`` are plain classes with a ``__dict__`` (Mark, the catalog's Entry, ModuleSummary, the
+rules' Drop). They are made on every run. ``dataclasses`` imports ``inspect`` (with ``dis``,
+``tokenize``, ``linecache``) and ``exec``s the methods of each class it decorates, 13-15 ms of a cold
+run here; ``collections.namedtuple`` and ``typing.NamedTuple`` ``exec`` too, and ``typing`` itself is
+another 3-5 ms. A subclass lists its fields as annotations, in order, and writes its own ``__new__`` or
+``__init__`` (one ``vars(self).update(...)``).
 """
 
 from __future__ import annotations
@@ -65,3 +67,36 @@ def replace(record: R, **changes: Any) -> R:
     vars(copy).update(vars(record))
     vars(copy).update(changes)
     return copy
+
+
+# Record is on the warm path too (a Finding's Fix), where ``collections`` (with ``operator``,
+# ``reprlib``, ``keyword``, ...) and an ``exec`` per named tuple were a tenth of the run.
+
+
+def _field(index: int) -> property:
+    return property(lambda record: record[index], doc=f"Field {index}")
+
+
+class Record(tuple):
+    """A named tuple: a subclass lists its fields as annotations, in order, and gives ``__new__``
+    (its signature, with the defaults); each field is then read by name as well as by position.
+    Compared, hashed, sorted and pickled as the tuple of its fields."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def __init_subclass__(cls) -> None:
+        cls._fields = tuple(cls.__annotations__)  # its own: each subclass annotates its fields
+        for index, name in enumerate(cls._fields):
+            setattr(cls, name, _field(index))
+
+    def __getnewargs__(self) -> tuple:
+        return tuple(self)  # unpickled through the subclass's ``__new__``
+
+    def __repr__(self) -> str:
+        pairs = zip(self._fields, self, strict=True)
+        return f"{type(self).__name__}({', '.join(f'{name}={value!r}' for name, value in pairs)})"
+
+    def _replace(self, **changes: Any) -> Any:
+        """A copy with the named fields changed (as ``namedtuple._replace``)."""
+        return type(self)(**{**dict(zip(self._fields, self, strict=True)), **changes})

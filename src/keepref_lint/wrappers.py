@@ -12,7 +12,6 @@ import ast
 import re
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
 
 from keepref_lint.catalog import ENTRIES
 from keepref_lint.config import Settings
@@ -21,10 +20,12 @@ from keepref_lint.nodes import walk_nodes
 from keepref_lint.parsing import ParseCache
 from keepref_lint.prefilter import Corpus, Prefilter, import_lines, may_annotate_one, may_return_one
 from keepref_lint.project import SourceFile
-from keepref_lint.records import replace
+from keepref_lint.records import Record, replace
 from keepref_lint.resolve import FileScopes
 from keepref_lint.scopes import ASSIGN, Scope
 from keepref_lint.summaries import ModuleSummary
+
+TYPE_CHECKING = False
 
 _AS_ALIAS = re.compile(rb"\b(\w+)[ \t]+as[ \t]+(\w+)")
 
@@ -473,14 +474,25 @@ class SiteStore:
         self.sites.clear()
 
 
-class _Site(NamedTuple):
+class _Site(Record):
     """A ``return`` in a function: the function may pass on what the names in ``keys`` return."""
 
+    __slots__ = ()
     file: SourceFile
     scopes: FileScopes
     node: ast.Return
     scope: Scope
     keys: frozenset[str]
+
+    def __new__(
+        cls,
+        file: SourceFile,
+        scopes: FileScopes,
+        node: ast.Return,
+        scope: Scope,
+        keys: frozenset[str],
+    ) -> _Site:
+        return tuple.__new__(cls, (file, scopes, node, scope, keys))
 
 
 def _factory_class(call: ast.Call, scope: Scope) -> Scope | None:
