@@ -84,8 +84,11 @@ class Worker:
         self.status: int | None = None  # the exit status, once reaped
 
     def reap(self, seconds: float) -> bool:
-        """Wait up to ``seconds`` for the process to end; True once it has (its status is kept)."""
+        """Wait up to ``seconds`` for the process to end; True once it has (its status is kept). It is
+        asked at growing intervals, from 0.1 ms: a worker told to stop exits within a millisecond or two,
+        and a fixed 5 ms between asks was most of the time a small tree's workers cost."""
         deadline = time.monotonic() + seconds
+        pause = 0.0001
         while self.status is None:
             try:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
@@ -97,7 +100,8 @@ class Worker:
                 break
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(0.005)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
         return True
 
     def fds(self) -> tuple[int, int]:
