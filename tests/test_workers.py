@@ -49,6 +49,7 @@ def test_an_exception_in_a_task_is_raised_in_the_parent_and_the_workers_end() ->
 
     def fails_on_three(index: int) -> list:
         if index == 3:
+            time.sleep(0.3)  # by then the chunks before it are answered (else it may win the race)
             raise ValueError(f"chunk {index} is bad")
         return pid_of(index)
 
@@ -96,6 +97,26 @@ def test_when_every_worker_dies_the_rest_is_computed_here() -> None:
     assert len(lost) == 2  # the chunk each worker was checking
     assert [index for index, _ in answers] == list(range(6))
     assert all(answers[i] == [i, parent] for i in range(6) if i not in lost)
+
+
+def test_a_chunk_a_worker_answered_is_not_computed_again_when_every_worker_is_gone() -> None:
+    parent = os.getpid()
+    here: list[int] = []  # the chunks computed in this process
+
+    def dies_on_its_second_chunk(index: int) -> list:
+        if os.getpid() == parent:
+            here.append(index)
+        elif index in (0, 3):  # worker one is given 0 and 1, worker two 2 and 3
+            os._exit(5)
+        return pid_of(index)
+
+    answers = list(
+        workers.in_workers(range(6), dies_on_its_second_chunk, 2, lambda i, s: [i, "lost"])
+    )
+    assert [index for index, _ in answers] == list(range(6))
+    assert answers[2][1] not in (parent, "lost")  # the second worker answered it before dying
+    assert 2 not in here
+    assert sorted(here) == [i for i in range(6) if answers[i][1] == parent]
 
 
 def test_closing_early_kills_the_workers() -> None:

@@ -215,7 +215,8 @@ def _stop(workers: list[Worker], lifeline: tuple[int, int], at_once: bool) -> No
         with contextlib.suppress(OSError):
             os.close(end)
     for worker in workers:
-        if at_once or not worker.reap(5):
+        # One reaped already (it died during the run) is not signalled: its pid may be another's now.
+        if worker.status is None and (at_once or not worker.reap(5)):
             with contextlib.suppress(OSError):
                 os.kill(worker.pid, signal.SIGKILL)
     for worker in workers:
@@ -265,15 +266,16 @@ def in_workers(
                 next_chunk += 1
             if next_chunk >= len(chunks):
                 break
-            if not live:  # every worker died: the rest here
+            if not live:  # every worker died: the rest here (not what a worker answered already)
                 for index in range(next_chunk, len(chunks)):
-                    answers.setdefault(index, task(index))
+                    if index not in answers:
+                        answers[index] = task(index)
                 continue
             for worker in live:  # two chunks each: a worker never waits for its next one
                 while pending and len(busy.setdefault(worker, [])) < 2:
                     if not give(worker):
                         break
-            ready = _wait([live[w].answers for w in live])
+            ready = select.select([live[w].answers for w in live], [], [])[0]
             for worker in list(live):
                 if live[worker].answers not in ready:
                     continue
@@ -302,11 +304,3 @@ def in_workers(
         finished = True
     finally:
         _stop(workers, lifeline, at_once=not finished)
-
-
-def _wait(fds: list[int]) -> list[int]:
-    while True:
-        try:
-            return select.select(fds, [], [])[0]
-        except InterruptedError:  # a signal whose handler returned (Python retries by itself)
-            continue
