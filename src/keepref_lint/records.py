@@ -26,7 +26,7 @@ class Fields:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        own = [name for name in cls.__annotations__ if name != "_fields"]  # its own, from 3.10 on
+        own = cls.__annotations__  # the class's own (an empty dict when it has none), from 3.10 on
         cls._fields = (*cls._fields, *(name for name in own if name not in cls._fields))
 
     def _values(self) -> tuple:
