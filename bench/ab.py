@@ -7,7 +7,7 @@ cache, ``$KEEPREF_BENCH_CACHE/ab/REV``) or a folder holding the ``keepref_lint``
 checkout); "." is this checkout's ``src``. Each run is the installed ``keepref-lint`` console script,
 ``check --no-cache .`` from the tree's root (as bench/corpus.py runs it), with ``PYTHONPATH`` naming the
 version's folder; the runs alternate (A, B, A, B, ...) after one untimed run of each, so a machine whose
-speed drifts moves both. Bytecode is compiled first, as from an installed wheel. Trees are those of
+speed drifts moves both (``performance.compare``, the environment of bench/performance.py). Bytecode is compiled first, as from an installed wheel. Trees are those of
 bench/corpus.py (``corpus.py fetch`` unpacks them); the default is the small ones, where a few
 milliseconds show. Prints one markdown table: medians and minimums in ms, and the change of the medians.
 """
@@ -15,16 +15,15 @@ milliseconds show. Prints one markdown table: medians and minimums in ms, and th
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE
-from corpus import TREES, _command, fetch
+from corpus import TREES, fetch
+from performance import ENV, command, compare
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = "uvicorn,sanic,distributed,livekit-agents,matplotlib,discord.py"
@@ -74,33 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"ab: unknown tree(s): {', '.join(sorted(unknown))}")
     versions = [source_of(options.before), source_of(options.after)]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for folder in versions:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(folder)], env=env, check=True)
-    command = [*_command("keepref-lint"), "check", "--no-cache", ".", *extra]
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(folder)], env=ENV, check=True)
+    cmd = [command("keepref-lint"), "check", "--no-cache", ".", *extra]
+    env_a, env_b = ({**ENV, "PYTHONPATH": str(folder)} for folder in versions)
     print(f"A = {options.before} ({versions[0]}), B = {options.after} ({versions[1]})")
-    print(f"`{' '.join(['keepref-lint', *command[1:]])}`, {options.runs} alternated runs\n")
+    print(f"`{' '.join(['keepref-lint', *cmd[1:]])}`, {options.runs} alternated runs\n")
     print("| tree | A median (min) | B median (min) | B - A |")
     print("|---|---:|---:|---:|")
     for label in wanted:
-        spec = next(t for t in TREES if t[0] == label)
-        cwd = fetch(*spec)
-        runs: list[list[float]] = [[], []]
-        for turn in range(options.runs + 1):
-            for side, folder in enumerate(versions):
-                started = time.perf_counter()
-                subprocess.run(
-                    command,
-                    cwd=cwd,
-                    env={**env, "PYTHONPATH": str(folder)},
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    check=False,
-                )
-                if turn:  # the first turn is untimed: files cached, bytecode read once
-                    runs[side].append(time.perf_counter() - started)
-        a, b = (statistics.median(r) * 1000 for r in runs)
-        low_a, low_b = (min(r) * 1000 for r in runs)
+        cwd = fetch(*next(t for t in TREES if t[0] == label))
+        row = compare(label, cmd, cmd, cwd, options.runs, env_a=env_a, env_b=env_b, warm_up=True)
+        a, b = (statistics.median(row[side]) * 1000 for side in "ab")
+        low_a, low_b = (min(row[side]) * 1000 for side in "ab")
         print(
             f"| {label} | {a:.1f} ms ({low_a:.1f}) | {b:.1f} ms ({low_b:.1f}) | {b - a:+.1f} ms |"
         )

@@ -68,15 +68,16 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple
 
 
 def compare(label: str, a: list[str], b: list[str], cwd: Path, runs: int, *, before_a=None, before_b=None,
-            env_a: dict[str, str] | None = None, warm_up: bool = False) -> dict:  # fmt: skip
+            env_a: dict[str, str] | None = None, env_b: dict[str, str] | None = None,
+            warm_up: bool = False) -> dict:  # fmt: skip
     """``warm_up``: run each command once, untimed, first (caches and the OS's file cache filled)."""
     times: dict[str, list[float]] = {"a": [], "b": []}
     peaks = {"a": 0, "b": 0}
     if warm_up:
         timed(a, cwd, env_a)
-        timed(b, cwd)
+        timed(b, cwd, env_b)
     for _ in range(runs):
-        for side, cmd, before, env in (("a", a, before_a, env_a), ("b", b, before_b, None)):
+        for side, cmd, before, env in (("a", a, before_a, env_a), ("b", b, before_b, env_b)):
             if before:
                 before()
             seconds, peak = timed(cmd, cwd, env)
