@@ -14,7 +14,8 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from keepref_lint.prefilter import Corpus, Prefilter  # noqa: E402
+from keepref_lint.corpus import Corpus  # noqa: E402
+from keepref_lint.prefilter import Prefilter  # noqa: E402
 
 WORDS = ["start", "serve", "Server", "Base", "create_task"]
 CLASSES = ["Server", "Base"]

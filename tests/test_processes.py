@@ -283,7 +283,7 @@ def test_a_worker_that_dies_right_after_an_answer_is_not_sent_more(tmp_path: Pat
         import os, time
         from keepref_lint import workers
         parent = os.getpid()
-        real_send = workers._send
+        real_send = workers.send
         answered = []
         def send(fd, message):
             if os.getpid() == parent:
@@ -296,7 +296,7 @@ def test_a_worker_that_dies_right_after_an_answer_is_not_sent_more(tmp_path: Pat
                 if os.environ.get("KEEPREF_TEST_FIRST_EXIT") != "done":
                     os.environ["KEEPREF_TEST_FIRST_EXIT"] = "done"
                     os._exit(9)  # the first worker to answer leaves at once
-        workers._send = send
+        workers.send = send
         """,
     )
     status, err = finish(proc, tag, 60)

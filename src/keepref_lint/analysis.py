@@ -18,12 +18,12 @@ from keepref_lint import stats
 from keepref_lint.cache import DiskCache, Manifest, cache_folder, manifest_of
 from keepref_lint.codes import is_selected
 from keepref_lint.config import Settings
+from keepref_lint.corpus import Corpus
 from keepref_lint.deep import run_deep
 from keepref_lint.finding import FileResult, Finding
 from keepref_lint.fragment import call_ends, no_drop_possible
 from keepref_lint.index import ProjectIndex
 from keepref_lint.parsing import ParseCache
-from keepref_lint.prefilter import Corpus
 from keepref_lint.project import (
     PACKAGE_FILES,
     Excluder,
@@ -77,11 +77,14 @@ class Project:
         extra_files: Iterable[str] = (),
         manifest: Manifest | None = None,
         buffers: Mapping[str, bytes] | None = None,
+        scan_helper: bool = False,
     ) -> None:
         """``manifest`` (every project file's path and stat) may come from a scan the caller made.
         ``buffers`` (absolute path -> text) are an editor's unsaved texts: each is checked, and indexed,
-        in place of the file on disk (which need not exist)."""
+        in place of the file on disk (which need not exist). ``scan_helper``: an index built here may
+        fork a process to share its word scans (``corpus.Corpus.start_helper``)."""
         self.settings = settings
+        self.scan_helper = scan_helper
         self.excluder = Excluder(settings.root, settings.exclude)
         self.cache: ParseCache = stats.parse_cache()
         if manifest is None:
@@ -175,7 +178,10 @@ class Project:
         if stubs:
             files = [file for file in files if not is_stub(file.path)]
         started = stats.since("index.read", started)
-        self._corpus = (files, Corpus([f.data for f in files], [f.path for f in files]))
+        corpus = Corpus([f.data for f in files], [f.path for f in files])
+        self._corpus = (files, corpus)
+        if self.scan_helper:
+            corpus.start_helper()
         stats.since("index.corpus", started)
         stats.add("index_builds")
         # As in a cold run (engine.run), whoever builds: the flake8 plugin and the codemod build in a
@@ -183,8 +189,9 @@ class Project:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            index = ProjectIndex.build(files, self.settings, self.cache, self._corpus[1], stubs)
+            index = ProjectIndex.build(files, self.settings, self.cache, corpus, stubs)
         finally:
+            corpus.close()  # before any worker is forked: none may inherit its pipes
             if collecting:
                 gc.enable()
         if os.environ.get("KEEPREF_LINT_DEBUG"):

@@ -315,7 +315,11 @@ def _run_cold(
     stats.lap("imports")
     outcomes: dict[str, tuple] = {}
     _phase(progress, f"indexing {len(manifest):,} files")
-    project = Project(settings, manifest=manifest, buffers=buffers)
+    from keepref_lint import workers
+
+    # A second process for the index's scans when the check may use one (as its workers do).
+    helper = workers.can_fork() and workers.worker_count(jobs, len(manifest)) > 1
+    project = Project(settings, manifest=manifest, buffers=buffers, scan_helper=helper)
     if held_until_exit is not None:
         held_until_exit.append(project)  # never freed: the process ends right after (cli.console)
         project.cache.held = held_until_exit  # and checked files' trees (in workers too) likewise

@@ -20,10 +20,11 @@ from collections.abc import Iterator, Sequence
 
 from keepref_lint.catalog import CATALOG
 from keepref_lint.config import Settings
+from keepref_lint.corpus import Corpus
 from keepref_lint.gates import receiver_gates
 from keepref_lint.marks import Mark
 from keepref_lint.parsing import ParseCache
-from keepref_lint.prefilter import Corpus, Prefilter, has_lone_cr
+from keepref_lint.prefilter import Prefilter, has_lone_cr
 from keepref_lint.project import InputError, SourceFile, is_stub
 from keepref_lint.receivers import (
     ReceiverTypes,
@@ -294,10 +295,13 @@ class ProjectIndex(WrapperInference):
             # A file the last round's words did not bring in is brought in now only by a new word.
             new = prefilter if asked is None else prefilter.beyond(asked)
             asked = prefilter
-            for i in sorted(new.candidates(corpus)):
-                if files[i].module not in self.summaries and new(
-                    files[i].data, files[i].path, corpus.import_lines_of(i)
-                ):
+            # The text tests first, all at once (a corpus helper takes its half of the files):
+            # they read the text only, not what the summaries below add.
+            tested = [
+                i for i in sorted(new.candidates(corpus)) if files[i].module not in self.summaries
+            ]
+            for i in corpus.passing(new, tested):
+                if files[i].module not in self.summaries:
                     skeleton = _skeleton_suffices(files[i], plain_only)
                     self._summarize(files[i], cache, skeleton=skeleton)
             # A star import of a module summarized just now matters too, whatever the files' order

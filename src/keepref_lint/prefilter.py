@@ -1,24 +1,21 @@
 """The prefilter: can a file's text matter? Answered from its bytes, before any parse.
 
-Prefilter is the test (a file that says no is never parsed), Corpus says which of many files contain a
-word, and the byte-level helpers below are their vocabulary: whole-word occurrences, import lines and where on
-a line a name stands (a drop, a re-export, a ``return``, an annotation).
+Prefilter is the test (a file that says no is never parsed; ``corpus.Corpus`` says which of many files
+contain a word), and the byte-level helpers below are its vocabulary: whole-word occurrences, import
+lines and where on a line a name stands (a drop, a re-export, a ``return``, an annotation).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from bisect import bisect_right
 from collections.abc import Collection, Iterable, Iterator
 
 from keepref_lint.shapes import drop_shaped as _drop_shaped
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
-_WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")  # what ``occurrences`` counts as a word
+    from keepref_lint.corpus import Corpus
 
 
 class Prefilter:
@@ -169,6 +166,22 @@ class Prefilter:
     def candidates(self, corpus: Corpus) -> set[int]:
         """Indices of the corpus's files that contain the words (before the exact test of __call__)."""
         found: set[int] = set()
+        # The words first, all at once (a corpus with a helper asks it one question for them all),
+        # then the owners of those found, the guards and the guarded names: the words the loops
+        # below ask about, no others.
+        corpus.scan(self.plain)
+        corpus.scan(
+            o
+            for w in self.plain
+            if w in self.owners and corpus.files_with(w)
+            for o in self.owners[w]
+        )
+        corpus.scan_imports(self.guarded)
+        corpus.scan_within(
+            (name, corpus.files_importing(guard))
+            for guard, names in self.guarded.items()
+            for name in names
+        )
         for word in self.plain:
             holding = corpus.files_with(word)
             owners = self.owners.get(word)
@@ -184,128 +197,6 @@ class Prefilter:
             for name in names:
                 found |= corpus.files_with(name, within)
         return found
-
-
-class Corpus:
-    """Many files' texts, and which of them contain a word (memoized: each word is scanned for once).
-
-    The scan is ``bytes.__contains__`` per file, at C speed. A guard (a module name) is looked for in the
-    files' import statements only (``import_lines``), a twentieth of the text; a guarded name only in the
-    files that import its guard.
-    """
-
-    def __init__(self, texts: list[bytes], paths: list[str] | None = None) -> None:
-        self.texts = texts
-        self.position = {path: i for i, path in enumerate(paths or ())}
-        # Every file's import lines, and every path, each joined with NUL (which neither holds), with
-        # where each file's part starts: a word is found in all of them by a scan of one string.
-        self._import_lines: list[bytes] | None = None
-        self._imports: tuple[bytes, list[int]] | None = None
-        self._paths: tuple[str, list[int]] | None = None
-        self._memo: dict[str, set[int]] = {}
-        self._partial: dict[str, dict[int, bool]] = {}
-        self._import_memo: dict[str, set[int]] = {}
-        self._words: dict[bytes, set[int]] | None = None  # word -> files (see WORD_INDEX_AFTER)
-
-    # After this many words, one pass that splits every text into words answers the rest (a project
-    # with thousands of must-retain names, such as a long chain of wrappers, would otherwise scan its
-    # texts once per name). Splitting costs a few dozen scans, so no tree pays more than a few percent.
-    WORD_INDEX_AFTER = 1000
-
-    def files_with(self, word: str, within: set[int] | None = None) -> set[int]:
-        """The files whose text contains ``word`` (among ``within`` when given); once the word index
-        is built, those where it stands as a whole word (all that the exact tests accept)."""
-        found = self._memo.get(word)
-        if found is None and self._words is None:
-            if len(self._memo) + len(self._partial) >= self.WORD_INDEX_AFTER:
-                self._words = {}
-                for i, text in enumerate(self.texts):
-                    for token in set(_WORD.findall(text)):
-                        self._words.setdefault(token, set()).add(i)
-        if found is None and self._words is not None:
-            found = self._memo[word] = self._words.get(word.encode(), set())
-        if found is not None:
-            return found if within is None else found & within
-        needle, texts = word.encode(), self.texts
-        if within is None:
-            # A text holding the word holds every part of it: where a part was scanned for already
-            # (``_start`` before ``_start_daily_spend_commit``, ``create_task`` before
-            # ``.create_task(``), only the files holding that part are looked at.
-            narrowest = min((f for w, f in self._memo.items() if w in word), key=len, default=None)
-            if narrowest is None:
-                found = {i for i, text in enumerate(texts) if needle in text}
-            else:
-                found = {i for i in narrowest if needle in texts[i]}
-            self._memo[word] = found
-            return found
-        known = self._partial.setdefault(word, {})
-        for i in within:
-            if i not in known:
-                known[i] = needle in texts[i]
-        return {i for i in within if known[i]}
-
-    def _import_texts(self) -> list[bytes]:
-        if self._import_lines is None:
-            self._import_lines = [import_lines(text) for text in self.texts]
-        return self._import_lines
-
-    def import_lines_of(self, i: int) -> bytes:
-        """``import_lines`` of file ``i``, cut out once for every file of the corpus."""
-        return self._import_texts()[i]
-
-    def has(self, i: int, word: str) -> bool:
-        """Can file ``i`` contain ``word``? (Its text holds it: answered from what the scans for
-        ``files_with`` found, else looked at once and remembered.)"""
-        found = self._memo.get(word)
-        if found is not None:
-            return i in found
-        known = self._partial.setdefault(word, {})
-        answer = known.get(i)
-        if answer is None:
-            answer = known[i] = word.encode() in self.texts[i]
-        return answer
-
-    def files_importing(self, word: str) -> set[int]:
-        """The files whose import statements contain ``word``, and those that are part of the module or
-        package ``word`` (``within_package``)."""
-        found = self._import_memo.get(word)
-        if found is None:
-            if self._imports is None:
-                self._imports = _joined(self._import_texts(), b"\0")
-            found = self._import_memo[word] = _parts_holding(*self._imports, word.encode())
-            if self._paths is None:
-                self._paths = _joined(list(self.position), "\0")
-            paths, starts = self._paths
-            if f"{os.sep}{word}" in paths:  # some file may be the module itself
-                inside = _parts_holding(paths, starts, f"{os.sep}{word}{os.sep}")
-                ending = _parts_holding(paths + "\0", starts, f"{os.sep}{word}.py\0")
-                found.update(inside | ending)
-        return found
-
-
-def _joined(parts: list, separator: Any) -> tuple[Any, list[int]]:
-    """The parts joined by ``separator``, and where each starts."""
-    starts = []
-    at = 0
-    for part in parts:
-        starts.append(at)
-        at += len(part) + 1
-    return separator.join(parts), starts
-
-
-def _parts_holding(joined: Any, starts: list[int], needle: Any) -> set[int]:
-    """The indices of the parts of ``joined`` (see _joined) that contain ``needle``, which holds no
-    separator (or only a separator at its end, standing for the part's end)."""
-    found: set[int] = set()
-    at = joined.find(needle)
-    while at != -1:
-        part = bisect_right(starts, at) - 1
-        found.add(part)
-        following = part + 1
-        if following == len(starts):
-            break
-        at = joined.find(needle, starts[following])
-    return found
 
 
 _LONE_CR = re.compile(rb"\r(?!\n)")

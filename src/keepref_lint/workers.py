@@ -48,7 +48,7 @@ class WorkerDied(Exception):
     """A worker's answer pipe ended (or broke off inside a message): the worker is gone."""
 
 
-def _send(fd: int, message: object) -> None:
+def send(fd: int, message: object) -> None:
     """Write one message; BrokenPipeError when the reader is gone (Python ignores SIGPIPE)."""
     body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     data = memoryview(_HEADER.pack(len(body)) + body)
@@ -67,7 +67,7 @@ def _read_exactly(fd: int, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _recv(fd: int) -> object:
+def receive(fd: int) -> object:
     """Read one message; WorkerDied at the end of the pipe, before or inside a message."""
     (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size))
     return pickle.loads(_read_exactly(fd, size))
@@ -168,7 +168,7 @@ def _worker_main(
     stats.take()  # what the parent had counted before the fork is the parent's to report
     while True:
         try:
-            job = _recv(jobs)
+            job = receive(jobs)
         except (WorkerDied, OSError):
             break
         if job == STOP:
@@ -182,11 +182,11 @@ def _worker_main(
         except Exception as exc:  # an internal error: the parent raises it
             answer = ("raise", exc)
         try:
-            _send(answers, answer)
+            send(answers, answer)
         except OSError:
             break
         except Exception as exc:  # not picklable: say what it was
-            _send(answers, ("raise", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            send(answers, ("raise", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
 def _exit_when_parent_dies(lifeline: int) -> None:
@@ -209,7 +209,7 @@ def _stop(workers: list[Worker], lifeline: tuple[int, int], at_once: bool) -> No
     for worker in workers:
         if not at_once:
             with contextlib.suppress(OSError):
-                _send(worker.jobs, STOP)
+                send(worker.jobs, STOP)
         worker.close()
     for end in lifeline:  # closing the write end: a worker that missed everything else exits
         with contextlib.suppress(OSError):
@@ -253,7 +253,7 @@ def in_workers(
             """Send the next chunk to ``worker``; False (the chunk stays first in line) when its pipe
             is closed: it died after its last answer, which the end of its answer pipe will say."""
             try:
-                _send(live[worker].jobs, pending[0])
+                send(live[worker].jobs, pending[0])
             except OSError:  # BrokenPipeError
                 return False
             busy.setdefault(worker, []).append(pending.popleft())
@@ -280,7 +280,7 @@ def in_workers(
                 if live[worker].answers not in ready:
                     continue
                 try:
-                    kind, value, *counted = _recv(live[worker].answers)  # type: ignore[misc]
+                    kind, value, *counted = receive(live[worker].answers)  # type: ignore[misc]
                 except (WorkerDied, OSError):
                     kind, value, counted = "died", None, []
                 if counted:

@@ -15,10 +15,11 @@ from collections.abc import Callable
 
 from keepref_lint.catalog import ENTRIES
 from keepref_lint.config import Settings
+from keepref_lint.corpus import Corpus
 from keepref_lint.marks import Mark
 from keepref_lint.nodes import walk_nodes
 from keepref_lint.parsing import ParseCache
-from keepref_lint.prefilter import Corpus, Prefilter, import_lines, may_annotate_one, may_return_one
+from keepref_lint.prefilter import Prefilter, import_lines, may_annotate_one, may_return_one
 from keepref_lint.project import SourceFile
 from keepref_lint.records import Record, replace
 from keepref_lint.resolve import FileScopes

@@ -1,0 +1,446 @@
+"""Many files' texts, and which of them contain a word: the index's scans, memoized, optionally shared
+with a forked helper process that scans the second half of the texts while this one scans the first.
+
+A scan is ``bytes.__contains__`` per file, at C speed, but every word the index asks about costs a pass
+over the whole tree (25 ms for litellm's 44 MB on the project's machine), and the index's rounds ask
+dozens. The index itself is serial (each round reads what the last one found), so without a helper the
+second core waits while it scans. ``Corpus.start_helper`` forks a process that inherits the texts and
+answers for the files from ``cut`` on: each question goes to it first, this process answers its own
+half meanwhile, and the halves are joined. The answers are the same sets either way; a helper that
+dies, or cannot be started, leaves its half to this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import sys
+from bisect import bisect_right
+
+from keepref_lint import stats
+from keepref_lint.prefilter import import_lines
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from keepref_lint.prefilter import Prefilter
+
+_WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")  # what ``prefilter.occurrences`` counts as a word
+
+
+class Corpus:
+    """The texts of a run's files (and their paths), and memoized answers about them.
+
+    A guard (a module name) is looked for in the files' import statements only (``import_lines``), a
+    twentieth of the text; a guarded name only in the files that import its guard.
+    """
+
+    # After this many words, one pass that splits every text into words answers the rest (a project
+    # with thousands of must-retain names, such as a long chain of wrappers, would otherwise scan its
+    # texts once per name). Splitting costs a few dozen scans, so no tree pays more than a few percent.
+    WORD_INDEX_AFTER = 1000
+    # A helper is worth its fork (2-5 ms, and a message per question) from this much text on.
+    HELPER_MIN_BYTES = 4_000_000
+
+    def __init__(self, texts: list[bytes], paths: list[str] | None = None) -> None:
+        self.texts = texts
+        self.paths = list(paths) if paths is not None else [""] * len(texts)
+        self.position = {path: i for i, path in enumerate(paths or ())}
+        # The files this process scans itself: all of them, or those before the helper's.
+        self._own = range(len(texts))
+        self._helper: _Helper | None = None
+        self._memo: dict[str, set[int]] = {}  # word -> every file holding it
+        self._partial: dict[
+            str, dict[int, bool]
+        ] = {}  # word -> file -> holds it (files asked about)
+        self._import_memo: dict[str, set[int]] = {}
+        self._lines: dict[int, bytes] = {}  # file -> its import_lines, once cut out
+        # This process's files' import lines joined with NUL (which none holds), and where each file's
+        # part starts: a word is found in all of them by a scan of one string.
+        self._imports: tuple[bytes, list[int]] | None = None
+        self._paths: tuple[str, list[int]] | None = None
+        self._words: dict[bytes, set[int]] | None = None  # word -> files (see WORD_INDEX_AFTER)
+
+    # -- the helper ------------------------------------------------------------------------------
+    def start_helper(self) -> bool:
+        """Fork a process to scan the second half of the texts (by size); False when the texts are
+        too few to pay for it or no process could be started. ``close`` ends it."""
+        total = sum(map(len, self.texts))
+        if self._helper is not None or total < self.HELPER_MIN_BYTES or not hasattr(os, "fork"):
+            return False
+        cut, size = 0, 0
+        while cut < len(self.texts) and size < total // 2:
+            size += len(self.texts[cut])
+            cut += 1
+        helper = _Helper.start(self, cut)
+        if helper is None:
+            return False
+        self._helper = helper
+        self._own = range(cut)
+        stats.add("corpus_helpers")
+        return True
+
+    def close(self) -> None:
+        """End the helper, if any: this process answers for every file from now on."""
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.stop()
+        self._own = range(len(self.texts))
+        self._imports = None  # joined over this process's files only: made again over all
+
+    def _ask(self, request: tuple) -> Any:
+        """Send ``request`` to the helper; ``_answer`` gives its reply."""
+        if self._helper is not None and not self._helper.send(request):
+            self._lost_helper()
+
+    def _answer(self) -> tuple[bool, Any]:
+        """(True, the helper's reply to the last request) or (False, None) when it is gone, whose files
+        the caller then answers for (``_others``)."""
+        if self._helper is None:
+            return False, None
+        ok, value = self._helper.receive()
+        if not ok:
+            self._lost_helper()
+        return ok, value
+
+    def _lost_helper(self) -> None:
+        self.close()
+        stats.add("corpus_helpers_lost")
+
+    def _others(self) -> range:
+        """The helper's files, for this process to answer for when it is gone."""
+        return range(self._own.stop, len(self.texts))
+
+    # -- questions -------------------------------------------------------------------------------
+    def files_with(self, word: str, within: set[int] | None = None) -> set[int]:
+        """The files whose text contains ``word`` (among ``within`` when given); once the word index
+        is built, those where it stands as a whole word (all that the exact tests accept)."""
+        found = self._memo.get(word)
+        if found is None and self._words is None:
+            if len(self._memo) + len(self._partial) >= self.WORD_INDEX_AFTER:
+                self.close()
+                self._words = {}
+                for i, text in enumerate(self.texts):
+                    for token in set(_WORD.findall(text)):
+                        self._words.setdefault(token, set()).add(i)
+        if found is None and self._words is not None:
+            found = self._memo[word] = self._words.get(word.encode(), set())
+        if found is not None:
+            return found if within is None else found & within
+        if within is None:
+            self.scan([word])
+            return self._memo[word]
+        self.scan_within([(word, within)])
+        known = self._partial[word]
+        return {i for i in within if known[i]}
+
+    def scan(self, words: Iterable[str]) -> None:
+        """Find the files holding each of ``words`` (``files_with`` then answers from memory): one
+        question to the helper for all of them, while this process scans its own files."""
+        todo = [w for w in dict.fromkeys(words) if w not in self._memo]
+        if not todo or self._words is not None:
+            return
+        # No more than ``files_with`` would scan for before it builds the word index.
+        del todo[max(0, self.WORD_INDEX_AFTER - len(self._memo) - len(self._partial)) :]
+        # Shorter words first: a text holding a word holds every part of it, so a part's files narrow
+        # the scan for the whole (``_start`` before ``_start_daily_spend_commit``).
+        todo.sort(key=len)
+        own, others = self._own, self._others()
+        self._ask(("words", todo))
+        found = self._holding(todo, own)
+        ok, theirs = self._answer()
+        if not ok:
+            theirs = self._holding(todo, others)
+        for word in todo:
+            self._memo[word] = found[word] | theirs[word]
+
+    def _holding(self, words: list[str], files: range) -> dict[str, set[int]]:
+        """For each word, the files among ``files`` whose text holds it."""
+        texts, memo = self.texts, self._memo
+        found: dict[str, set[int]] = {}
+        for word in words:
+            needle = word.encode()
+            # Where a part of the word was scanned for already (here or in this batch), only the files
+            # holding that part are looked at.
+            narrowest = min(
+                (f for w, f in (*memo.items(), *found.items()) if w in word),
+                key=len,
+                default=None,
+            )
+            if narrowest is None:
+                found[word] = {i for i in files if needle in texts[i]}
+            else:
+                found[word] = {i for i in narrowest if i in files and needle in texts[i]}
+        return found
+
+    def scan_within(self, questions: Iterable[tuple[str, set[int]]]) -> None:
+        """For each (word, files): which of those files hold the word (``files_with(word, files)``
+        then answers from memory)."""
+        if self._words is not None:
+            return  # ``files_with`` answers from the word index
+        mine: list[tuple[str, list[int]]] = []
+        theirs: list[tuple[str, list[int]]] = []
+        own = self._own
+        for word, within in questions:
+            known = self._partial.setdefault(word, {})
+            todo = sorted(i for i in within if i not in known)
+            mine.append((word, [i for i in todo if i in own]))
+            theirs.append((word, [i for i in todo if i not in own]))
+        asked = any(files for _, files in theirs)
+        if asked:
+            self._ask(("within", theirs))
+        for answers in (self._within(mine),) + ((self._answer(),) if asked else ()):
+            if isinstance(answers, tuple):  # the helper's reply
+                ok, answers = answers
+                if not ok:
+                    answers = self._within(theirs)
+            for word, held in answers.items():
+                self._partial[word].update(held)
+
+    def _within(self, questions: list[tuple[str, list[int]]]) -> dict[str, dict[int, bool]]:
+        texts = self.texts
+        answers: dict[str, dict[int, bool]] = {}
+        for word, files in questions:
+            needle = word.encode()
+            answers.setdefault(word, {}).update((i, needle in texts[i]) for i in files)
+        return answers
+
+    def import_lines_of(self, i: int) -> bytes:
+        """``import_lines`` of file ``i``, cut out once."""
+        lines = self._lines.get(i)
+        if lines is None:
+            if i not in self._own and self._helper is not None:
+                self._fetch_lines()
+                lines = self._lines.get(i)
+            if lines is None:
+                lines = self._lines[i] = import_lines(self.texts[i])
+        return lines
+
+    def _fetch_lines(self) -> None:
+        """The helper's files' import lines (cut out as soon as it started), all at once."""
+        self._ask(("lines",))
+        ok, lines = self._answer()
+        if ok:
+            self._lines.update(lines)
+
+    def has(self, i: int, word: str) -> bool:
+        """Can file ``i`` contain ``word``? (Its text holds it: answered from what the scans for
+        ``files_with`` found, else looked at once and remembered.)"""
+        found = self._memo.get(word)
+        if found is not None:
+            return i in found
+        known = self._partial.setdefault(word, {})
+        answer = known.get(i)
+        if answer is None:
+            answer = known[i] = word.encode() in self.texts[i]
+        return answer
+
+    def files_importing(self, word: str) -> set[int]:
+        """The files whose import statements contain ``word``, and those that are part of the module or
+        package ``word`` (``prefilter.within_package``)."""
+        found = self._import_memo.get(word)
+        if found is None:
+            self.scan_imports([word])
+            found = self._import_memo[word]
+        return found
+
+    def scan_imports(self, words: Iterable[str]) -> None:
+        """``files_importing`` for each of ``words``, asked of the helper at once."""
+        todo = [w for w in dict.fromkeys(words) if w not in self._import_memo]
+        if not todo:
+            return
+        own, others = self._own, self._others()
+        self._ask(("importing", todo))
+        found = self._importing(todo, own)
+        ok, theirs = self._answer()
+        if not ok:
+            theirs = self._importing(todo, others)
+        if self._paths is None:
+            self._paths = _joined(self.paths, "\0")
+        paths, starts = self._paths
+        for word in todo:
+            holding = found[word] | theirs[word]
+            if f"{os.sep}{word}" in paths:  # some file may be the module itself
+                holding |= _parts_holding(paths, starts, f"{os.sep}{word}{os.sep}")
+                holding |= _parts_holding(paths + "\0", starts, f"{os.sep}{word}.py\0")
+            self._import_memo[word] = holding
+
+    def _importing(self, words: list[str], files: range) -> dict[str, set[int]]:
+        """For each word, the files among ``files`` whose import lines hold it."""
+        if files != self._own:  # the helper's, when it is gone: once
+            joined, starts = _joined([self.import_lines_of(i) for i in files], b"\0")
+        else:
+            if self._imports is None:
+                self._imports = _joined([self.import_lines_of(i) for i in files], b"\0")
+            joined, starts = self._imports
+        first = files.start
+        return {
+            word: {first + i for i in _parts_holding(joined, starts, word.encode())}
+            for word in words
+        }
+
+    def passing(self, test: Prefilter, files: list[int]) -> list[int]:
+        """The files (in the order given) whose text passes ``test``, given their import lines."""
+        own = self._own
+        theirs = [i for i in files if i not in own]
+        if theirs and self._helper is not None:
+            self._ask(("passing", test, theirs))
+        passed = set(self._passing(test, [i for i in files if i in own]))
+        if theirs:
+            ok, answer = self._answer()
+            passed.update(answer if ok else self._passing(test, theirs))
+        return [i for i in files if i in passed]
+
+    def _passing(self, test: Prefilter, files: list[int]) -> list[int]:
+        texts, paths = self.texts, self.paths
+        return [i for i in files if test(texts[i], paths[i], self.import_lines_of(i))]
+
+    # -- the helper's side -------------------------------------------------------------------------
+    def _serve(self, request: tuple) -> object:
+        """The answer to one of the parent's questions, about this (the helper's) half of the files."""
+        kind = request[0]
+        if kind == "words":
+            found = self._holding(request[1], self._own)
+            self._memo.update(found)  # its parts narrow later scans here as in the parent
+            return found
+        if kind == "within":
+            return self._within(request[1])
+        if kind == "importing":
+            return self._importing(request[1], self._own)
+        if kind == "lines":
+            return {i: self.import_lines_of(i) for i in self._own}
+        if kind == "passing":
+            return self._passing(request[1], request[2])
+        raise ValueError(f"unknown question {kind!r}")
+
+
+class _Helper:
+    """The parent's side of a corpus helper: its pid and its two pipes (questions down, answers up).
+    The helper exits when the question pipe ends (the parent closed it, or died)."""
+
+    def __init__(self, pid: int, questions: int, answers: int) -> None:
+        self.pid = pid
+        self.questions = questions
+        self.answers = answers
+
+    @classmethod
+    def start(cls, corpus: Corpus, cut: int) -> _Helper | None:
+        questions_read, questions_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered is left for the child to write
+            with contextlib.suppress(Exception):
+                stream.flush()
+        block = hasattr(signal, "pthread_sigmask")
+        if block:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            try:
+                pid = os.fork()
+            except OSError:
+                for fd in (questions_read, questions_write, answers_read, answers_write):
+                    os.close(fd)
+                return None
+            if pid == 0:  # the child never returns from here
+                status = 1
+                try:
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    if block:
+                        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+                    os.close(questions_write)
+                    os.close(answers_read)
+                    _helper_main(corpus, cut, questions_read, answers_write)
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(questions_read)
+            os.close(answers_write)
+            return cls(pid, questions_write, answers_read)
+        finally:
+            if block:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    def send(self, request: tuple) -> bool:
+        from keepref_lint.workers import send
+
+        try:
+            send(self.questions, request)
+        except OSError:
+            return False
+        return True
+
+    def receive(self) -> tuple[bool, object]:
+        from keepref_lint.workers import WorkerDied, receive
+
+        try:
+            kind, value = receive(self.answers)  # type: ignore[misc]
+        except (WorkerDied, OSError):
+            return False, None
+        if kind == "raise":
+            raise value
+        return True, value
+
+    def stop(self) -> None:
+        """Close the pipes (the helper exits at the end of its question pipe) and wait for it."""
+        from keepref_lint.workers import Worker
+
+        for fd in (self.questions, self.answers):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        worker = Worker(self.pid, -1, -1)
+        if not worker.reap(5):
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+            worker.reap(5)
+
+
+def _helper_main(corpus: Corpus, cut: int, questions: int, answers: int) -> None:
+    """The helper process: answer questions about the files from ``cut`` on until the pipe ends."""
+    from keepref_lint import workers
+
+    corpus._helper = None
+    corpus._own = range(cut, len(corpus.texts))
+    corpus._imports = None
+    for i in corpus._own:  # the first questions are about import statements: be ready
+        corpus.import_lines_of(i)
+    while True:
+        try:
+            request = workers.receive(questions)
+        except (workers.WorkerDied, OSError):
+            return
+        try:
+            answer: tuple = ("ok", corpus._serve(request))  # type: ignore[arg-type]
+        except Exception as exc:  # an internal error: the parent raises it
+            answer = ("raise", exc)
+        try:
+            workers.send(answers, answer)
+        except OSError:
+            return
+
+
+def _joined(parts: list, separator: Any) -> tuple[Any, list[int]]:
+    """The parts joined by ``separator``, and where each starts."""
+    starts = []
+    at = 0
+    for part in parts:
+        starts.append(at)
+        at += len(part) + 1
+    return separator.join(parts), starts
+
+
+def _parts_holding(joined: Any, starts: list[int], needle: Any) -> set[int]:
+    """The indices of the parts of ``joined`` (see _joined) that contain ``needle``, which holds no
+    separator (or only a separator at its end, standing for the part's end)."""
+    found: set[int] = set()
+    at = joined.find(needle)
+    while at != -1:
+        part = bisect_right(starts, at) - 1
+        found.add(part)
+        following = part + 1
+        if following == len(starts):
+            break
+        at = joined.find(needle, starts[following])
+    return found
