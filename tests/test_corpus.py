@@ -168,7 +168,18 @@ def test_a_run_with_a_helper_finds_what_a_run_without_one_does(tmp_path: Path) -
     for jobs in ("1", "2"):
         record = tmp_path / f"stats{jobs}.json"
         proc = subprocess.run(
-            [sys.executable, "-c", code, "check", "--no-cache", "--format", "json", "-j", jobs, "."],
+            [
+                sys.executable,
+                "-c",
+                code,
+                "check",
+                "--no-cache",
+                "--format",
+                "json",
+                "-j",
+                jobs,
+                ".",
+            ],
             cwd=tree,
             capture_output=True,
             text=True,
