@@ -66,9 +66,10 @@ def answers(corpus: Corpus) -> dict:
     return found
 
 
-@pytest.fixture
-def any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(params=[0, 20_000], ids=["every question asked", "small ones answered here"])
+def any_size(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     monkeypatch.setattr(Corpus, "HELPER_MIN_BYTES", 0)
+    monkeypatch.setattr(Corpus, "ASK_MIN_BYTES", request.param)
 
 
 def reaped(pid: int) -> bool:
@@ -132,7 +133,7 @@ def test_the_helper_ends_with_its_parent(tmp_path: Path) -> None:
         sys.path.insert(0, {str(ROOT / "tests")!r})
         from test_corpus import PATHS, TEXTS
         from keepref_lint.corpus import Corpus
-        Corpus.HELPER_MIN_BYTES = 0
+        Corpus.HELPER_MIN_BYTES = Corpus.ASK_MIN_BYTES = 0
         corpus = Corpus(TEXTS, PATHS)
         assert corpus.start_helper()
         corpus.scan(["start"])
@@ -161,7 +162,8 @@ def test_a_run_with_a_helper_finds_what_a_run_without_one_does(tmp_path: Path) -
     tree = tmp_path / "tree"
     shutil.copytree(ROOT / "tests" / "fixtures", tree)
     code = (
-        "import sys\nfrom keepref_lint.corpus import Corpus\nCorpus.HELPER_MIN_BYTES = 0\n"
+        "import sys\nfrom keepref_lint.corpus import Corpus\n"
+        "Corpus.HELPER_MIN_BYTES = Corpus.ASK_MIN_BYTES = 0\n"
         "from keepref_lint.cli import main\nraise SystemExit(main(sys.argv[1:]))\n"
     )
     outputs = {}

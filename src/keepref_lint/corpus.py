@@ -44,7 +44,10 @@ class Corpus:
     # texts once per name). Splitting costs a few dozen scans, so no tree pays more than a few percent.
     WORD_INDEX_AFTER = 1000
     # A helper is worth its fork (2-5 ms, and a message per question) from this much text on.
-    HELPER_MIN_BYTES = 4_000_000
+    HELPER_MIN_BYTES = 2_000_000
+    # A question about a few files is answered here: a message to the helper and back costs about
+    # what scanning this much text does.
+    ASK_MIN_BYTES = 256_000
 
     def __init__(self, texts: list[bytes], paths: list[str] | None = None) -> None:
         self.texts = texts
@@ -190,8 +193,14 @@ class Corpus:
             todo = sorted(i for i in within if i not in known)
             mine.append((word, [i for i in todo if i in own]))
             theirs.append((word, [i for i in todo if i not in own]))
-        asked = any(files for _, files in theirs)
-        if asked:
+        texts = self.texts
+        asked = sum(len(texts[i]) for _, files in theirs for i in files) >= self.ASK_MIN_BYTES
+        if not asked:
+            mine = [
+                (word, [*files, *other])
+                for (word, files), (_, other) in zip(mine, theirs, strict=True)
+            ]
+        else:
             self._ask(("within", theirs))
         for answers in (self._within(mine),) + ((self._answer(),) if asked else ()):
             if isinstance(answers, tuple):  # the helper's reply
@@ -221,7 +230,8 @@ class Corpus:
         return lines
 
     def _fetch_lines(self) -> None:
-        """The helper's files' import lines (cut out as soon as it started), all at once."""
+        """The helper's files' import lines, all at once (it cut them out for its first question
+        about imports, or does now)."""
         self._ask(("lines",))
         ok, lines = self._answer()
         if ok:
@@ -287,12 +297,12 @@ class Corpus:
         """The files (in the order given) whose text passes ``test``, given their import lines."""
         own = self._own
         theirs = [i for i in files if i not in own]
-        if theirs and self._helper is not None:
-            self._ask(("passing", test, theirs))
+        if sum(len(self.texts[i]) for i in theirs) < self.ASK_MIN_BYTES:
+            return self._passing(test, files)
+        self._ask(("passing", test, theirs))
         passed = set(self._passing(test, [i for i in files if i in own]))
-        if theirs:
-            ok, answer = self._answer()
-            passed.update(answer if ok else self._passing(test, theirs))
+        ok, answer = self._answer()
+        passed.update(answer if ok else self._passing(test, theirs))
         return [i for i in files if i in passed]
 
     def _passing(self, test: Prefilter, files: list[int]) -> list[int]:
@@ -404,8 +414,6 @@ def _helper_main(corpus: Corpus, cut: int, questions: int, answers: int) -> None
     corpus._helper = None
     corpus._own = range(cut, len(corpus.texts))
     corpus._imports = None
-    for i in corpus._own:  # the first questions are about import statements: be ready
-        corpus.import_lines_of(i)
     while True:
         try:
             request = workers.receive(questions)

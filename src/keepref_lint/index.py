@@ -114,10 +114,10 @@ class ProjectIndex(WrapperInference):
         stubs: Sequence[SourceFile] = (),
     ) -> ProjectIndex:
         index = cls(settings)
-        index._summarize_marked(files, cache)
+        corpus = corpus or Corpus([f.data for f in files], [f.path for f in files])
+        index._summarize_marked(files, cache, corpus)
         if stubs:
             index._summarize_stubs(stubs, files, cache)
-        corpus = corpus or Corpus([f.data for f in files], [f.path for f in files])
         store = SiteStore()
         try:
             while True:
@@ -173,18 +173,16 @@ class ProjectIndex(WrapperInference):
             self._add_marks(summary, stub.path)
         self._forget_lookups()
 
-    def _summarize_marked(self, files: list[SourceFile], cache: ParseCache) -> None:
+    def _summarize_marked(self, files: list[SourceFile], cache: ParseCache, corpus: Corpus) -> None:
         """Summarize the files that mention a marker decorator, until no new alias of a marker turns up
-        (a module that binds a marker under another name makes that name a marker where it is imported)."""
+        (a module that binds a marker under another name makes that name a marker where it is imported).
+        ``corpus`` holds the texts of ``files``, in their order."""
         while True:
-            words = [d.encode() for d in self.decorators]
-            for file in files:
-                data = file.data
-                for word in words:  # (a loop, not any(): this runs for every file of the tree)
-                    if word in data:
-                        if file.module not in self.summaries:
-                            self._summarize(file, cache)
-                        break
+            corpus.scan(self.decorators)
+            mentioning = set().union(*(corpus.files_with(word) for word in self.decorators))
+            for i in sorted(mentioning):
+                if files[i].module not in self.summaries:
+                    self._summarize(files[i], cache)
             markers = set(self.markers)
             for module, summary in self.summaries.items():
                 for local, targets in summary.bindings.items():
