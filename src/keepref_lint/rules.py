@@ -422,6 +422,10 @@ _RAISES = frozenset({"raises", "assertRaises", "assertRaisesRegex"})
 _RAISES_CALL = re.compile(
     rb"\b(?:" + b"|".join(sorted(w.encode() for w in _RAISES)) + rb")(?:[ \t\r\n\f\\]|#[^\r\n]*)*\("
 )
+# In each of the names: tested at C speed before the pattern, which starts with ``\b`` and so is
+# tried at every offset of a text (0.6 ms for each of litellm's files with findings).
+_RAISES_PART = b"aises"
+assert all(_RAISES_PART in name.encode() for name in _RAISES)
 
 
 def _expected_to_raise(tree: ast.AST) -> list[tuple[int, int]]:
@@ -542,7 +546,7 @@ def find_drops(
     raising: dict[int, list[tuple[int, int]]] = {}
     body = scopes.module.node.body  # type: ignore[union-attr]
     firsts = [first_line(stmt) for stmt in body]
-    may_raise = data is None or _RAISES_CALL.search(data) is not None
+    may_raise = data is None or (_RAISES_PART in data and _RAISES_CALL.search(data) is not None)
 
     def expected_to_raise(line: int) -> bool:
         if not may_raise:
