@@ -307,3 +307,57 @@ def test_a_worker_that_dies_right_after_an_answer_is_not_sent_more(tmp_path: Pat
             ": internal error: the worker process checking it died (exit status 9)"
         ), err
     assert wait_until_gone(tag, 3) == []
+
+
+# The corpus helper (corpus.py) for any tree, and every question put to it.
+WITH_A_HELPER = """
+    from keepref_lint.corpus import Corpus
+    Corpus.HELPER_MIN_BYTES = Corpus.ASK_MIN_BYTES = 0
+"""
+
+
+def test_sigint_right_after_the_corpus_helper_is_forked(tmp_path: Path) -> None:
+    """The first fork of a run with two jobs is the index's corpus helper: Ctrl-C right after it ends
+    the run with 130, and neither the helper nor any worker is left."""
+    root = make(tmp_path / "p", files=12)
+    patch = (
+        WITH_A_HELPER
+        + """
+    import os, signal
+    from keepref_lint import corpus
+    real_fork = os.fork
+    def fork_then_interrupt():
+        pid = real_fork()
+        if pid:
+            os.fork = real_fork
+            os.kill(os.getpid(), signal.SIGINT)
+        return pid
+    corpus.os.fork = fork_then_interrupt
+    """
+    )
+    proc, tag = start(["check", "--no-cache", "-j", "2", "."], root, patch)
+    assert interrupted_cleanly(proc, tag, root) == 130
+
+
+def test_the_corpus_helper_exits_when_the_parent_is_killed(tmp_path: Path) -> None:
+    root = make(tmp_path / "p", files=12)
+    # The parent stops in the middle of the index build, with its helper started.
+    patch = (
+        WITH_A_HELPER
+        + """
+    import time
+    from keepref_lint.index import ProjectIndex
+    ProjectIndex._close_over_aliases = lambda *a: time.sleep(60)
+    """
+    )
+    proc, tag = start(["check", "--no-cache", "-j", "2", "."], root, patch)
+    try:
+        deadline = time.monotonic() + 20
+        while len(tagged(tag)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(tagged(tag)) == 2, "the parent and its helper"
+        proc.kill()
+        proc.communicate()
+        assert wait_until_gone(tag, 5) == []
+    finally:
+        kill_all(tagged(tag))
