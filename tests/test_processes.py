@@ -171,15 +171,20 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
         root,
         "import time\nfrom keepref_lint import apply\napply.atomic_write = lambda *a: time.sleep(60)\n",
     )
+    kill_when_running(proc, tag, 3, "the run and its two workers")
+
+
+def kill_when_running(proc: subprocess.Popen[str], tag: str, count: int, what: str) -> None:
+    """Once ``count`` processes carry ``tag`` (``what``), kill the run's own: none is left 5 s later."""
     try:
         deadline = time.monotonic() + 20
-        while len(tagged(tag)) < 3 and time.monotonic() < deadline:
+        while len(tagged(tag)) < count and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(tagged(tag)) == 3, "the run and its two workers"
+        assert len(tagged(tag)) == count, what
         proc.kill()
         proc.wait()
         left = wait_until_gone(tag, 5)
-        assert left == [], f"orphaned workers: {left}"
+        assert left == [], f"orphaned processes: {left}"
     finally:
         kill_all(tagged(tag))
         proc.communicate()
@@ -351,13 +356,4 @@ def test_the_corpus_helper_exits_when_the_parent_is_killed(tmp_path: Path) -> No
     """
     )
     proc, tag = start(["check", "--no-cache", "-j", "2", "."], root, patch)
-    try:
-        deadline = time.monotonic() + 20
-        while len(tagged(tag)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(tagged(tag)) == 2, "the parent and its helper"
-        proc.kill()
-        proc.communicate()
-        assert wait_until_gone(tag, 5) == []
-    finally:
-        kill_all(tagged(tag))
+    kill_when_running(proc, tag, 2, "the run and its helper")

@@ -16,7 +16,6 @@ import contextlib
 import os
 import re
 import signal
-import sys
 from bisect import bisect_right
 
 from keepref_lint import stats
@@ -24,7 +23,7 @@ from keepref_lint.prefilter import import_lines
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
     from keepref_lint.prefilter import Prefilter
@@ -114,6 +113,16 @@ class Corpus:
         self.close()
         stats.add("corpus_helpers_lost")
 
+    def _halves(self, request: tuple, answer: Callable[[range], Any]) -> tuple[Any, Any]:
+        """``answer`` for this process's files and for the helper's: ``request`` goes to the helper
+        first, and this process answers for its own files meanwhile (for the helper's too when it is
+        gone)."""
+        own, others = self._own, self._others()
+        self._ask(request)
+        mine = answer(own)
+        ok, theirs = self._answer()
+        return mine, theirs if ok else answer(others)
+
     def _others(self) -> range:
         """The helper's files, for this process to answer for when it is gone."""
         return range(self._own.stop, len(self.texts))
@@ -152,12 +161,7 @@ class Corpus:
         # Shorter words first: a text holding a word holds every part of it, so a part's files narrow
         # the scan for the whole (``_start`` before ``_start_daily_spend_commit``).
         todo.sort(key=len)
-        own, others = self._own, self._others()
-        self._ask(("words", todo))
-        found = self._holding(todo, own)
-        ok, theirs = self._answer()
-        if not ok:
-            theirs = self._holding(todo, others)
+        found, theirs = self._halves(("words", todo), lambda files: self._holding(todo, files))
         for word in todo:
             self._memo[word] = found[word] | theirs[word]
 
@@ -263,12 +267,9 @@ class Corpus:
         todo = [w for w in dict.fromkeys(words) if w not in self._import_memo]
         if not todo:
             return
-        own, others = self._own, self._others()
-        self._ask(("importing", todo))
-        found = self._importing(todo, own)
-        ok, theirs = self._answer()
-        if not ok:
-            theirs = self._importing(todo, others)
+        found, theirs = self._halves(
+            ("importing", todo), lambda files: self._importing(todo, files)
+        )
         if self._paths is None:
             self._paths = _joined(self.paths, "\0")
         paths, starts = self._paths
@@ -339,39 +340,19 @@ class _Helper:
 
     @classmethod
     def start(cls, corpus: Corpus, cut: int) -> _Helper | None:
-        questions_read, questions_write = os.pipe()
-        answers_read, answers_write = os.pipe()
-        for stream in (sys.stdout, sys.stderr):  # nothing buffered is left for the child to write
-            with contextlib.suppress(Exception):
-                stream.flush()
-        block = hasattr(signal, "pthread_sigmask")
-        if block:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        """Fork the helper (it ignores Ctrl-C, as the workers do); None when no process could be
+        made."""
+        from keepref_lint.workers import fork_with_pipes
+
+        started: list[_Helper] = []
         try:
-            try:
-                pid = os.fork()
-            except OSError:
-                for fd in (questions_read, questions_write, answers_read, answers_write):
-                    os.close(fd)
-                return None
-            if pid == 0:  # the child never returns from here
-                status = 1
-                try:
-                    signal.signal(signal.SIGINT, signal.SIG_IGN)
-                    if block:
-                        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-                    os.close(questions_write)
-                    os.close(answers_read)
-                    _helper_main(corpus, cut, questions_read, answers_write)
-                    status = 0
-                finally:
-                    os._exit(status)
-            os.close(questions_read)
-            os.close(answers_write)
-            return cls(pid, questions_write, answers_read)
-        finally:
-            if block:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            fork_with_pipes(
+                lambda questions, answers: _helper_main(corpus, cut, questions, answers),
+                lambda pid, questions, answers: started.append(cls(pid, questions, answers)),
+            )
+        except OSError:
+            return None
+        return started[0]
 
     def send(self, request: tuple) -> bool:
         from keepref_lint.workers import send

@@ -113,12 +113,17 @@ class Worker:
                 os.close(fd)
 
 
-def _start(task: Callable[[int], list], lifeline: tuple[int, int], started: list[Worker]) -> None:
-    """Fork one more worker and add it to ``started``, with Ctrl-C blocked until it is there: the child
-    never sees one before it ignores them, and one that arrives meanwhile is delivered to this process
-    right after, when the new worker is in ``started`` to be stopped."""
-    jobs_read, jobs_write = os.pipe()
-    answers_read, answers_write = os.pipe()
+def fork_with_pipes(
+    child: Callable[[int, int], None], record: Callable[[int, int, int], None]
+) -> None:
+    """Fork a process that ignores Ctrl-C, with a pipe down to it and a pipe up from it. The child runs
+    ``child(down, up)`` (the read end of the one, the write end of the other) and exits, with status 0
+    if it returned; this process calls ``record(pid, down, up)`` (the other ends) before Ctrl-C is
+    unblocked: the child never sees one before it ignores them, and one that arrives meanwhile is
+    delivered here right after, when the child is recorded to be stopped. OSError when no process
+    could be made (the pipes are closed)."""
+    down_read, down_write = os.pipe()
+    up_read, up_write = os.pipe()
     for stream in (sys.stdout, sys.stderr):  # nothing buffered is left for the child to write again
         with contextlib.suppress(Exception):
             stream.flush()
@@ -129,23 +134,37 @@ def _start(task: Callable[[int], list], lifeline: tuple[int, int], started: list
         try:
             pid = os.fork()
         except OSError:
-            for fd in (jobs_read, jobs_write, answers_read, answers_write):
+            for fd in (down_read, down_write, up_read, up_write):
                 os.close(fd)
             raise
         if pid == 0:  # the child never returns from here
             status = 1
             try:
-                inherited = [jobs_write, answers_read, *(fd for w in started for fd in w.fds())]
-                _worker_main(task, jobs_read, answers_write, lifeline, inherited)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                if block:
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+                os.close(down_write)
+                os.close(up_read)
+                child(down_read, up_write)
                 status = 0
             finally:
                 os._exit(status)
-        started.append(Worker(pid, jobs_write, answers_read))
-        os.close(jobs_read)
-        os.close(answers_write)
+        record(pid, down_write, up_read)
+        os.close(down_read)
+        os.close(up_write)
     finally:
         if block:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _start(task: Callable[[int], list], lifeline: tuple[int, int], started: list[Worker]) -> None:
+    """Fork one more worker and add it to ``started`` (before Ctrl-C is unblocked: see
+    ``fork_with_pipes``); OSError when no process could be made."""
+    inherited = [fd for worker in started for fd in worker.fds()]
+    fork_with_pipes(
+        lambda jobs, answers: _worker_main(task, jobs, answers, lifeline, inherited),
+        lambda pid, jobs, answers: started.append(Worker(pid, jobs, answers)),
+    )
 
 
 def _worker_main(
@@ -157,9 +176,6 @@ def _worker_main(
 ) -> None:
     """A worker process: take chunk numbers from ``jobs``, answer each on ``answers`` with the chunk's
     results (and the stats counted meanwhile), until told to stop or the parent is gone."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     for fd in (lifeline[1], *inherited):  # only the parent may hold these
         os.close(fd)
     import threading
