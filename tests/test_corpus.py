@@ -63,7 +63,14 @@ def answers(corpus: Corpus) -> dict:
         Prefilter({"start_server", "Corpus"}, {}, reexports_only=True),
     ]
     found["passing"] = [corpus.passing(test, list(range(len(TEXTS)))[::-1]) for test in tests]
+    items = [(i, PATHS[i]) for i in range(0, len(TEXTS), 3)][::-1]
+    found["map"] = corpus.map(probe, items, b"import")
     return found
+
+
+def probe(text: bytes, item: tuple[int, str], word: bytes) -> tuple[int, str, int]:
+    """What ``Corpus.map`` runs in the test: the item, and how often the text holds ``word``."""
+    return (*item, text.count(word))
 
 
 @pytest.fixture(params=[0, 20_000], ids=["every question asked", "small ones answered here"])

@@ -306,6 +306,27 @@ class Corpus:
         passed.update(answer if ok else self._passing(test, theirs))
         return [i for i in files if i in passed]
 
+    def map(
+        self, function: Callable[[bytes, Any, Any], Any], items: list[tuple], shared: Any
+    ) -> list:
+        """``function(text, item, shared)`` for each item, whose first element is its file's number;
+        the results in the items' order. A helper takes the items after the middle (by their texts'
+        size): it has every text. ``function`` must be a module's own (pickled by its name)."""
+        texts = self.texts
+        sizes = [len(texts[item[0]]) for item in items]
+        cut, total, size = 0, sum(sizes), 0
+        while cut < len(items) and size < total // 2:
+            size += sizes[cut]
+            cut += 1
+        if self._helper is None or total - size < self.ASK_MIN_BYTES:
+            return [function(texts[item[0]], item, shared) for item in items]
+        self._ask(("map", function, items[cut:], shared))
+        mine = [function(texts[item[0]], item, shared) for item in items[:cut]]
+        ok, theirs = self._answer()
+        if not ok:
+            theirs = [function(texts[item[0]], item, shared) for item in items[cut:]]
+        return mine + theirs
+
     def _passing(self, test: Prefilter, files: list[int]) -> list[int]:
         texts, paths = self.texts, self.paths
         return [i for i in files if test(texts[i], paths[i], self.import_lines_of(i))]
@@ -326,6 +347,9 @@ class Corpus:
             return {i: self.import_lines_of(i) for i in self._own}
         if kind == "passing":
             return self._passing(request[1], request[2])
+        if kind == "map":
+            function, items, shared = request[1:]
+            return [function(self.texts[item[0]], item, shared) for item in items]
         raise ValueError(f"unknown question {kind!r}")
 
 

@@ -229,13 +229,20 @@ class ProjectIndex(WrapperInference):
                 self.marks[qualname] = found[id(mark)]
         self._forget_lookups()
 
-    def _summarize(self, file: SourceFile, cache: ParseCache, skeleton: bool = False) -> None:
+    def _summarize(
+        self,
+        file: SourceFile,
+        cache: ParseCache,
+        skeleton: bool = False,
+        from_cut: tuple[ModuleSummary | None] | None = None,
+    ) -> None:
         """Record the module's bindings; ``skeleton`` parses only its top-level imports, assignments
-        and class headers (enough to see a re-export), falling back to the whole file."""
+        and class headers (enough to see a re-export), falling back to the whole file. ``from_cut``:
+        see ``_read_summary``."""
         self.used.add(file.path)
         if file.module in self.summaries:
             return
-        summary = self._read_summary(file, cache, skeleton)
+        summary = self._read_summary(file, cache, skeleton, from_cut)
         if summary is None:
             return
         self.summaries[file.module] = summary
@@ -244,23 +251,54 @@ class ProjectIndex(WrapperInference):
         self._add_marks(summary, file.path)
 
     def _read_summary(
-        self, file: SourceFile, cache: ParseCache, skeleton: bool
+        self,
+        file: SourceFile,
+        cache: ParseCache,
+        skeleton: bool,
+        from_cut: tuple[ModuleSummary | None] | None = None,
     ) -> ModuleSummary | None:
+        """``from_cut``: what ``_cut_summary`` gave for the file, if it was asked already (the cut
+        suits it: ``_may_cut``), in a 1-tuple; its None: the cut did not parse."""
+        if from_cut is not None and from_cut[0] is not None:
+            return from_cut[0]
         tree = None if skeleton else cache.trees.get(file.path)
-        # Not without function bodies where a marker may stand in one (a marked function inside a
-        # function): the summary lists those marks.
-        if (
-            tree is None
-            and b"\0" not in file.data
-            and file.path not in cache.errors
-            and (skeleton or not self._mentions_marker(file.data))
-        ):
+        if from_cut is None and self._may_cut(file, cache, skeleton):
             tree = _parse_cut(file.data, skeleton)
         if tree is None:
             tree = cache.parse(file)
         if tree is None:
             return None
         return summarize_module(tree, file, set(self.settings.decorators), self.markers)
+
+    def _may_cut(self, file: SourceFile, cache: ParseCache, skeleton: bool) -> bool:
+        """Can the file's summary come from a cut of its text (``_parse_cut``)? Not when its whole tree
+        is at hand already, nor without function bodies where a marker may stand in one (a marked
+        function inside a function: the summary lists those marks)."""
+        return (
+            (skeleton or file.path not in cache.trees)
+            and b"\0" not in file.data
+            and file.path not in cache.errors
+            and (skeleton or not self._mentions_marker(file.data))
+        )
+
+    def _cut_summaries(
+        self,
+        files: list[SourceFile],
+        cache: ParseCache,
+        corpus: Corpus,
+        todo: list[tuple[int, bool]],
+    ) -> dict[int, tuple[ModuleSummary | None]]:
+        """For the files of ``todo`` (number, skeleton) whose summaries can come from a cut of their
+        text, those summaries (``_read_summary``'s ``from_cut``), made all at once: a corpus helper
+        makes part of them."""
+        items = [
+            (i, f.path, f.display, f.module, f.is_package, skeleton)
+            for i, skeleton in todo
+            if self._may_cut(f := files[i], cache, skeleton)
+        ]
+        shared = (set(self.settings.decorators), self.markers)
+        made = corpus.map(_cut_summary, items, shared)
+        return {item[0]: (summary,) for item, summary in zip(items, made, strict=True)}
 
     def _mentions_marker(self, data: bytes) -> bool:
         """Does the text hold a marker decorator's name (so the build reads it for its marks)?"""
@@ -298,10 +336,15 @@ class ProjectIndex(WrapperInference):
             tested = [
                 i for i in sorted(new.candidates(corpus)) if files[i].module not in self.summaries
             ]
-            for i in corpus.passing(new, tested):
+            todo = [
+                (i, _skeleton_suffices(files[i], plain_only))
+                for i in corpus.passing(new, tested)
+                if files[i].module not in self.summaries
+            ]
+            from_cut = self._cut_summaries(files, cache, corpus, todo)
+            for i, skeleton in todo:
                 if files[i].module not in self.summaries:
-                    skeleton = _skeleton_suffices(files[i], plain_only)
-                    self._summarize(files[i], cache, skeleton=skeleton)
+                    self._summarize(files[i], cache, skeleton, from_cut.get(i))
             # A star import of a module summarized just now matters too, whatever the files' order
             # (a -> b -> service as well as z -> y -> service): repeat until no star importer is new.
             waiting = [i for i in sorted(stars) if files[i].module not in self.summaries]
@@ -745,6 +788,22 @@ def _parse_cut(data: bytes, skeleton: bool) -> ast.Module | None:
         return parse_quietly(cut)
     except (SyntaxError, ValueError):
         return None
+
+
+def _cut_summary(
+    data: bytes, item: tuple[int, str, str, str, bool, bool], shared: tuple[set[str], set[str]]
+) -> ModuleSummary | None:
+    """The summary of a file (``item``: its number, path, display path, module, whether a package,
+    whether a skeleton suffices) from a cut of its text; None when the cut does not parse. ``shared``:
+    the marker decorators and markers. Run by ``Corpus.map``, in a corpus helper too."""
+    _, path, display, module, is_package, skeleton = item
+    tree = _parse_cut(data, skeleton)
+    if tree is None:
+        return None
+    decorators, markers = shared
+    return summarize_module(
+        tree, SourceFile(path, display, module, is_package), decorators, markers
+    )
 
 
 def _skeleton_suffices(file: SourceFile, plain_only: Prefilter) -> bool:
