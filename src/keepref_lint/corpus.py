@@ -146,8 +146,10 @@ class Corpus:
         if within is None:
             self.scan([word])
             return self._memo[word]
-        self.scan_within([(word, within)])
-        known = self._partial[word]
+        known = self._partial.get(word)
+        if known is None or not known.keys() >= within:  # (a test at C speed: asked again and again)
+            self.scan_within([(word, within)])
+            known = self._partial[word]
         return {i for i in within if known[i]}
 
     def scan(self, words: Iterable[str]) -> None:
@@ -194,7 +196,7 @@ class Corpus:
         own = self._own
         for word, within in questions:
             known = self._partial.setdefault(word, {})
-            todo = sorted(i for i in within if i not in known)
+            todo = [i for i in within if i not in known]
             mine.append((word, [i for i in todo if i in own]))
             theirs.append((word, [i for i in todo if i not in own]))
         texts = self.texts
