@@ -147,7 +147,9 @@ class Corpus:
             self.scan([word])
             return self._memo[word]
         known = self._partial.get(word)
-        if known is None or not known.keys() >= within:  # (a test at C speed: asked again and again)
+        if (
+            known is None or not known.keys() >= within
+        ):  # (a test at C speed: asked again and again)
             self.scan_within([(word, within)])
             known = self._partial[word]
         return {i for i in within if known[i]}
