@@ -101,20 +101,23 @@ class WrapperInference:
                 return False
             return corpus.has(i, word) and (word not in owners or i in owners[word])
 
-        def collect(i: int, words: set[str]) -> list[_Site]:
+        def returning_test(i: int, words: set[str]) -> tuple:
+            """The ``_may_return`` item of file ``i`` (which mentions ``return``) for ``words``."""
+            aliases = self._aliases_in(files[i], words, corpus.import_lines_of(i))
+            callable_words = {word for word in words if callable_in(i, word)} | aliases
+            return (i, sorted(callable_words), sorted(aliases), self._may_mark_a_class(files[i]))
+
+        def collect(i: int, words: set[str], returning: bool | None = None) -> list[_Site]:
+            """The return sites of file ``i`` that may pass on a result of one of ``words``;
+            ``returning``: ``_may_return``'s answer for the file, if asked already."""
             file = files[i]
             if b"return" not in file.data:
                 uncollected.discard(i)
                 store.no_return.add(i)
                 return []
-            aliases = self._aliases_in(file, words, corpus.import_lines_of(i))
-            if not may_return_one(
-                file.data,
-                {word for word in words if callable_in(i, word)} | aliases,
-                self._may_mark_a_class(file),
-                sync - aliases,
-                module_level - aliases,
-            ):
+            if returning is None:
+                returning = _may_return(file.data, returning_test(i, words), (sync, module_level))
+            if not returning:
                 return []  # (a name marked later may still bring it in)
             uncollected.discard(i)
             self.used.add(file.path)
@@ -126,8 +129,20 @@ class WrapperInference:
                     store.opened.append(file)
             return found
 
+        # The text tests of the candidates at once (a corpus helper takes part of them): nothing they
+        # read changes until the first new mark.
+        tested = [i for i in sorted(candidates) if b"return" in files[i].data]
+        returning = dict(
+            zip(
+                tested,
+                corpus.map(
+                    _may_return, [returning_test(i, names) for i in tested], (sync, module_level)
+                ),
+                strict=True,
+            )
+        )
         for i in sorted(candidates):
-            sites.extend(collect(i, names))
+            sites.extend(collect(i, names, returning.get(i)))
 
         # Which files can reach a name marked during the round: its marks' classes', if all of them are
         # methods (as ``Prefilter.owners`` says for the marks of the round's start), else any file.
@@ -166,7 +181,7 @@ class WrapperInference:
         if own:
             store.release(cache)
         held = {file.path for file in store.opened}  # their analyses stay open for the next rounds
-        return self._infer_typed_returns_in(files, cache, candidates, held) or added
+        return self._infer_typed_returns_in(files, cache, candidates, held, corpus) or added
 
     def _infer_typed_returns_in(
         self,
@@ -174,16 +189,24 @@ class WrapperInference:
         cache: ParseCache,
         candidates: set[int],
         held: set[str] = frozenset(),  # type: ignore[assignment]
+        corpus: Corpus | None = None,
     ) -> bool:
-        """The files among ``candidates`` whose return annotations may name a must-retain class."""
+        """The files among ``candidates`` whose return annotations may name a must-retain class
+        (their text tests at once, in the ``corpus``'s helper too when it has one)."""
         classes = self._class_mark_names()
         if not classes:
             return False
         known = lambda q: self.lookup(q) is not None  # noqa: E731
         added = False
+        tested = [(i,) for i in sorted(candidates) if b"->" in files[i].data]
+        if corpus is None:
+            found = [_may_annotate(files[i].data, (i,), classes) for (i,) in tested]
+        else:
+            found = corpus.map(_may_annotate, tested, classes)
+        annotating = {i for (i,), yes in zip(tested, found, strict=True) if yes}
         for i in sorted(candidates):
             file = files[i]
-            if b"->" not in file.data or not may_annotate_one(file.data, classes):
+            if i not in annotating:
                 continue
             self.used.add(file.path)
             scopes = cache.scopes(file)
@@ -457,6 +480,21 @@ class WrapperInference:
 
 
 _INDENTED_CLASS = re.compile(rb"\n[ \t]+class[ \t]")
+
+
+def _may_return(data: bytes, item: tuple, shared: tuple[set[str], set[str]]) -> bool:
+    """``prefilter.may_return_one`` for one file: ``item`` is its number, the names it may call, the
+    aliases among them and whether its classes may be must-retain (``return cls(...)`` counts);
+    ``shared``, the names whose marks are all sync and all module-level. Run by ``Corpus.map``."""
+    _, words, aliases, factories = item
+    sync, module_level = shared
+    aliases = set(aliases)
+    return may_return_one(data, set(words), factories, sync - aliases, module_level - aliases)
+
+
+def _may_annotate(data: bytes, item: tuple[int], classes: set[str]) -> bool:
+    """``prefilter.may_annotate_one`` for one file (run by ``Corpus.map``)."""
+    return may_annotate_one(data, classes)
 
 
 class SiteStore:
