@@ -104,7 +104,7 @@ def test_a_helper_gives_the_same_answers(any_size: None) -> None:
     finally:
         corpus.close()
     assert shared == alone
-    assert reaped(helper.pid)
+    assert reaped(helper.worker.pid)
 
 
 def test_a_helper_that_dies_leaves_its_half_here(any_size: None) -> None:
@@ -114,14 +114,14 @@ def test_a_helper_that_dies_leaves_its_half_here(any_size: None) -> None:
     helper = corpus._helper
     assert helper is not None
     corpus.scan(["start"])  # answered with the helper's half
-    os.kill(helper.pid, signal.SIGKILL)
+    os.kill(helper.worker.pid, signal.SIGKILL)
     try:
         shared = answers(corpus)
     finally:
         corpus.close()
     assert shared == alone
     assert corpus._helper is None and corpus._own == range(len(TEXTS))
-    assert reaped(helper.pid)
+    assert reaped(helper.worker.pid)
 
 
 def test_no_helper_for_a_small_corpus() -> None:
@@ -144,7 +144,7 @@ def test_the_helper_ends_with_its_parent(tmp_path: Path) -> None:
         corpus = Corpus(TEXTS, PATHS)
         assert corpus.start_helper()
         corpus.scan(["start"])
-        print(corpus._helper.pid, flush=True)
+        print(corpus._helper.worker.pid, flush=True)
         time.sleep(60)
         """
     )

@@ -12,10 +12,8 @@ dies, or cannot be started, leaves its half to this process.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
 from bisect import bisect_right
 
 from keepref_lint import stats
@@ -26,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
 
+    from keepref_lint import workers
     from keepref_lint.prefilter import Prefilter
 
 _WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")  # what ``prefilter.occurrences`` counts as a word
@@ -56,9 +55,8 @@ class Corpus:
         self._own = range(len(texts))
         self._helper: _Helper | None = None
         self._memo: dict[str, set[int]] = {}  # word -> every file holding it
-        self._partial: dict[
-            str, dict[int, bool]
-        ] = {}  # word -> file -> holds it (files asked about)
+        # word -> file -> holds it (for the files asked about)
+        self._partial: dict[str, dict[int, bool]] = {}
         self._import_memo: dict[str, set[int]] = {}
         self._lines: dict[int, bytes] = {}  # file -> its import_lines, once cut out
         # This process's files' import lines joined with NUL (which none holds), and where each file's
@@ -71,13 +69,14 @@ class Corpus:
     def start_helper(self) -> bool:
         """Fork a process to scan the second half of the texts (by size); False when the texts are
         too few to pay for it or no process could be started. ``close`` ends it."""
-        total = sum(map(len, self.texts))
-        if self._helper is not None or total < self.HELPER_MIN_BYTES or not hasattr(os, "fork"):
+        sizes = list(map(len, self.texts))
+        if (
+            self._helper is not None
+            or sum(sizes) < self.HELPER_MIN_BYTES
+            or not hasattr(os, "fork")
+        ):
             return False
-        cut, size = 0, 0
-        while cut < len(self.texts) and size < total // 2:
-            size += len(self.texts[cut])
-            cut += 1
+        cut = _half_by_size(sizes)
         helper = _Helper.start(self, cut)
         if helper is None:
             return False
@@ -146,10 +145,9 @@ class Corpus:
         if within is None:
             self.scan([word])
             return self._memo[word]
+        # Asked again and again about the same files: whether all are known is a test at C speed.
         known = self._partial.get(word)
-        if (
-            known is None or not known.keys() >= within
-        ):  # (a test at C speed: asked again and again)
+        if known is None or not known.keys() >= within:
             self.scan_within([(word, within)])
             known = self._partial[word]
         return {i for i in within if known[i]}
@@ -210,11 +208,11 @@ class Corpus:
             ]
         else:
             self._ask(("within", theirs))
-        for answers in (self._within(mine),) + ((self._answer(),) if asked else ()):
-            if isinstance(answers, tuple):  # the helper's reply
-                ok, answers = answers
-                if not ok:
-                    answers = self._within(theirs)
+        results = [self._within(mine)]
+        if asked:
+            ok, answers = self._answer()
+            results.append(answers if ok else self._within(theirs))
+        for answers in results:
             for word, held in answers.items():
                 self._partial[word].update(held)
 
@@ -316,20 +314,19 @@ class Corpus:
         """``function(text, item, shared)`` for each item, whose first element is its file's number;
         the results in the items' order. A helper takes the items after the middle (by their texts'
         size): it has every text. ``function`` must be a module's own (pickled by its name)."""
-        texts = self.texts
-        sizes = [len(texts[item[0]]) for item in items]
-        cut, total, size = 0, sum(sizes), 0
-        while cut < len(items) and size < total // 2:
-            size += sizes[cut]
-            cut += 1
-        if self._helper is None or total - size < self.ASK_MIN_BYTES:
-            return [function(texts[item[0]], item, shared) for item in items]
+        sizes = [len(self.texts[item[0]]) for item in items]
+        cut = _half_by_size(sizes)
+        if self._helper is None or sum(sizes[cut:]) < self.ASK_MIN_BYTES:
+            return self._apply(function, items, shared)
         self._ask(("map", function, items[cut:], shared))
-        mine = [function(texts[item[0]], item, shared) for item in items[:cut]]
+        mine = self._apply(function, items[:cut], shared)
         ok, theirs = self._answer()
-        if not ok:
-            theirs = [function(texts[item[0]], item, shared) for item in items[cut:]]
-        return mine + theirs
+        return mine + (theirs if ok else self._apply(function, items[cut:], shared))
+
+    def _apply(
+        self, function: Callable[[bytes, Any, Any], Any], items: list[tuple], shared: Any
+    ) -> list:
+        return [function(self.texts[item[0]], item, shared) for item in items]
 
     def _passing(self, test: Prefilter, files: list[int]) -> list[int]:
         texts, paths = self.texts, self.paths
@@ -352,41 +349,41 @@ class Corpus:
         if kind == "passing":
             return self._passing(request[1], request[2])
         if kind == "map":
-            function, items, shared = request[1:]
-            return [function(self.texts[item[0]], item, shared) for item in items]
+            return self._apply(*request[1:])
         raise ValueError(f"unknown question {kind!r}")
 
 
 class _Helper:
-    """The parent's side of a corpus helper: its pid and its two pipes (questions down, answers up).
-    The helper exits when the question pipe ends (the parent closed it, or died)."""
+    """The parent's side of a corpus helper: a ``workers.Worker`` whose job pipe carries questions.
+    The helper exits when told to stop or when the question pipe ends (the parent closed it, or
+    died)."""
 
-    def __init__(self, pid: int, questions: int, answers: int) -> None:
-        self.pid = pid
-        self.questions = questions
-        self.answers = answers
+    def __init__(self, worker: workers.Worker) -> None:
+        self.worker = worker
 
     @classmethod
     def start(cls, corpus: Corpus, cut: int) -> _Helper | None:
         """Fork the helper (it ignores Ctrl-C, as the workers do); None when no process could be
         made."""
-        from keepref_lint.workers import fork_with_pipes
+        from keepref_lint import workers
 
-        started: list[_Helper] = []
+        started: list[workers.Worker] = []
         try:
-            fork_with_pipes(
+            workers.fork_with_pipes(
                 lambda questions, answers: _helper_main(corpus, cut, questions, answers),
-                lambda pid, questions, answers: started.append(cls(pid, questions, answers)),
+                lambda pid, questions, answers: started.append(
+                    workers.Worker(pid, questions, answers)
+                ),
             )
         except OSError:
             return None
-        return started[0]
+        return cls(started[0])
 
     def send(self, request: tuple) -> bool:
         from keepref_lint.workers import send
 
         try:
-            send(self.questions, request)
+            send(self.worker.jobs, request)
         except OSError:
             return False
         return True
@@ -395,7 +392,7 @@ class _Helper:
         from keepref_lint.workers import WorkerDied, receive
 
         try:
-            kind, value = receive(self.answers)  # type: ignore[misc]
+            kind, value = receive(self.worker.answers)  # type: ignore[misc]
         except (WorkerDied, OSError):
             return False, None
         if kind == "raise":
@@ -403,21 +400,15 @@ class _Helper:
         return True, value
 
     def stop(self) -> None:
-        """Close the pipes (the helper exits at the end of its question pipe) and wait for it."""
-        from keepref_lint.workers import Worker
+        """End the helper as a pool's worker is ended (``workers.stop_worker``)."""
+        from keepref_lint.workers import stop_worker
 
-        for fd in (self.questions, self.answers):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        worker = Worker(self.pid, -1, -1)
-        if not worker.reap(5):
-            with contextlib.suppress(OSError):
-                os.kill(self.pid, signal.SIGKILL)
-            worker.reap(5)
+        stop_worker(self.worker)
 
 
 def _helper_main(corpus: Corpus, cut: int, questions: int, answers: int) -> None:
-    """The helper process: answer questions about the files from ``cut`` on until the pipe ends."""
+    """The helper process: answer questions about the files from ``cut`` on until it is told to stop
+    or the pipe ends."""
     from keepref_lint import workers
 
     corpus._helper = None
@@ -428,6 +419,8 @@ def _helper_main(corpus: Corpus, cut: int, questions: int, answers: int) -> None
             request = workers.receive(questions)
         except (workers.WorkerDied, OSError):
             return
+        if request == workers.STOP:
+            return
         try:
             answer: tuple = ("ok", corpus._serve(request))  # type: ignore[arg-type]
         except Exception as exc:  # an internal error: the parent raises it
@@ -436,6 +429,16 @@ def _helper_main(corpus: Corpus, cut: int, questions: int, answers: int) -> None
             workers.send(answers, answer)
         except OSError:
             return
+
+
+def _half_by_size(sizes: list[int]) -> int:
+    """Where a list whose items have these sizes splits into halves by size: the first index of the
+    second half."""
+    total, size, cut = sum(sizes), 0, 0
+    while cut < len(sizes) and size < total // 2:
+        size += sizes[cut]
+        cut += 1
+    return cut
 
 
 def _joined(parts: list, separator: Any) -> tuple[Any, list[int]]:

@@ -317,8 +317,9 @@ def _run_cold(
     _phase(progress, f"indexing {len(manifest):,} files")
     from keepref_lint import workers
 
-    # A second process for the index's scans when the check may use one (as its workers do).
-    helper = workers.can_fork() and workers.worker_count(jobs, len(manifest)) > 1
+    # A second process for the index's scans when the check may use one (as its workers do; where
+    # there is no fork, ``Corpus.start_helper`` starts none).
+    helper = workers.worker_count(jobs, len(manifest)) > 1
     project = Project(settings, manifest=manifest, buffers=buffers, scan_helper=helper)
     if held_until_exit is not None:
         held_until_exit.append(project)  # never freed: the process ends right after (cli.console)

@@ -337,9 +337,7 @@ class ProjectIndex(WrapperInference):
                 i for i in sorted(new.candidates(corpus)) if files[i].module not in self.summaries
             ]
             todo = [
-                (i, _skeleton_suffices(files[i], plain_only))
-                for i in corpus.passing(new, tested)
-                if files[i].module not in self.summaries
+                (i, _skeleton_suffices(files[i], plain_only)) for i in corpus.passing(new, tested)
             ]
             from_cut = self._cut_summaries(files, cache, corpus, todo)
             for i, skeleton in todo:

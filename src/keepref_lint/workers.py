@@ -219,7 +219,7 @@ def _exit_when_parent_dies(lifeline: int) -> None:
     os._exit(1)
 
 
-def _stop(workers: list[Worker], lifeline: tuple[int, int], at_once: bool) -> None:
+def _stop(workers: list[Worker], lifeline: tuple[int, int] | None, at_once: bool) -> None:
     """End every worker: asked to stop after a complete run, killed on an interrupt or an error (they
     never write files, so nothing is lost), and waited for either way."""
     for worker in workers:
@@ -227,7 +227,7 @@ def _stop(workers: list[Worker], lifeline: tuple[int, int], at_once: bool) -> No
             with contextlib.suppress(OSError):
                 send(worker.jobs, STOP)
         worker.close()
-    for end in lifeline:  # closing the write end: a worker that missed everything else exits
+    for end in lifeline or ():  # closing the write end: a worker that missed everything else exits
         with contextlib.suppress(OSError):
             os.close(end)
     for worker in workers:
@@ -237,6 +237,12 @@ def _stop(workers: list[Worker], lifeline: tuple[int, int], at_once: bool) -> No
                 os.kill(worker.pid, signal.SIGKILL)
     for worker in workers:
         worker.reap(5)
+
+
+def stop_worker(worker: Worker) -> None:
+    """End one worker that is not part of a pool (the index's corpus helper): told to stop, its pipes
+    closed, waited for, and killed if it does not end within 5 s."""
+    _stop([worker], None, at_once=False)
 
 
 def in_workers(

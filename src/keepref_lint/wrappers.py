@@ -181,15 +181,15 @@ class WrapperInference:
         if own:
             store.release(cache)
         held = {file.path for file in store.opened}  # their analyses stay open for the next rounds
-        return self._infer_typed_returns_in(files, cache, candidates, held, corpus) or added
+        return self._infer_typed_returns_in(files, cache, candidates, corpus, held) or added
 
     def _infer_typed_returns_in(
         self,
         files: list[SourceFile],
         cache: ParseCache,
         candidates: set[int],
+        corpus: Corpus,
         held: set[str] = frozenset(),  # type: ignore[assignment]
-        corpus: Corpus | None = None,
     ) -> bool:
         """The files among ``candidates`` whose return annotations may name a must-retain class
         (their text tests at once, in the ``corpus``'s helper too when it has one)."""
@@ -199,10 +199,7 @@ class WrapperInference:
         known = lambda q: self.lookup(q) is not None  # noqa: E731
         added = False
         tested = [(i,) for i in sorted(candidates) if b"->" in files[i].data]
-        if corpus is None:
-            found = [_may_annotate(files[i].data, (i,), classes) for (i,) in tested]
-        else:
-            found = corpus.map(_may_annotate, tested, classes)
+        found = corpus.map(_may_annotate, tested, classes)
         annotating = {i for (i,), yes in zip(tested, found, strict=True) if yes}
         for i in sorted(candidates):
             file = files[i]
