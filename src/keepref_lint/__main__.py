@@ -3,7 +3,7 @@ rules or plugins by importing every module of a package, as Fixit does, must not
 
 if __name__ == "__main__":
     try:
-        from keepref_lint.cli import console
+        from keepref_lint.console import console
     except KeyboardInterrupt:  # while importing, before main() could catch it
         exec("None", {})  # clear CPython's "unhandled KeyboardInterrupt" mark (see cli.main)
         raise SystemExit(130) from None

@@ -14,6 +14,11 @@ import sys
 
 from keepref_lint import __version__
 
+try:  # the C module itself: ``hashlib`` also loads OpenSSL, a twentieth of a warm run's time
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - an interpreter built without it
+    from hashlib import blake2b
+
 # A warm run only reads an entry: ``fcntl`` (for the writers' lock) is imported when one is written, and
 # the short names below are made with the checksum the entries need anyway, not with ``zlib``: two
 # shared libraries fewer to load, together a thirtieth of a warm run on a small tree.
@@ -66,15 +71,11 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _checksum(data: bytes | memoryview) -> bytes:
-    from keepref_lint.project import blake2b  # the C module, without importing hashlib
-
     return blake2b(data, digest_size=_DIGEST_SIZE).digest()
 
 
 def _short(text: str) -> str:
     """Eight hex digits that stand for ``text`` (in a file name, or a stamp)."""
-    from keepref_lint.project import blake2b
-
     return blake2b(text.encode(), digest_size=4).hexdigest()
 
 
@@ -259,6 +260,25 @@ def _check_owned(folder: str, root: str) -> None:
         )
 
 
+def prune(folder: str, name: str, suffix: str, keep: int) -> None:
+    """Remove the oldest entries of kind ``name`` in ``folder`` beyond ``keep`` (with their lock files)."""
+    prefix = name + "-"
+    try:
+        entries = [
+            (entry.stat().st_mtime_ns, entry.path)
+            for entry in os.scandir(folder)
+            if entry.name.startswith(prefix) and entry.name.endswith(suffix)
+        ]
+    except OSError:
+        return
+    for _, path in sorted(entries, reverse=True)[keep:]:
+        for stale in (path, os.path.splitext(path)[0] + ".lock"):
+            try:
+                os.unlink(stale)
+            except OSError:
+                pass
+
+
 class DiskCache:
     def __init__(
         self, folder: str, root: str, fingerprint: str, name: str = "index", plain: bool = False
@@ -299,25 +319,7 @@ class DiskCache:
     def store(self, manifest: Manifest, payload: Any) -> None:
         if self._ensure_folder():
             write_pickle(self.entry, (self.key, manifest, payload), self.plain)
-            self._prune()
-
-    def _prune(self) -> None:
-        """Remove the oldest entries of this kind beyond ``KEEP`` (with their lock files)."""
-        prefix, suffix = self.name + "-", os.path.splitext(self.entry)[1]
-        try:
-            entries = [
-                (entry.stat().st_mtime_ns, entry.path)
-                for entry in os.scandir(self.folder)
-                if entry.name.startswith(prefix) and entry.name.endswith(suffix)
-            ]
-        except OSError:
-            return
-        for _, path in sorted(entries, reverse=True)[self.KEEP :]:
-            for stale in (path, os.path.splitext(path)[0] + ".lock"):
-                try:
-                    os.unlink(stale)
-                except OSError:
-                    pass
+            prune(self.folder, self.name, os.path.splitext(self.entry)[1], self.KEEP)
 
     def locked(self) -> _Lock:
         """Held while this entry is built and written (``with cache.locked(): ...``)."""

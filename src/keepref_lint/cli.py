@@ -6,19 +6,21 @@ import os
 import sys
 import time
 
-from keepref_lint import stats
+from keepref_lint import memo, stats
 from keepref_lint.arguments import parse_args
+from keepref_lint.cache import cache_folder
 from keepref_lint.config import ConfigError, Settings, load_settings, with_overrides
 from keepref_lint.engine import RunResult, run
 from keepref_lint.finding import Finding
 from keepref_lint.output import format_github, format_json, format_text
 from keepref_lint.project import display_path
+from keepref_lint.streams import SafeStream
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from argparse import Namespace
     from collections.abc import Sequence
-    from typing import Any, NoReturn
+    from typing import Any
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -152,14 +154,15 @@ class _Progress:
     """On a terminal (stderr): the phase of the run, then ``checking done/total files, fixes`` over the
     files that need parsing, on one line rewritten at most ten times a second and cleared at the end."""
 
-    def __init__(self, fixing: bool) -> None:
+    def __init__(self, fixing: bool, stream: Any) -> None:
         self.fixing = fixing
+        self.stream = stream
         self.last = 0.0
         self.shown = False
 
     def _show(self, text: str) -> None:
-        sys.stderr.write(f"\rkeepref-lint: {text}\x1b[K")
-        sys.stderr.flush()
+        self.stream.write(f"\rkeepref-lint: {text}\x1b[K")
+        self.stream.flush()
         self.shown = True
 
     def phase(self, text: str) -> None:
@@ -178,8 +181,8 @@ class _Progress:
 
     def close(self) -> None:
         if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
             self.shown = False
 
 
@@ -370,57 +373,24 @@ def _write_suggestions(name: str, items: list) -> None:
         sys.stdout.write("".join(json.dumps(row) + "\n" for row in rows))
 
 
-class _Output:
-    """``sys.stdout`` or ``sys.stderr`` for the length of a command, made safe to write to: a text the
-    stream's encoding cannot take is written with replacement characters, and once the reader has gone
-    (``keepref-lint check . | head -1``) the rest goes nowhere, quietly, and the run ends as it would
-    have, with its own exit status."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except UnicodeEncodeError:
-            encoding = getattr(self._stream, "encoding", None) or "utf-8"
-            return self.write(text.encode(encoding, "replace").decode(encoding))
-        except BrokenPipeError:
-            self._reader_gone()
-            return len(text)
-
-    def flush(self) -> None:
-        if getattr(self._stream, "closed", False):
-            return  # closed by the command itself (the language server closes stdout on exit)
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            self._reader_gone()
-
-    def _reader_gone(self) -> None:
-        import os
-
-        try:  # what is still buffered, and whatever follows, is written to nothing
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self._stream.fileno())
-            os.close(devnull)
-        except (OSError, ValueError, AttributeError):
-            pass
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """The command; Ctrl-C at any point ends it with status 130 (files are then old or new, never half
     written, and no worker process is left)."""
     stats.start()  # KEEPREF_LINT_STATS only (stats.py)
+    started = time.time_ns()
+    words = list(sys.argv[1:] if argv is None else argv)
     stdout, stderr = sys.stdout, sys.stderr
+    remember = None
     if stdout is not None and stderr is not None:  # None: an interpreter without a console
-        sys.stdout, sys.stderr = _Output(stdout), _Output(stderr)  # type: ignore[assignment]
+        # The output is kept, in order, when this command line may have a memo (memo.py).
+        written: list[tuple[int, str]] | None = [] if memo.folder_for(words) else None
+        sys.stdout = SafeStream(stdout, written, 0)  # type: ignore[assignment]
+        sys.stderr = SafeStream(stderr, written, 1)  # type: ignore[assignment]
+        if written is not None:
+            remember = (written, started)
     try:
         try:
-            status = _main(argv)
+            status = _main(words, remember)
             sys.stdout.flush()
             stats.write()
         except KeyboardInterrupt:
@@ -434,32 +404,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # SIGINT instead of with our status; each string ``exec`` clears the mark first.
         exec("None", {})
     return status
-
-
-def console() -> NoReturn:
-    """The installed ``keepref-lint`` command (and ``python -m keepref_lint``): ``main``, then the
-    process ends at once with its status. Everything the run writes is written and closed by then (fixes
-    and caches are complete files, renamed into place); freeing a large tree's syntax trees and index
-    object by object on the way out would take longer than some whole runs (a third of a second on a
-    3,000-file tree), for memory the system takes back anyway."""
-    from keepref_lint import engine
-
-    engine.held_until_exit = []
-    try:
-        status = main()
-    except KeyboardInterrupt:  # before main() could catch it
-        status = 130
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):  # a closed pipe (``| head``): what could be written was
-            pass
-    if sys.getprofile() is not None or sys.gettrace() is not None:
-        raise SystemExit(
-            status
-        )  # a profiler or coverage is watching: let it write its results at exit
-    os._exit(status)
 
 
 def _report_stale(result: RunResult) -> None:
@@ -477,8 +421,10 @@ def _report_stale(result: RunResult) -> None:
         )
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def _main(words: list[str], remember: tuple[list[tuple[int, str]], int] | None) -> int:
+    """The command of ``words``; ``remember``: the output kept so far and the time the run started,
+    for a memo of this run (memo.py), else None."""
+    args = parse_args(words)
     if args.command == "explain":
         return _explain(args.code)
     if args.command == "suggest":
@@ -492,15 +438,13 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_ERROR
     buffers: dict[str, bytes] | None = None
     if stdin_path is not None:
-        import os
-
         buffers = {stdin_path: sys.stdin.buffer.read()}
         here = stdin_path if os.path.lexists(stdin_path) else os.path.dirname(stdin_path)
     try:
         settings = _settings(args, [here] if buffers else None)
         fixing = args.command == "fix"
         show_progress = not args.quiet and sys.stderr.isatty() and not buffers
-        progress = _Progress(fixing) if show_progress else None
+        progress = _Progress(fixing, _unkept(sys.stderr)) if show_progress else None
         try:
             result = run(
                 [] if buffers else args.paths,
@@ -545,4 +489,17 @@ def _main(argv: Sequence[str] | None) -> int:
         if buffers is not None:
             return _fix_stdin(args, result, next(iter(buffers.values())))
         return _fix(args, result)
-    return _check(args, result)
+    status = _check(args, result)
+    if remember is not None and not args.add_noqa and not buffers and settings.cache:
+        # Only where the next identical command will look for it (it reads no configuration).
+        if memo.folder_for(words) == cache_folder(settings):
+            places = [settings.root, os.getcwd(), *map(os.path.abspath, args.paths)]
+            if args.config:
+                places.append(os.path.abspath(args.config))
+            output, started = remember
+            memo.store(words, result, places, output=output, status=status, started_ns=started)
+    return status
+
+
+def _unkept(stream: Any) -> Any:
+    return stream.unkept() if isinstance(stream, SafeStream) else stream

@@ -401,7 +401,7 @@ def _read_tool_table(path: str) -> dict[str, Any] | None:
     return table
 
 
-def _folders_up(start: str) -> Iterable[str]:
+def folders_up(start: str) -> Iterable[str]:
     """``start`` and every folder above it, nearest first."""
     folder = start
     while True:
@@ -414,7 +414,7 @@ def _folders_up(start: str) -> Iterable[str]:
 
 def find_root(start: str) -> str | None:
     """The nearest folder at or above ``start`` that looks like a project (pyproject, setup, .git)."""
-    for folder in _folders_up(start):
+    for folder in folders_up(start):
         if any(os.path.exists(os.path.join(folder, marker)) for marker in _PROJECT_MARKERS):
             return folder
     return None
@@ -442,7 +442,7 @@ def load_settings(paths: Iterable[str], config: str | None = None) -> Settings:
         table = _read_tool_table(config) or {}
         root = os.path.dirname(os.path.realpath(config))
         return settings_from_table(table, root, config, config)
-    for folder in _folders_up(start):
+    for folder in folders_up(start):
         candidate = os.path.join(folder, "pyproject.toml")
         if os.path.isfile(candidate):
             table = _read_tool_table(candidate)

@@ -47,6 +47,11 @@ class RunResult:
         # they cannot be proved stale) only named.
         self.stale_removed: list[str] = []
         self.stale_reported: list[str] = []
+        # What the run read, for the memo of a repeated command (memo.py): the folders listed, the
+        # Python files with their stamps as read, and the ``.gitignore`` files below the root.
+        self.folders_listed: list[str] = []
+        self.files_read: dict[str, tuple[int, int, int]] = {}
+        self.patterns_read: list[str] = []
 
     @property
     def findings(self) -> list[Finding]:
@@ -117,7 +122,8 @@ def _replay_one(result: RunResult, name: str, outcome: tuple) -> None:
             result.results.append(FileResult(SourceFile(name, display), findings))
     elif kind == "generated":
         result.skipped_generated += 1
-    else:
+    else:  # "error": the file could not be read; "invalid": it was read and checked, and does not parse
+        result.files_checked += kind == "invalid"
         result.errors.append(InputError(display_path(name), outcome[1]))
 
 
@@ -179,7 +185,13 @@ def run(
     _phase(progress, "scanning the project")
     gitignores: list[str] | None = [] if settings.respect_gitignore else None
     skipped: dict[str, str] = {}
-    manifest = scan_tree(settings.root, excluder, gitignores=gitignores, skipped=skipped)
+    manifest = scan_tree(
+        settings.root,
+        excluder,
+        gitignores=gitignores,
+        skipped=skipped,
+        folders=result.folders_listed,
+    )
     ignored = _gitignored(settings, manifest, gitignores)
     manifest = without_ignored(manifest, ignored)
     target_names = (
@@ -192,6 +204,7 @@ def run(
             result.notes,
             force_exclude=settings.force_exclude,
             ignored=ignored,
+            folders=result.folders_listed,
         )
         if paths
         else []
@@ -205,6 +218,7 @@ def run(
         and not (settings.force_exclude and (excluder.excluded(path, False) or path in ignored))
     ]
     manifest.update(manifest_of([t for t in target_names if t not in manifest]))
+    result.files_read, result.patterns_read = manifest, gitignores or []
     stats.lap("scan")
     stats.add("files_in_tree", len(manifest))
     stats.add("targets", len(target_names))
@@ -290,7 +304,7 @@ def _one_path_per_file(targets: list[str]) -> list[str]:
     return [path for path in targets if path in keep]
 
 
-# The command line sets this to a list (cli.console): the cold path's project (its syntax trees, the
+# The command line sets this to a list (console.py): the cold path's project (its syntax trees, the
 # index) is then kept until the process ends without freeing anything, instead of being freed object by
 # object when the run returns. A library caller's process goes on, so by default it is freed.
 held_until_exit: list[object] | None = None
@@ -322,7 +336,7 @@ def _run_cold(
     helper = workers.worker_count(jobs, len(manifest)) > 1
     project = Project(settings, manifest=manifest, buffers=buffers, scan_helper=helper)
     if held_until_exit is not None:
-        held_until_exit.append(project)  # never freed: the process ends right after (cli.console)
+        held_until_exit.append(project)  # never freed: the process ends right after (console.py)
         project.cache.held = held_until_exit  # and checked files' trees (in workers too) likewise
     stats.lap("index")
     fixes_applied = 0
@@ -384,7 +398,8 @@ def _run_cold(
                 result.errors.append(error)
             if file_result is None:
                 if not isinstance(error, InternalError):  # ours, not the file's: try again next run
-                    outcomes[path] = ("error", error.cause if error else "")
+                    # Read, so counted as checked above (a file that cannot be read is not).
+                    outcomes[path] = ("invalid", error.cause if error else "")
                 continue
             outcomes[path] = ("checked", file_result.findings)
             if file_result.findings:

@@ -9,10 +9,7 @@ from __future__ import annotations
 import os
 from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
 
-try:  # the C module itself: ``hashlib`` also loads OpenSSL, a twentieth of a warm run's time
-    from _blake2 import blake2b
-except ImportError:  # pragma: no cover - an interpreter built without it
-    from hashlib import blake2b
+from keepref_lint.cache import blake2b  # the C module itself (see cache.py)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -172,6 +169,7 @@ def scan_tree(
     found: dict[str, Stat] | None = None,
     gitignores: list[str] | None = None,
     skipped: Skipped | None = None,
+    folders: list[str] | None = None,
 ) -> dict[str, Stat]:
     """Every ``*.py`` (and ``*.pyi`` stub) regular file below ``folder`` with its stat, sorted, without
     following symlinked folders. A ``*.py`` name that is not a regular file (a FIFO, socket or device, also through a link)
@@ -179,16 +177,19 @@ def scan_tree(
 
     This runs on every invocation, warm ones included, over thousands of files: without exclusion
     patterns the only test made per entry is a set lookup for folders. ``gitignores``, when given,
-    collects the ``.gitignore`` files met on the way (gitignore.py keys its cache on them).
+    collects the ``.gitignore`` files met on the way (gitignore.py keys its cache on them), and
+    ``folders`` every folder listed (the memo stamps them, memo.py).
     """
     found = {} if found is None else found
+    if folders is not None:
+        folders.append(folder)
     try:
         listed = _listed(folder, excluder, gitignores, skipped)
     except OSError:
         return found
     for path, stat in listed:
         if stat is None:
-            scan_tree(path, excluder, found, gitignores, skipped)
+            scan_tree(path, excluder, found, gitignores, skipped, folders)
         else:
             found[path] = stat
     return found
@@ -289,6 +290,7 @@ def target_paths(
     *,
     force_exclude: bool = False,
     ignored: Container[str] = (),
+    folders: list[str] | None = None,
 ) -> list[str]:
     """The files a run reports on: named files as given, folders walked, stubs (``*.pyi``) left out
     without a word (they are read for their marks only). Missing paths, and named paths that are not
@@ -297,7 +299,7 @@ def target_paths(
 
     ``scanned`` is the scan of the project root, reused for folders inside it. A file named on the
     command line is checked even when an exclusion (or ``ignored``, what git ignores) matches it, as in
-    ruff, unless ``force_exclude``.
+    ruff, unless ``force_exclude``. ``folders`` receives every folder walked (see ``scan_tree``).
     """
     found: dict[str, None] = {}
     left_out: dict[str, str] = {}
@@ -332,7 +334,7 @@ def target_paths(
                     )
             else:
                 walk_skipped: Skipped = {}
-                walked = scan_tree(path, excluder, skipped=walk_skipped)
+                walked = scan_tree(path, excluder, skipped=walk_skipped, folders=folders)
                 files = [f for f in walked if not is_stub(f)]
                 left_out.update(walk_skipped)
             found.update(dict.fromkeys(files))

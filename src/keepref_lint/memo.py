@@ -1,0 +1,254 @@
+"""A repeated ``check`` answered from its memo: the last identical command's output, given again while
+nothing that run read has changed.
+
+A warm run of a small tree is mostly start-up: importing the command, reading the configuration, walking
+the tree and loading the results cache (2-4 ms over the interpreter's own 8 ms on matplotlib's 300
+files). The memo skips all of that. The installed command (console.py) imports this module alone, and
+stats what the last run read:
+
+- **Identical** means the same arguments, current folder, interpreter and copy of keepref-lint, whether
+  standard output and error are terminals, and the same values of the environment variables a run reads
+  (``_VARIABLES`` and every ``GIT_*``: git's answer about ignored files follows those).
+- **Read** means every folder the run listed or looked into, and every file it read. The folders are those
+  of the tree, those at and above the root, the current folder and each named path (where the
+  configuration, the project markers and ``.gitignore`` files are looked for), and git's folders. The files
+  are the tree's Python files, the configuration and pattern files, and git's index. Each keeps its
+  modification time, change time and size; a folder's change with any entry made, removed or renamed in
+  it.
+
+A memo is written by a ``check`` over files on disk with the cache on, when its cache folder is the one
+the next identical command finds without reading any configuration (``--cache-dir``, else
+``KEEPREF_CACHE_DIR``, else ``.keepref-cache`` in the current folder). It is not written when anything the
+run read changed in the two seconds before it started: a file changed twice within one tick of the file
+system's clock keeps its time, so it is read again by the next run rather than trusted. It is not written
+inside a git worktree whose ``.git`` is a file (its index lies elsewhere), nor when any ``KEEPREF_LINT_*``
+variable (statistics, debugging) is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from keepref_lint import __version__
+from keepref_lint.cache import _code_stamp, _short, ensure_folder, prune, read_pickle, write_pickle
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
+
+    from keepref_lint.engine import RunResult
+
+_FORMAT = 1
+# The environment variables a run reads (its colours, its help's width, its cache folder), and those git
+# reads to find the files it ignores.
+_VARIABLES = (
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "COLUMNS",
+    "KEEPREF_CACHE_DIR",
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "PATH",
+)
+# Files in the folders at and above the root that the configuration, the project's root and git's
+# patterns are read from.
+_WATCHED_NAMES = ("pyproject.toml", "setup.cfg", "setup.py", ".gitignore")
+# Nothing the run read may have changed this close before it started (see the module's text).
+MARGIN_NS = 2_000_000_000
+KEEP = 8  # memos kept in a cache folder (one for each command line); older ones are removed
+
+Stamp = tuple[int, int, int]  # (mtime_ns, size, ctime_ns), as project.scan_tree stamps files
+# A folder listed: its path, its stamp, and the names and stamps of the files read in it.
+Listed = tuple[str, Stamp, tuple[str, ...], tuple[Stamp, ...]]
+
+
+def _key(argv: Sequence[str]) -> str:
+    environment = sorted(
+        (name, value)
+        for name, value in os.environ.items()
+        if name in _VARIABLES or name.startswith("GIT_")
+    )
+    terminals = [stream is not None and stream.isatty() for stream in (sys.stdout, sys.stderr)]
+    python = f"{sys.executable}\0{sys.version}"
+    return "\0".join(
+        map(
+            str,
+            (
+                _FORMAT,
+                __version__,
+                _code_stamp(),
+                python,
+                os.getcwd(),
+                argv,
+                environment,
+                terminals,
+            ),
+        )
+    )
+
+
+def folder_for(argv: Sequence[str]) -> str | None:
+    """The cache folder a run of ``argv`` uses when no configuration file names one; None when it has
+    no memo (``--no-cache``, words after ``--``, statistics or debugging asked for)."""
+    if "--no-cache" in argv or "--" in argv:
+        return None
+    if any(name.startswith("KEEPREF_LINT_") for name in os.environ):
+        return None
+    given = None
+    for i, word in enumerate(argv):  # the last one counts, as argparse reads it
+        if word == "--cache-dir" and i + 1 < len(argv):
+            given = argv[i + 1]
+        elif word.startswith("--cache-dir="):
+            given = word.partition("=")[2]
+    if given:
+        return os.path.realpath(given)  # as config.with_overrides takes it
+    return os.environ.get("KEEPREF_CACHE_DIR") or os.path.join(os.getcwd(), ".keepref-cache")
+
+
+def _entry(folder: str, key: str) -> str:
+    return os.path.join(folder, f"memo-{_short(key)}.marshal")
+
+
+def replay(argv: Sequence[str], stdout: Any, stderr: Any) -> int | None:
+    """Write the memo's output for ``argv`` to the streams and give its exit status, when there is one
+    and nothing it was made from has changed; else write nothing and give None."""
+    folder = folder_for(argv)
+    if folder is None:
+        return None
+    key = _key(argv)
+    stored = read_pickle(_entry(folder, key), plain=True)
+    if not (isinstance(stored, tuple) and len(stored) == 5 and stored[0] == key):
+        return None
+    _, folders, probes, output, status = stored
+    try:
+        if not _unchanged(folders, probes):
+            return None
+    except (OSError, TypeError, ValueError):  # gone, unreadable, or not the shape this code writes
+        return None
+    streams = (stdout, stderr)
+    for which, text in output:
+        streams[which].write(text)
+    return status
+
+
+# Where the platform can, a folder is opened and its files are stat'ed by name relative to it, as
+# project.scan_tree does.
+_BY_DESCRIPTOR = os.stat in os.supports_dir_fd and os.stat in os.supports_fd
+_FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _unchanged(folders: Iterable[Listed], probes: Iterable[tuple[str, Stamp | None]]) -> bool:
+    """Does every folder, and every file read in it, still have its stamp, and every probed path its
+    stamp or its absence? (OSError: a folder is gone.)"""
+    stat = os.stat
+    for path, expected in probes:
+        try:
+            info = stat(path)
+        except FileNotFoundError:
+            if expected is not None:
+                return False
+            continue
+        if (info.st_mtime_ns, info.st_size, info.st_ctime_ns) != expected:
+            return False
+    for folder, stamp, names, stamps in folders:
+        fd = os.open(folder, _FOLDER_FLAGS) if _BY_DESCRIPTOR else None
+        try:
+            info = stat(folder) if fd is None else os.fstat(fd)
+            if (info.st_mtime_ns, info.st_size, info.st_ctime_ns) != stamp:
+                return False
+            prefix = folder.rstrip(os.sep) + os.sep
+            for name, expected in zip(names, stamps, strict=True):
+                info = stat(prefix + name) if fd is None else stat(name, dir_fd=fd)
+                if (info.st_mtime_ns, info.st_size, info.st_ctime_ns) != expected:
+                    return False
+        finally:
+            if fd is not None:
+                os.close(fd)
+    return True
+
+
+def _stamp(path: str) -> Stamp | None:
+    """The stamp of what is at ``path`` (a link followed), None when nothing is."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ctime_ns)
+
+
+def store(
+    argv: Sequence[str],
+    result: RunResult,
+    places: Iterable[str],
+    output: list[tuple[int, str]],
+    status: int,
+    started_ns: int,
+) -> bool:
+    """Write the memo of a finished ``check`` (its ``output`` in order, 0 for standard output and 1 for
+    standard error). ``places``: the root, the current folder, each named path and the configuration
+    file; they are probed, and so are the project files and ``.git`` in every folder at and above them.
+    False when no memo is written (see the module's text)."""
+    from keepref_lint.config import folders_up
+
+    folder = folder_for(argv)
+    if folder is None:
+        return False
+    # The cache folder, when the walk passes through it, changes with every run's writes; nothing in it
+    # is read as source (ensure_folder keeps other files out).
+    own = tuple(
+        dict.fromkeys(p.rstrip(os.sep) + os.sep for p in (folder, os.path.realpath(folder)))
+    )
+    by_folder: dict[str, dict[str, Stamp]] = {
+        walked: {} for walked in result.folders_listed if not (walked + os.sep).startswith(own)
+    }
+    for path, stamp in result.files_read.items():
+        parent, _, name = path.rpartition(os.sep)
+        by_folder.setdefault(parent or os.sep, {})[name] = stamp
+    probes: dict[str, Stamp | None] = {}
+    try:
+        for path in result.patterns_read:
+            probes[path] = _stamp(path)
+        for place in places:
+            probes[place] = _stamp(place)
+            for above in dict.fromkeys(
+                (*folders_up(os.path.abspath(place)), *folders_up(os.path.realpath(place)))
+            ):
+                for name in (*_WATCHED_NAMES, ".git"):
+                    path = os.path.join(above, name)
+                    if path not in probes:
+                        probes[path] = _stamp(path)
+                git = os.path.join(above, ".git")
+                if probes[git] is not None:
+                    if not os.path.isdir(git):
+                        return (
+                            False  # a worktree: its index, which git's answer follows, is elsewhere
+                        )
+                    for inside in ("index", os.path.join("info", "exclude")):
+                        probes[os.path.join(git, inside)] = _stamp(os.path.join(git, inside))
+        listed = []
+        for path in sorted(by_folder):
+            stamp = _stamp(path)
+            if stamp is None:
+                return False  # a folder the run listed is gone: the next run is not this one
+            files = by_folder[path]
+            names = tuple(sorted(files))
+            listed.append((path, stamp, names, tuple(files[name] for name in names)))
+    except OSError:
+        return False  # something read cannot be stat'ed now
+    newest = started_ns - MARGIN_NS
+    stamps = [s for s in probes.values() if s is not None]
+    for _, stamp, _, in_folder in listed:
+        stamps.append(stamp)
+        stamps.extend(in_folder)
+    if any(mtime > newest or ctime > newest for mtime, _, ctime in stamps):
+        return False
+    if not ensure_folder(folder, result.root):
+        return False
+    key = _key(argv)
+    write_pickle(
+        _entry(folder, key), (key, listed, sorted(probes.items()), output, status), plain=True
+    )
+    prune(folder, "memo", ".marshal", KEEP)
+    return True
