@@ -305,3 +305,23 @@ def test_the_installed_command_replays_without_importing_the_checker(tmp_path: P
     assert output(second) == output(first)
     assert first.returncode == 2  # a file that does not parse
     assert "KR001" in first.stdout and "broken.py: syntax error" in first.stderr
+
+
+def test_no_memo_of_output_written_past_the_text_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_margin
+) -> None:
+    """Bytes written to ``sys.stdout.buffer`` are not kept, so a run that reaches for it has no memo."""
+    root = project(tmp_path)
+    monkeypatch.chdir(root)
+    real_check = cli._check
+
+    def check_with_bytes(args, result):  # type: ignore[no-untyped-def]
+        sys.stdout.buffer  # noqa: B018 - the access is what is tested
+        return real_check(args, result)
+
+    monkeypatch.setattr(cli, "_check", check_with_bytes)
+    run_whole(["check", "."], capsys)
+    assert memos(root / ".keepref-cache") == []
+    monkeypatch.setattr(cli, "_check", real_check)
+    run_whole(["check", "."], capsys)
+    assert len(memos(root / ".keepref-cache")) == 1

@@ -22,6 +22,10 @@ def console() -> NoReturn:
     system takes back anyway."""
     try:
         status = _replayed()
+    except KeyboardInterrupt:
+        print("keepref-lint: interrupted", file=sys.stderr)
+        status = 130
+    try:
         if status is None:
             from keepref_lint import cli, engine
 

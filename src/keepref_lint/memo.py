@@ -193,8 +193,8 @@ def store(
     from keepref_lint.config import folders_up
 
     folder = folder_for(argv)
-    if folder is None:
-        return False
+    if folder is None or any(which not in (0, 1) for which, _ in output):
+        return False  # (the output was not all seen: streams.BYPASSED)
     # The cache folder, when the walk passes through it, changes with every run's writes; nothing in it
     # is read as source (ensure_folder keeps other files out).
     own = tuple(

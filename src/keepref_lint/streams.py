@@ -8,6 +8,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+BYPASSED = 2  # in ``SafeStream.written``: something was written past the text stream
+
+
 class SafeStream:
     """``sys.stdout`` or ``sys.stderr`` for the length of a command, made safe to write to: a text the
     stream's encoding cannot take is written with replacement characters, and once the reader has gone
@@ -16,7 +19,8 @@ class SafeStream:
 
     ``written``, when given, receives ``(which, text)`` for every text written, in order, as the memo
     stores a run's output (``which`` tells the streams apart: 0 for standard output, 1 for standard
-    error)."""
+    error). Bytes written to the stream's ``buffer`` are not seen: asking for it adds ``(BYPASSED, "")``,
+    and the memo is then not written."""
 
     def __init__(
         self, stream: Any, written: list[tuple[int, str]] | None = None, which: int = 0
@@ -63,4 +67,6 @@ class SafeStream:
             pass
 
     def __getattr__(self, name: str) -> Any:
+        if name == "buffer" and self.written is not None:
+            self.written.append((BYPASSED, ""))
         return getattr(self._stream, name)
