@@ -47,9 +47,9 @@ class RunResult:
         # they cannot be proved stale) only named.
         self.stale_removed: list[str] = []
         self.stale_reported: list[str] = []
-        # What the run read, for the memo of a repeated command (memo.py): the folders listed, the
-        # Python files with their stamps as read, and the ``.gitignore`` files below the root.
-        self.folders_listed: list[str] = []
+        # What the run read, for the memo of a repeated command (memo.py): the folders walked and the
+        # Python files, with their stamps as read, and the ``.gitignore`` files below the root.
+        self.folders_listed: list[tuple[str, tuple[int, int, int] | None]] = []
         self.files_read: dict[str, tuple[int, int, int]] = {}
         self.patterns_read: list[str] = []
 

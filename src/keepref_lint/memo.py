@@ -190,53 +190,18 @@ def store(
     standard error). ``places``: the root, the current folder, each named path and the configuration
     file; they are probed, and so are the project files and ``.git`` in every folder at and above them.
     False when no memo is written (see the module's text)."""
-    from keepref_lint.config import folders_up
-
     folder = folder_for(argv)
     if folder is None or any(which not in (0, 1) for which, _ in output):
         return False  # (the output was not all seen: streams.BYPASSED)
-    # The cache folder, when the walk passes through it, changes with every run's writes; nothing in it
-    # is read as source (ensure_folder keeps other files out).
-    own = tuple(
-        dict.fromkeys(p.rstrip(os.sep) + os.sep for p in (folder, os.path.realpath(folder)))
-    )
-    by_folder: dict[str, dict[str, Stamp]] = {
-        walked: {} for walked in result.folders_listed if not (walked + os.sep).startswith(own)
-    }
-    for path, stamp in result.files_read.items():
-        parent, _, name = path.rpartition(os.sep)
-        by_folder.setdefault(parent or os.sep, {})[name] = stamp
-    probes: dict[str, Stamp | None] = {}
     try:
-        for path in result.patterns_read:
-            probes[path] = _stamp(path)
-        for place in places:
-            probes[place] = _stamp(place)
-            for above in dict.fromkeys(
-                (*folders_up(os.path.abspath(place)), *folders_up(os.path.realpath(place)))
-            ):
-                for name in (*_WATCHED_NAMES, ".git"):
-                    path = os.path.join(above, name)
-                    if path not in probes:
-                        probes[path] = _stamp(path)
-                git = os.path.join(above, ".git")
-                if probes[git] is not None:
-                    if not os.path.isdir(git):
-                        return (
-                            False  # a worktree: its index, which git's answer follows, is elsewhere
-                        )
-                    for inside in ("index", os.path.join("info", "exclude")):
-                        probes[os.path.join(git, inside)] = _stamp(os.path.join(git, inside))
-        listed = []
-        for path in sorted(by_folder):
-            stamp = _stamp(path)
-            if stamp is None:
-                return False  # a folder the run listed is gone: the next run is not this one
-            files = by_folder[path]
-            names = tuple(sorted(files))
-            listed.append((path, stamp, names, tuple(files[name] for name in names)))
+        probes = _probes(places, result.patterns_read)
+        if probes is None:
+            return False
+        listed = _listed(result, folder, probes)
     except OSError:
         return False  # something read cannot be stat'ed now
+    if listed is None:
+        return False
     newest = started_ns - MARGIN_NS
     stamps = [s for s in probes.values() if s is not None]
     for _, stamp, _, in_folder in listed:
@@ -252,3 +217,58 @@ def store(
     )
     prune(folder, "memo", ".marshal", KEEP)
     return True
+
+
+def _probes(places: Iterable[str], patterns: Iterable[str]) -> dict[str, Stamp | None] | None:
+    """The stamp, or the absence, of each place, each pattern file below the root, and the project files
+    and ``.git`` in every folder at and above a place; None inside a git worktree whose ``.git`` is a
+    file (its index, which git's answer follows, lies elsewhere)."""
+    from keepref_lint.config import folders_up
+
+    probes = {path: _stamp(path) for path in patterns}
+    for place in places:
+        probes[place] = _stamp(place)
+        above_both = (*folders_up(os.path.abspath(place)), *folders_up(os.path.realpath(place)))
+        for above in dict.fromkeys(above_both):
+            for name in (*_WATCHED_NAMES, ".git"):
+                path = os.path.join(above, name)
+                if path not in probes:
+                    probes[path] = _stamp(path)
+            git = os.path.join(above, ".git")
+            if probes[git] is not None:
+                if not os.path.isdir(git):
+                    return None
+                for inside in ("index", os.path.join("info", "exclude")):
+                    probes[os.path.join(git, inside)] = _stamp(os.path.join(git, inside))
+    return probes
+
+
+def _listed(result: RunResult, folder: str, probes: dict[str, Stamp | None]) -> list[Listed] | None:
+    """The folders walked, each with its stamp as it was listed and the files read in it (a named file's
+    folder is stamped now); a folder that could not be listed is probed instead. The cache folder is
+    left out when the walk passes through it: it changes with every run's writes, and nothing in it is
+    read as source (ensure_folder keeps other files out). None when a folder is gone already."""
+    own = tuple(
+        dict.fromkeys(p.rstrip(os.sep) + os.sep for p in (folder, os.path.realpath(folder)))
+    )
+    folder_stamps: dict[str, Stamp] = {}
+    for walked, stamp in result.folders_listed:
+        if (walked + os.sep).startswith(own):
+            continue
+        if stamp is None:  # a chmod that makes it readable moves its stamp
+            probes[walked] = _stamp(walked)
+        else:
+            folder_stamps[walked] = stamp
+    by_folder: dict[str, dict[str, Stamp]] = {walked: {} for walked in folder_stamps}
+    for path, stamp in result.files_read.items():
+        parent, _, name = path.rpartition(os.sep)
+        by_folder.setdefault(parent or os.sep, {})[name] = stamp
+    listed = []
+    for path in sorted(by_folder):
+        stamp = folder_stamps.get(path) or _stamp(path)
+        if stamp is None:
+            return None
+        files = by_folder[path]
+        names = tuple(sorted(files))
+        listed.append((path, stamp, names, tuple(files[name] for name in names)))
+    return listed

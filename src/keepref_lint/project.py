@@ -169,7 +169,7 @@ def scan_tree(
     found: dict[str, Stat] | None = None,
     gitignores: list[str] | None = None,
     skipped: Skipped | None = None,
-    folders: list[str] | None = None,
+    folders: list[tuple[str, Stat | None]] | None = None,
 ) -> dict[str, Stat]:
     """Every ``*.py`` (and ``*.pyi`` stub) regular file below ``folder`` with its stat, sorted, without
     following symlinked folders. A ``*.py`` name that is not a regular file (a FIFO, socket or device, also through a link)
@@ -178,14 +178,15 @@ def scan_tree(
     This runs on every invocation, warm ones included, over thousands of files: without exclusion
     patterns the only test made per entry is a set lookup for folders. ``gitignores``, when given,
     collects the ``.gitignore`` files met on the way (gitignore.py keys its cache on them), and
-    ``folders`` every folder listed (the memo stamps them, memo.py).
+    ``folders`` every folder walked with its stamp as it was listed, or None when it could not be
+    (the memo keeps them, memo.py).
     """
     found = {} if found is None else found
-    if folders is not None:
-        folders.append(folder)
     try:
-        listed = _listed(folder, excluder, gitignores, skipped)
+        listed = _listed(folder, excluder, gitignores, skipped, folders)
     except OSError:
+        if folders is not None:
+            folders.append((folder, None))
         return found
     for path, stat in listed:
         if stat is None:
@@ -204,14 +205,21 @@ _SOURCE_SUFFIXES = (".py", STUB_SUFFIX)
 
 
 def _listed(
-    folder: str, excluder: Excluder, gitignores: list[str] | None, skipped: Skipped | None
+    folder: str,
+    excluder: Excluder,
+    gitignores: list[str] | None,
+    skipped: Skipped | None,
+    folders: list[tuple[str, Stat | None]] | None,
 ) -> list[tuple[str, Stat | None]]:
     """What ``scan_tree`` finds in ``folder`` itself, in name order: each file with its stat, and each
     folder to walk with None; the files it leaves out go to ``skipped``, the ``.gitignore`` to
-    ``gitignores``. Done before the walk goes deeper, so that one folder at a time is held open.
-    OSError when ``folder`` cannot be listed."""
+    ``gitignores``, the folder's own stat (before it is listed) to ``folders``. Done before the walk
+    goes deeper, so that one folder at a time is held open. OSError when ``folder`` cannot be listed."""
     fd = os.open(folder, _FOLDER_FLAGS) if _BY_DESCRIPTOR else None
     try:
+        if folders is not None:
+            info = os.stat(folder) if fd is None else os.fstat(fd)
+            folders.append((folder, (info.st_mtime_ns, info.st_size, info.st_ctime_ns)))
         with os.scandir(folder if fd is None else fd) as listing:
             entries = sorted(listing, key=_entry_name)
         # ``entry.path`` of a listing by path (a listing by descriptor gives the name only).
@@ -290,7 +298,7 @@ def target_paths(
     *,
     force_exclude: bool = False,
     ignored: Container[str] = (),
-    folders: list[str] | None = None,
+    folders: list[tuple[str, Stat | None]] | None = None,
 ) -> list[str]:
     """The files a run reports on: named files as given, folders walked, stubs (``*.pyi``) left out
     without a word (they are read for their marks only). Missing paths, and named paths that are not
