@@ -1,12 +1,14 @@
 """A/B two versions of keepref-lint on corpus trees: alternated cold runs, medians and minimums.
 
-    python bench/ab.py BEFORE AFTER [--trees a,b] [--runs 15] [-- EXTRA keepref-lint ARGS]
+    python bench/ab.py BEFORE AFTER [--trees a,b] [--runs 15] [--warm] [-- EXTRA keepref-lint ARGS]
 
 BEFORE and AFTER are each a git revision of this repository (its ``src`` is exported once into the bench
 cache, ``$KEEPREF_BENCH_CACHE/ab/REV``) or a folder holding the ``keepref_lint`` package (``src`` of a
-checkout); "." is this checkout's ``src``. Each run is the installed ``keepref-lint`` console script,
-``check --no-cache .`` from the tree's root (as bench/corpus.py runs it), with ``PYTHONPATH`` naming the
-version's folder; the runs alternate (A, B, A, B, ...) after one untimed run of each, so a machine whose
+checkout); "." is this checkout's ``src``. Each run is ``python -m keepref_lint check --no-cache .``
+from the tree's root (as bench/corpus.py runs it), with ``PYTHONPATH`` naming the version's folder (not
+the console script: the module it imports moved, from ``cli`` to ``console``, so it cannot run both);
+with ``--warm``, ``check --cache-dir DIR .`` instead, each version with a cache folder of its own that
+the untimed first run fills (nothing changes between runs). The runs alternate (A, B, A, B, ...) after one untimed run of each, so a machine whose
 speed drifts moves both (``performance.compare``, the environment of bench/performance.py). Bytecode is compiled first, as from an installed wheel. Trees are those of
 bench/corpus.py (``corpus.py fetch`` unpacks them); the default is the small ones, where a few
 milliseconds show. Prints one markdown table: medians and minimums in ms, and the change of the medians.
@@ -15,15 +17,17 @@ milliseconds show. Prints one markdown table: medians and minimums in ms, and th
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE
 from corpus import TREES, fetch
-from performance import ENV, command, compare
+from performance import ENV, compare
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = "uvicorn,sanic,distributed,livekit-agents,matplotlib,discord.py"
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("after")
     parser.add_argument("--trees", default=SMALL, help=f"comma-separated labels (default {SMALL})")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--warm", action="store_true", help="with a cache (each version its own)")
     options = parser.parse_args(args)
     wanted = options.trees.split(",")
     unknown = set(wanted) - {t[0] for t in TREES}
@@ -75,15 +80,26 @@ def main(argv: list[str] | None = None) -> int:
     versions = [source_of(options.before), source_of(options.after)]
     for folder in versions:
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(folder)], env=ENV, check=True)
-    cmd = [command("keepref-lint"), "check", "--no-cache", ".", *extra]
+    start = [sys.executable, "-m", "keepref_lint", "check"]
+    if options.warm:
+        caches = Path(tempfile.mkdtemp(prefix="keepref-ab-"))
+        cmd_a, cmd_b = ([*start, "--cache-dir", str(caches / side), ".", *extra] for side in "ab")
+    else:
+        cmd_a = cmd_b = [*start, "--no-cache", ".", *extra]
     env_a, env_b = ({**ENV, "PYTHONPATH": str(folder)} for folder in versions)
     print(f"A = {options.before} ({versions[0]}), B = {options.after} ({versions[1]})")
-    print(f"`{' '.join(['keepref-lint', *cmd[1:]])}`, {options.runs} alternated runs\n")
+    shown = " ".join(["python -m keepref_lint", *cmd_a[3:]])
+    print(f"`{shown}`, {options.runs} alternated runs\n")
     print("| tree | A median (min) | B median (min) | B - A |")
     print("|---|---:|---:|---:|")
     for label in wanted:
         cwd = fetch(*next(t for t in TREES if t[0] == label))
-        row = compare(label, cmd, cmd, cwd, options.runs, env_a=env_a, env_b=env_b, warm_up=True)
+        if options.warm:
+            for folder in caches.iterdir():  # a cache of this tree only
+                shutil.rmtree(folder)
+        row = compare(
+            label, cmd_a, cmd_b, cwd, options.runs, env_a=env_a, env_b=env_b, warm_up=True
+        )
         a, b = (statistics.median(row[side]) * 1000 for side in "ab")
         low_a, low_b = (min(row[side]) * 1000 for side in "ab")
         print(
