@@ -325,3 +325,27 @@ def test_no_memo_of_output_written_past_the_text_stream(
     monkeypatch.setattr(cli, "_check", real_check)
     run_whole(["check", "."], capsys)
     assert len(memos(root / ".keepref-cache")) == 1
+
+
+def test_only_a_check_keeps_its_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another command's output is not kept while it runs (the language server writes for hours)."""
+    kept: dict[str, list | None] = {}
+    real_check, real_explain = cli._check, cli._explain
+
+    def check(args, result):  # type: ignore[no-untyped-def]
+        kept["check"] = sys.stdout.written
+        return real_check(args, result)
+
+    def explain(code):  # type: ignore[no-untyped-def]
+        kept["explain"] = sys.stdout.written
+        return real_explain(code)
+
+    monkeypatch.setattr(cli, "_check", check)
+    monkeypatch.setattr(cli, "_explain", explain)
+    monkeypatch.chdir(project(tmp_path))
+    cli.main(["check", "."])
+    cli.main(["explain", "KR001"])
+    capsys.readouterr()
+    assert kept["check"] is not None and kept["explain"] is None

@@ -425,6 +425,11 @@ def _main(words: list[str], remember: tuple[list[tuple[int, str]], int] | None) 
     """The command of ``words``; ``remember``: the output kept so far and the time the run started,
     for a memo of this run (memo.py), else None."""
     args = parse_args(words)
+    if remember is not None and args.command != "check":  # only a check has a memo
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, SafeStream):
+                stream.written = None  # (the language server writes for as long as it runs)
+        remember = None
     if args.command == "explain":
         return _explain(args.code)
     if args.command == "suggest":
