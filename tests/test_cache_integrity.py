@@ -257,13 +257,13 @@ def test_a_file_made_readable_by_chmod_is_read_again(tmp_path: Path) -> None:
 def test_an_interrupted_cache_write_leaves_no_temporary_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from keepref_lint import cache
+    from keepref_lint import entries
 
     def interrupted(body: bytes) -> bytes:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cache, "_checksum", interrupted)
+    monkeypatch.setattr(entries, "_checksum", interrupted)
     target = tmp_path / "cache" / "index.pickle"
     with pytest.raises(KeyboardInterrupt):
-        cache.write_pickle(str(target), {"an": "entry"})
+        entries.write_pickle(str(target), {"an": "entry"})
     assert list((tmp_path / "cache").iterdir()) == []  # neither the entry nor its temporary file

@@ -5,8 +5,6 @@ line, or one whose memo no longer holds, runs the whole command (cli.main). Eith
 ends at once with the run's status.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -15,7 +13,7 @@ if TYPE_CHECKING:
     from typing import NoReturn
 
 
-def console() -> NoReturn:
+def console() -> "NoReturn":
     """Everything the run writes is written and closed by the end (fixes and caches are complete files,
     renamed into place); freeing a large tree's syntax trees and index object by object on the way out
     would take longer than some whole runs (a third of a second on a 3,000-file tree), for memory the
@@ -45,7 +43,7 @@ def console() -> NoReturn:
     os._exit(status)
 
 
-def _replayed() -> int | None:
+def _replayed() -> "int | None":
     """The memo's status, its output written, when this command line has a memo that still holds."""
     if sys.stdout is None or sys.stderr is None:  # an interpreter without a console
         return None

@@ -145,7 +145,7 @@ class _FileCache:
         return cls(os.path.join(folder, f"{zlib.crc32(path.encode()):08x}.pickle"), key)
 
     def load(self) -> list | None:
-        from keepref_lint.cache import read_pickle
+        from keepref_lint.entries import read_pickle
 
         stored = read_pickle(self.entry)
         if not isinstance(stored, tuple) or len(stored) != 2 or stored[0] != self.key:
@@ -153,7 +153,7 @@ class _FileCache:
         return stored[1]
 
     def store(self, findings: list) -> None:
-        from keepref_lint.cache import write_pickle
+        from keepref_lint.entries import write_pickle
 
         write_pickle(self.entry, (self.key, findings))
 

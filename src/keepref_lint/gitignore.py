@@ -144,7 +144,7 @@ def ignored_below(
             stats.append((path, info.st_mtime_ns, info.st_size))
         names = text_digest("\0".join(manifest or ()).encode("utf-8", "surrogateescape"))
         key = (root, tuple(stats), names, len(manifest or ()))
-        from keepref_lint.cache import read_pickle
+        from keepref_lint.entries import read_pickle
 
         stored = read_pickle(cache_file, plain=True)
         if isinstance(stored, tuple) and len(stored) == 3 and stored[0] == key:
@@ -166,7 +166,8 @@ def ignored_below(
         else:
             files.add(prefix + name.replace("/", os.sep))
     if key is not None and cache_file is not None:
-        from keepref_lint.cache import ensure_folder, write_pickle
+        from keepref_lint.cache import ensure_folder
+        from keepref_lint.entries import write_pickle
 
         if ensure_folder(os.path.dirname(cache_file), root):
             kept = [path for path in files if manifest is None or path in manifest]

@@ -25,13 +25,11 @@ inside a git worktree whose ``.git`` is a file (its index lies elsewhere), nor w
 variable (statistics, debugging) is set.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
 from keepref_lint import __version__
-from keepref_lint.cache import _code_stamp, _short, ensure_folder, prune, read_pickle, write_pickle
+from keepref_lint.entries import code_stamp, read_pickle, short, write_pickle
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,7 +62,7 @@ Stamp = tuple[int, int, int]  # (mtime_ns, size, ctime_ns), as project.scan_tree
 Listed = tuple[str, Stamp, tuple[str, ...], tuple[Stamp, ...]]
 
 
-def _key(argv: Sequence[str]) -> str:
+def _key(argv: "Sequence[str]") -> str:
     environment = sorted(
         (name, value)
         for name, value in os.environ.items()
@@ -78,7 +76,7 @@ def _key(argv: Sequence[str]) -> str:
             (
                 _FORMAT,
                 __version__,
-                _code_stamp(),
+                code_stamp(),
                 python,
                 os.getcwd(),
                 argv,
@@ -89,7 +87,7 @@ def _key(argv: Sequence[str]) -> str:
     )
 
 
-def folder_for(argv: Sequence[str]) -> str | None:
+def folder_for(argv: "Sequence[str]") -> "str | None":
     """The cache folder a run of ``argv`` uses when no configuration file names one; None when it has
     no memo (``--no-cache``, words after ``--``, statistics or debugging asked for)."""
     if "--no-cache" in argv or "--" in argv:
@@ -108,10 +106,10 @@ def folder_for(argv: Sequence[str]) -> str | None:
 
 
 def _entry(folder: str, key: str) -> str:
-    return os.path.join(folder, f"memo-{_short(key)}.marshal")
+    return os.path.join(folder, f"memo-{short(key)}.marshal")
 
 
-def replay(argv: Sequence[str], stdout: Any, stderr: Any) -> int | None:
+def replay(argv: "Sequence[str]", stdout: "Any", stderr: "Any") -> "int | None":
     """Write the memo's output for ``argv`` to the streams and give its exit status, when there is one
     and nothing it was made from has changed; else write nothing and give None."""
     folder = folder_for(argv)
@@ -139,7 +137,7 @@ _BY_DESCRIPTOR = os.stat in os.supports_dir_fd and os.stat in os.supports_fd
 _FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def _unchanged(folders: Iterable[Listed], probes: Iterable[tuple[str, Stamp | None]]) -> bool:
+def _unchanged(folders: "Iterable[Listed]", probes: "Iterable[tuple[str, Stamp | None]]") -> bool:
     """Does every folder, and every file read in it, still have its stamp, and every probed path its
     stamp or its absence? (OSError: a folder is gone.)"""
     stat = os.stat
@@ -169,7 +167,7 @@ def _unchanged(folders: Iterable[Listed], probes: Iterable[tuple[str, Stamp | No
     return True
 
 
-def _stamp(path: str) -> Stamp | None:
+def _stamp(path: str) -> "Stamp | None":
     """The stamp of what is at ``path`` (a link followed), None when nothing is."""
     try:
         info = os.stat(path)
@@ -179,9 +177,9 @@ def _stamp(path: str) -> Stamp | None:
 
 
 def store(
-    argv: Sequence[str],
-    result: RunResult,
-    places: Iterable[str],
+    argv: "Sequence[str]",
+    result: "RunResult",
+    places: "Iterable[str]",
     output: list[tuple[int, str]],
     status: int,
     started_ns: int,
@@ -190,6 +188,8 @@ def store(
     standard error). ``places``: the root, the current folder, each named path and the configuration
     file; they are probed, and so are the project files and ``.git`` in every folder at and above them.
     False when no memo is written (see the module's text)."""
+    from keepref_lint.cache import ensure_folder, prune
+
     folder = folder_for(argv)
     if folder is None or any(which not in (0, 1) for which, _ in output):
         return False  # (the output was not all seen: streams.BYPASSED)
@@ -219,7 +219,7 @@ def store(
     return True
 
 
-def _probes(places: Iterable[str], patterns: Iterable[str]) -> dict[str, Stamp | None] | None:
+def _probes(places: "Iterable[str]", patterns: "Iterable[str]") -> "dict[str, Stamp | None] | None":
     """The stamp, or the absence, of each place, each pattern file below the root, and the project files
     and ``.git`` in every folder at and above a place; None inside a git worktree whose ``.git`` is a
     file (its index, which git's answer follows, lies elsewhere)."""
@@ -243,7 +243,9 @@ def _probes(places: Iterable[str], patterns: Iterable[str]) -> dict[str, Stamp |
     return probes
 
 
-def _listed(result: RunResult, folder: str, probes: dict[str, Stamp | None]) -> list[Listed] | None:
+def _listed(
+    result: "RunResult", folder: str, probes: "dict[str, Stamp | None]"
+) -> "list[Listed] | None":
     """The folders walked, each with its stamp as it was listed and the files read in it (a named file's
     folder is stamped now); a folder that could not be listed is probed instead. The cache folder is
     left out when the walk passes through it: it changes with every run's writes, and nothing in it is

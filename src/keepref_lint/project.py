@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
 
-from keepref_lint.cache import blake2b  # the C module itself (see cache.py)
+from keepref_lint.entries import blake2b  # the C module itself (see entries.py)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -1,8 +1,6 @@
 """The command's standard output and error, made safe to write to, and what was written kept in order
 (for the memo, memo.py)."""
 
-from __future__ import annotations
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -23,13 +21,13 @@ class SafeStream:
     and the memo is then not written."""
 
     def __init__(
-        self, stream: Any, written: list[tuple[int, str]] | None = None, which: int = 0
+        self, stream: "Any", written: "list[tuple[int, str]] | None" = None, which: int = 0
     ) -> None:
         self._stream = stream
         self.written = written
         self.which = which
 
-    def unkept(self) -> SafeStream:
+    def unkept(self) -> "SafeStream":
         """The same stream, without the keeping of what is written (a progress display is not output)."""
         return SafeStream(self._stream)
 
@@ -66,7 +64,7 @@ class SafeStream:
         except (OSError, ValueError, AttributeError):
             pass
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> "Any":
         if name == "buffer" and self.written is not None:
             self.written.append((BYPASSED, ""))
         return getattr(self._stream, name)
