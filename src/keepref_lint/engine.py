@@ -185,12 +185,9 @@ def run(
     _phase(progress, "scanning the project")
     gitignores: list[str] | None = [] if settings.respect_gitignore else None
     skipped: dict[str, str] = {}
+    folders = result.folders_listed if settings.cache else None  # a run without a cache has no memo
     manifest = scan_tree(
-        settings.root,
-        excluder,
-        gitignores=gitignores,
-        skipped=skipped,
-        folders=result.folders_listed,
+        settings.root, excluder, gitignores=gitignores, skipped=skipped, folders=folders
     )
     ignored = _gitignored(settings, manifest, gitignores)
     manifest = without_ignored(manifest, ignored)
@@ -204,7 +201,7 @@ def run(
             result.notes,
             force_exclude=settings.force_exclude,
             ignored=ignored,
-            folders=result.folders_listed,
+            folders=folders,
         )
         if paths
         else []
