@@ -357,3 +357,19 @@ def test_only_a_check_keeps_its_output(
     cli.main(["explain", "KR001"])
     capsys.readouterr()
     assert kept["check"] is not None and kept["explain"] is None
+
+
+def test_a_script_of_an_earlier_install_still_runs(tmp_path: Path) -> None:
+    """Console scripts written before the command moved to console.py import ``cli.console``."""
+    root = project(tmp_path)
+    old_script = "import sys; from keepref_lint.cli import console; sys.exit(console())"
+    runs = [
+        subprocess.run(command, cwd=root, capture_output=True, text=True)
+        for command in (
+            [sys.executable, "-c", old_script, "check", "."],
+            [sys.executable, "-m", "keepref_lint", "check", "."],
+        )
+    ]
+    old, new = ((r.stdout, r.stderr, r.returncode) for r in runs)
+    assert old == new
+    assert "KR001" in old[0] and old[2] == 2

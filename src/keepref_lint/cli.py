@@ -20,7 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from argparse import Namespace
     from collections.abc import Sequence
-    from typing import Any
+    from typing import Any, NoReturn
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -508,3 +508,11 @@ def _main(words: list[str], remember: tuple[list[tuple[int, str]], int] | None) 
 
 def _unkept(stream: Any) -> Any:
     return stream.unkept() if isinstance(stream, SafeStream) else stream
+
+
+def console() -> NoReturn:
+    """The installed command before it moved to console.py: a script written by an earlier install
+    (an editable one that was not reinstalled) still names this."""
+    from keepref_lint.console import console as installed
+
+    installed()
