@@ -2,9 +2,9 @@
 nothing that run read has changed.
 
 A warm run of a small tree is mostly start-up: importing the command, reading the configuration, walking
-the tree and loading the results cache (2-4 ms over the interpreter's own 8 ms on matplotlib's 300
-files). The memo skips all of that. The installed command (console.py) imports this module alone, and
-stats what the last run read:
+the tree and loading the results cache (3.5 ms over the interpreter's own 8 ms on matplotlib's 248
+files). The memo skips all of that. The installed command (console.py) imports this module and the
+entry format (entries.py) only, and stats what the last run read:
 
 - **Identical** means the same arguments, current folder, interpreter and copy of keepref-lint, whether
   standard output and error are terminals, and the same values of the environment variables a run reads
@@ -69,22 +69,9 @@ def _key(argv: "Sequence[str]") -> str:
         if name in _VARIABLES or name.startswith("GIT_")
     )
     terminals = [stream is not None and stream.isatty() for stream in (sys.stdout, sys.stderr)]
-    python = f"{sys.executable}\0{sys.version}"
-    return "\0".join(
-        map(
-            str,
-            (
-                _FORMAT,
-                __version__,
-                code_stamp(),
-                python,
-                os.getcwd(),
-                argv,
-                environment,
-                terminals,
-            ),
-        )
-    )
+    python = (sys.executable, sys.version)
+    parts = (_FORMAT, __version__, code_stamp(), python, os.getcwd(), argv, environment, terminals)
+    return "\0".join(map(str, parts))
 
 
 def folder_for(argv: "Sequence[str]") -> "str | None":
