@@ -42,6 +42,24 @@ from keepref_lint.summaries import ClassInfo, ModuleSummary, summarize_module
 from keepref_lint.wrappers import SiteStore, WrapperInference, return_sites
 
 _STAR_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\*", re.MULTILINE)
+
+
+def _star_imports(data: bytes) -> Iterator[re.Match[bytes]]:
+    """``_STAR_IMPORT``'s matches, in order: the pattern is tried only on the lines that hold ``import``,
+    found at C speed (``finditer`` over the whole text tries it at every line start, 3-5 times slower on
+    the corpus's star-importing files; the pattern never reaches past its line)."""
+    at = data.find(b"import")
+    while at != -1:
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        if end == -1:
+            end = len(data)
+        match = _STAR_IMPORT.match(data, start, end)
+        if match is not None:
+            yield match
+        at = data.find(b"import", end)
+
+
 _CATALOG_ROOTS = frozenset(q.partition(".")[0] for entry in CATALOG for q in entry.qualnames)
 # The modules (and packages) that define a catalog entry: ``matplotlib`` and ``matplotlib.animation``
 # for ``matplotlib.animation.FuncAnimation``.
@@ -472,7 +490,7 @@ class ProjectIndex(WrapperInference):
         """Does the file star-import a module the index knows (so it may re-export a mark)?"""
         if has_lone_cr(file.data):
             return b"import *" in file.data  # its lines are not read by LF
-        for match in _STAR_IMPORT.finditer(file.data):
+        for match in _star_imports(file.data):
             dots, name = match.group(1).decode(), match.group(2).decode()
             source = resolve_relative(file.module, file.is_package, len(dots), name or None)
             if source is not None and (
