@@ -14,7 +14,6 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from keepref_lint import index  # noqa: E402
 from keepref_lint.corpus import Corpus  # noqa: E402
 from keepref_lint.prefilter import Prefilter  # noqa: E402
 
@@ -127,25 +126,3 @@ def test_files_with_answers_among_some_files_whatever_was_asked_before(
         else:
             within = {i for i in within if i < len(data)}
             assert corpus.files_with(word, within) == holding & within
-
-
-STAR_LINES = [
-    b"from . import *", b"from .a import *", b"from ..pkg.mod import  *", b"  from x import\t*",
-    b"from x import (a, b)", b"import os", b"# from x import *", b"s = 'from y import *'",
-    b"from x import * as y", b"from .x.y import *  # noqa", b"x = 1; from z import *",
-]  # fmt: skip
-
-
-@given(
-    st.lists(st.sampled_from(STAR_LINES), max_size=8),
-    st.sampled_from([b"\n", b"\r\n"]),
-    st.booleans(),
-)
-def test_star_imports_are_those_the_whole_text_pattern_finds(
-    lines: list[bytes], newline: bytes, final: bool
-) -> None:
-    """``index._star_imports`` (the pattern tried on lines that hold ``import``) gives what the pattern
-    gives over the whole text."""
-    data = newline.join(lines) + (newline if final else b"")
-    expected = [(m.start(), m.groups()) for m in index._STAR_IMPORT.finditer(data)]
-    assert [(m.start(), m.groups()) for m in index._star_imports(data)] == expected

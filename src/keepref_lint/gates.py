@@ -199,7 +199,9 @@ _TYPE_HEADS = tuple(
         }
     )
 )
-_GLOBAL = re.compile(rb"\bglobal[ \t]+([\w \t,]+)")
+# The word first, then the test of the byte before it: a pattern that begins with ``\b`` is tried at every
+# offset of the text (seven times slower over ray's and litellm's files).
+_GLOBAL = re.compile(rb"global(?<!\wglobal)[ \t]+([\w \t,]+)")
 _BODIES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
 
 
