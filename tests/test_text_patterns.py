@@ -39,6 +39,7 @@ def test_star_imports_are_those_the_whole_text_pattern_finds(
 GLOBAL_LINES = [
     b"global x", b"    global a, b", b"global\tc", b"x = myglobal y", b"_global z", b"# global q",
     b"s = 'global w'", b"global", b"nonlocal v", b"if t: global u", b"globals()",
+    b"class A:", b"  class B(C):", b"subclass D", b"x.class E", b"class\tF", b"classy G",
 ]  # fmt: skip
 
 
@@ -46,10 +47,12 @@ GLOBAL_LINES = [
     st.lists(st.sampled_from(GLOBAL_LINES), max_size=8),
     st.sampled_from([b"\n", b"\r\n"]),
 )
-def test_global_statements_are_those_the_word_boundary_pattern_finds(
+def test_global_and_class_statements_are_those_the_word_boundary_patterns_find(
     lines: list[bytes], newline: bytes
 ) -> None:
     data = newline.join(lines)
     plain = re.compile(rb"\bglobal[ \t]+([\w \t,]+)")
     expected = [(m.start(), m.group(1)) for m in plain.finditer(data)]
     assert [(m.start(), m.group(1)) for m in gates._GLOBAL.finditer(data)] == expected
+    plain = re.compile(rb"\bclass[ \t]+(\w+)")
+    assert gates._CLASS.findall(data) == plain.findall(data)
