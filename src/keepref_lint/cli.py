@@ -383,11 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     remember = None
     if stdout is not None and stderr is not None:  # None: an interpreter without a console
         # The output is kept, in order, when this command line may have a memo (memo.py).
-        written: list[tuple[int, str]] | None = [] if memo.folder_for(words) else None
+        folder = memo.folder_for(words)
+        written: list[tuple[int, str]] | None = [] if folder else None
         sys.stdout = SafeStream(stdout, written, 0)  # type: ignore[assignment]
         sys.stderr = SafeStream(stderr, written, 1)  # type: ignore[assignment]
-        if written is not None:
-            remember = (written, started)
+        if written is not None and folder is not None:
+            remember = (written, started, folder)
     try:
         try:
             status = _main(words, remember)
@@ -421,9 +422,9 @@ def _report_stale(result: RunResult) -> None:
         )
 
 
-def _main(words: list[str], remember: tuple[list[tuple[int, str]], int] | None) -> int:
-    """The command of ``words``; ``remember``: the output kept so far and the time the run started,
-    for a memo of this run (memo.py), else None."""
+def _main(words: list[str], remember: tuple[list[tuple[int, str]], int, str] | None) -> int:
+    """The command of ``words``; ``remember``: the output kept so far, the time the run started and the
+    memo's folder, for a memo of this run (memo.py), else None."""
     args = parse_args(words)
     if remember is not None and args.command != "check":  # only a check has a memo
         for stream in (sys.stdout, sys.stderr):
@@ -497,12 +498,12 @@ def _main(words: list[str], remember: tuple[list[tuple[int, str]], int] | None) 
     status = _check(args, result)
     if remember is not None and not args.add_noqa and not buffers and settings.cache:
         # Only where the next identical command will look for it (it reads no configuration).
-        if memo.folder_for(words) == cache_folder(settings):
+        output, started, folder = remember
+        if folder == cache_folder(settings):
             places = [settings.root, os.getcwd(), *map(os.path.abspath, args.paths)]
             if args.config:
                 places.append(os.path.abspath(args.config))
-            output, started = remember
-            memo.store(words, result, places, output=output, status=status, started_ns=started)
+            memo.store(words, folder, result, places, output, status, started_ns=started)
     return status
 
 

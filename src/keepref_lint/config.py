@@ -18,7 +18,7 @@ _QUALNAME = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_<>][A-Za-z0-9_<>]*)*"
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _DOTTED = rf"{_IDENT}(\.{_IDENT})*"
 _CODE_PREFIX = r"[A-Z]{1,3}[0-9]{0,3}"
-_PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 
 
 def _is(pattern: str, text: str) -> bool:
@@ -415,7 +415,7 @@ def folders_up(start: str) -> Iterable[str]:
 def find_root(start: str) -> str | None:
     """The nearest folder at or above ``start`` that looks like a project (pyproject, setup, .git)."""
     for folder in folders_up(start):
-        if any(os.path.exists(os.path.join(folder, marker)) for marker in _PROJECT_MARKERS):
+        if any(os.path.exists(os.path.join(folder, marker)) for marker in PROJECT_MARKERS):
             return folder
     return None
 

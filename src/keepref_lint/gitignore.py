@@ -12,6 +12,12 @@ from __future__ import annotations
 
 import os
 
+# What git's answer follows inside ``.git``, besides the ``.gitignore`` files: its index, and the
+# work tree's own patterns.
+INDEX = "index"
+EXCLUDE = os.path.join("info", "exclude")
+GIT_FILES = (INDEX, EXCLUDE)
+
 
 def _work_tree_top(root: str) -> str | None:
     folder = root
@@ -35,7 +41,7 @@ def _pattern_files(top: str, root: str, found: list[str]) -> list[str]:
             break
         folder = os.path.dirname(folder)
     files.extend(found)
-    files.append(os.path.join(top, ".git", "info", "exclude"))
+    files.append(os.path.join(top, ".git", EXCLUDE))
     return [path for path in files if os.path.isfile(path)]
 
 
@@ -136,7 +142,7 @@ def ignored_below(
         from keepref_lint.project import text_digest
 
         stats = []
-        for path in (*pattern_files, os.path.join(top, ".git", "index")):
+        for path in (*pattern_files, os.path.join(top, ".git", INDEX)):
             try:
                 info = os.stat(path)
             except OSError:

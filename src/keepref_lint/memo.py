@@ -50,9 +50,6 @@ _VARIABLES = (
     "XDG_CONFIG_HOME",
     "PATH",
 )
-# Files in the folders at and above the root that the configuration, the project's root and git's
-# patterns are read from.
-_WATCHED_NAMES = ("pyproject.toml", "setup.cfg", "setup.py", ".gitignore")
 # Nothing the run read may have changed this close before it started (see the module's text).
 MARGIN_NS = 2_000_000_000
 KEEP = 8  # memos kept in a cache folder (one for each command line); older ones are removed
@@ -165,21 +162,21 @@ def _stamp(path: str) -> "Stamp | None":
 
 def store(
     argv: "Sequence[str]",
+    folder: str,
     result: "RunResult",
     places: "Iterable[str]",
     output: list[tuple[int, str]],
     status: int,
     started_ns: int,
 ) -> bool:
-    """Write the memo of a finished ``check`` (its ``output`` in order, 0 for standard output and 1 for
-    standard error). ``places``: the root, the current folder, each named path and the configuration
+    """Write the memo of a finished ``check`` into ``folder`` (``folder_for(argv)``): its ``output`` in
+    order, 0 for standard output and 1 for standard error. ``places``: the root, the current folder, each named path and the configuration
     file; they are probed, and so are the project files and ``.git`` in every folder at and above them.
     False when no memo is written (see the module's text)."""
     from keepref_lint.cache import ensure_folder, prune
 
-    folder = folder_for(argv)
-    if folder is None or any(which not in (0, 1) for which, _ in output):
-        return False  # (the output was not all seen: streams.BYPASSED)
+    if any(which not in (0, 1) for which, _ in output):
+        return False  # the output was not all seen (streams.BYPASSED)
     try:
         probes = _probes(places, result.patterns_read)
         if probes is None:
@@ -210,14 +207,17 @@ def _probes(places: "Iterable[str]", patterns: "Iterable[str]") -> "dict[str, St
     """The stamp, or the absence, of each place, each pattern file below the root, and the project files
     and ``.git`` in every folder at and above a place; None inside a git worktree whose ``.git`` is a
     file (its index, which git's answer follows, lies elsewhere)."""
-    from keepref_lint.config import folders_up
+    from keepref_lint.config import PROJECT_MARKERS, folders_up
+    from keepref_lint.gitignore import GIT_FILES
 
+    # What the configuration, the project's root and git's patterns are read from, in each folder.
+    watched = (*PROJECT_MARKERS, ".gitignore")
     probes = {path: _stamp(path) for path in patterns}
     for place in places:
         probes[place] = _stamp(place)
         above_both = (*folders_up(os.path.abspath(place)), *folders_up(os.path.realpath(place)))
         for above in dict.fromkeys(above_both):
-            for name in (*_WATCHED_NAMES, ".git"):
+            for name in watched:
                 path = os.path.join(above, name)
                 if path not in probes:
                     probes[path] = _stamp(path)
@@ -225,7 +225,7 @@ def _probes(places: "Iterable[str]", patterns: "Iterable[str]") -> "dict[str, St
             if probes[git] is not None:
                 if not os.path.isdir(git):
                     return None
-                for inside in ("index", os.path.join("info", "exclude")):
+                for inside in GIT_FILES:
                     probes[os.path.join(git, inside)] = _stamp(os.path.join(git, inside))
     return probes
 
