@@ -98,6 +98,8 @@ _PIECES = [
     "\x0c",
     "\x0b",
     "\x1c",
+    "\x1d",
+    "\x1e",
     "\x85",
     "\u2028",
     "\u2029",
@@ -117,7 +119,18 @@ def test_line_starts_and_physical_lines_agree_with_the_tokenizer_breaks(text: st
     assert physical_lines(text) == re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z", text)
 
 
-@pytest.mark.parametrize("line", ["# flake8: noqa", "  # FLAKE8= NOQA", "\t# flake8:noqa\r\n"])
+# An ASCII text is searched in its lower case; the Kelvin sign (another text) only by the pattern,
+# which ignores case as flake8's does.
+@pytest.mark.parametrize(
+    "line",
+    [
+        "# flake8: noqa",
+        "  # FLAKE8= NOQA",
+        "\t# flake8:noqa\r\n",
+        "# FlAkE8: nOqA",
+        "# fla\u212ae8: noqa",
+    ],
+)
 def test_a_silenced_file_is_seen_with_its_text_at_hand(line: str) -> None:
     from keepref_lint.suppress import file_is_silenced, physical_lines
 

@@ -9,10 +9,10 @@ import re
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given  # noqa: E402
+from hypothesis import example, given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from keepref_lint import gates, index  # noqa: E402
+from keepref_lint import gates, index, rules  # noqa: E402
 
 STAR_LINES = [
     b"from . import *", b"from .a import *", b"from ..pkg.mod import  *", b"  from x import\t*",
@@ -56,3 +56,26 @@ def test_global_and_class_statements_are_those_the_word_boundary_patterns_find(
     assert [(m.start(), m.group(1)) for m in gates._GLOBAL.finditer(data)] == expected
     plain = re.compile(rb"\bclass[ \t]+(\w+)")
     assert gates._CLASS.findall(data) == plain.findall(data)
+
+
+RAISES_LINES = [
+    b"with pytest.raises(ValueError):", b"self.assertRaises (E)", b"assertRaisesRegex(E, 'x')",
+    b"raisesRegex(E)", b"xraises(E)", b"_raises(E)", b"\xc3\xa9raises(E)", b"raises", b"# raises x",
+    b"assertRaisesX(E)", b"araises(", b"raises # comment", b"raises \\", b"(", b"  # assertRaises",
+    b"Raises(E)", b"raises\t\f(", b"assertRaisesRegex  # c", b"xraises # assertRaises",
+]  # fmt: skip
+
+
+@example([b"xraises # assertRaises", b"("], b"\n")  # the first match crosses the second name
+@given(
+    st.lists(st.sampled_from(RAISES_LINES), max_size=6),
+    st.sampled_from([b"\n", b"\r\n", b" ", b""]),
+)
+def test_raises_calls_are_those_the_word_boundary_pattern_finds(
+    lines: list[bytes], separator: bytes
+) -> None:
+    """``rules.calls_raises`` (found from the part the names share) answers as ``_RAISES_CALL`` does,
+    which begins with ``\\b``: names split over lines, comments between a name and its bracket, a
+    non-ASCII byte before a name (no word character for a bytes pattern)."""
+    data = separator.join(lines)
+    assert rules.calls_raises(data) == (rules._RAISES_CALL.search(data) is not None)

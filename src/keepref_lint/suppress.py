@@ -25,18 +25,31 @@ _OTHER_BREAKS = re.compile(r"[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _FLAKE8 = re.compile(r"flake8", re.IGNORECASE)
 
 
+# Those of them an ASCII text can hold: looked for one by one at C speed (the class above is tried at
+# every offset, 2 ms a MB).
+_ASCII_BREAKS = "\r\v\f\x1c\x1d\x1e"
+
+
 def physical_lines(text: str) -> list[str]:
     """Lines split the way Python's tokenizer splits them (not str.splitlines, which knows more breaks)."""
-    if _OTHER_BREAKS.search(text):
+    if any(c in text for c in _ASCII_BREAKS) if text.isascii() else _OTHER_BREAKS.search(text):
         return _PHYSICAL_LINE.findall(text)
     return text.splitlines(keepends=True)
 
 
 def file_is_silenced(lines: list[str], text: str | None = None) -> bool:
     """Is a line ``# flake8: noqa``? (``text``: the lines' text, if at hand: most never say flake8.)"""
-    if text is not None and not _FLAKE8.search(text):
+    if text is not None and not _says_flake8(text):
         return False
     return any(NOQA_FILE.match(line) for line in lines)
+
+
+def _says_flake8(text: str) -> bool:
+    """``_FLAKE8.search(text)``: in an ASCII text, a search in its lower case (5 times faster: a pattern
+    that ignores case is tried at every offset)."""
+    if text.isascii():
+        return "flake8" in text.lower()
+    return _FLAKE8.search(text) is not None
 
 
 _LONE_CR = re.compile(r"\r(?!\n)")
