@@ -317,3 +317,39 @@ def test_a_reason_over_several_lines_stays_on_the_findings_line(tmp_path: Path) 
         "good.py:6:9",
         "uses.py:5:5",
     ], flake8.stdout + flake8.stderr
+
+
+# Circular definitions whose names a lookup would grow without end (``m.Base.Inner.Inner...``), each
+# with a call the rules look up; every one hung the run before lookups stopped at a name rewritten twice.
+CIRCULAR = {
+    "rebinds_a_class_to_its_attribute": (
+        "class Base:\n    @must_retain\n    def start(self): ...\n\n\nBase = Base.Inner\n"
+    ),
+    "rebinds_a_class_with_a_marked_init": (
+        "class Base:\n    @must_retain\n    def __init__(self): ...\n\n\nBase = Base.Inner\n"
+    ),
+    "two_aliases_of_each_other": (
+        "class open_it(open_it): ...\n\n\nBase = open_it\n\n\n@must_retain\ndef Base(): ...\n\n\n"
+        "open_it = Base.open_it\n"
+    ),
+    "a_class_based_on_its_own_attribute": (
+        "class Base:\n    @must_retain\n    def start(self): ...\n\n\nclass Sub(Sub.Inner): ...\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("source", CIRCULAR.values(), ids=CIRCULAR.keys())
+def test_circular_aliases_end(source: str, tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text(
+        f"from keepref_lint import must_retain\n\n\n{source}", encoding="utf-8"
+    )
+    (package / "__init__.py").write_text(
+        "from .a import Base, Sub, open_it\n\n\ndef run():\n    Base().start()\n    Sub().start()\n"
+        "    open_it().start()\n    Base.Inner.start()\n",
+        encoding="utf-8",
+    )
+    proc = keepref("check", "--no-cache", ".", cwd=tmp_path, timeout=20)
+    error_lines(proc)
+    assert proc.returncode in (0, 1), proc.stderr

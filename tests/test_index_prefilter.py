@@ -1,0 +1,119 @@
+"""Property: the index's prefilter (``ProjectIndex._prefilter``) looks up only the bindings whose targets'
+last names are in ``_names_reaching_marks``, and gives the test it gives when it looks up every binding.
+Packages are built from the shapes a lookup follows: re-exports under the same or another name, aliases
+of functions and of methods, star imports (cycles too), subclasses of marked classes, classes whose
+``__init__`` is marked, and methods inherited from a marked base.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from keepref_lint.analysis import Project  # noqa: E402
+from keepref_lint.config import Settings, with_overrides  # noqa: E402
+from keepref_lint.index import ProjectIndex  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures" / "projects"
+MODULES = ["a", "b", "c"]
+NAMES = ["serve", "Server", "Base", "open_it", "other"]
+LINES = [
+    "from .{m} import *",
+    "from .{m} import {n}",
+    "from .{m} import {n} as {k}",
+    "from . import {m}",
+    "{k} = {n}",
+    "{k} = {m}.{n}",
+    "{k} = Base.open_it",
+    "import asyncio\n{k} = asyncio.create_task",
+    "@must_retain\ndef {n}(): ...",
+    "@must_retain\nclass {n}: ...",
+    "class {n}:\n    @must_retain\n    def __init__(self): ...",
+    "class {n}:\n    @must_retain\n    def open_it(self): ...",
+    "class {k}({n}): ...",
+    "class {k}({m}.{n}):\n    def open_it(self): ...",
+    "def {k}():\n    return {n}()",
+]
+
+
+def _line(shape: str, module: str, name: str, local: str) -> str:
+    return shape.format(m=module, n=name, k=local)
+
+
+line = st.builds(
+    _line,
+    st.sampled_from(LINES),
+    st.sampled_from(MODULES),
+    st.sampled_from(NAMES),
+    st.sampled_from(["alias", "Sub", "start", *NAMES]),
+)
+modules = st.fixed_dictionaries({m: st.lists(line, max_size=5) for m in ["__init__", *MODULES]})
+
+
+class _Everything:
+    """A set holding every name: the prefilter then looks up every binding, as it did before."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+def _keys(index: ProjectIndex, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    def keys() -> list[tuple]:
+        index._forget_lookups()
+        return [
+            index._prefilter(with_classes, reexports_only).key()
+            for with_classes in (False, True)
+            for reexports_only in (False, True)
+        ]
+
+    filtered = keys()
+    monkeypatch.setattr(index, "_names_reaching_marks", _Everything)
+    return [filtered, keys()]
+
+
+def _index(root: Path) -> ProjectIndex:
+    return Project(with_overrides(Settings(root=root), no_cache=True)).index
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(modules)
+def test_the_prefilter_is_the_same_without_the_bindings_that_reach_no_mark(
+    sources: dict[str, list[str]],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as monkeypatch:
+        package = Path(folder) / "pkg"
+        package.mkdir()
+        for module, lines in sources.items():
+            text = "from keepref_lint import must_retain\n" + "\n".join(lines) + "\n"
+            (package / f"{module}.py").write_text(text, encoding="utf-8")
+        filtered, everything = _keys(_index(Path(folder)), monkeypatch)
+        assert filtered == everything
+
+
+@pytest.mark.parametrize("project", sorted(p.name for p in FIXTURES.iterdir()))
+def test_the_fixture_projects_prefilters_are_the_same(
+    project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    filtered, everything = _keys(_index(FIXTURES / project), monkeypatch)
+    assert filtered == everything
+
+
+def test_a_subclass_of_a_marked_class_reaches_its_mark(tmp_path: Path) -> None:
+    """The set holds what a lookup reaches only through a base or an alias, not by its own name."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from keepref_lint import must_retain\n\n\n@must_retain\nclass Server: ...\n\n\n"
+        "class Sub(Server): ...\n\n\nAlias = Sub\n\n\nclass Init:\n    @must_retain\n"
+        "    def __init__(self): ...\n",
+        encoding="utf-8",
+    )
+    reaching = _index(tmp_path)._names_reaching_marks()
+    assert {"Server", "Sub", "Alias", "Init"} <= reaching
+    assert "must_retain" not in reaching
