@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -145,3 +146,19 @@ def run_cli(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedP
     if check and proc.returncode not in (0, 1):
         raise AssertionError(f"keepref-lint {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def read_terminal(leader: int) -> str:
+    """All a finished child wrote to a pty (whose follower the caller has closed), then the pty closed:
+    a pty hands its buffer over in pieces, so one read may return only the first of them."""
+    pieces = []
+    while True:
+        try:
+            piece = os.read(leader, 65536)
+        except OSError:  # EIO: no writer is left and the buffer is empty (Linux)
+            break
+        if not piece:
+            break
+        pieces.append(piece)
+    os.close(leader)
+    return b"".join(pieces).decode()

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import FIXTURES, run_cli
+from helpers import FIXTURES, read_terminal, run_cli
 
 MARKED = textwrap.dedent(
     """\
@@ -384,8 +384,7 @@ def test_fix_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
         check=False,
     )
     os.close(follower)
-    shown = os.read(leader, 65536).decode()
-    os.close(leader)
+    shown = read_terminal(leader)
     assert "keepref-lint: scanning the project..." in shown
     assert "keepref-lint: checking 2/2 files, 1 fix applied" in shown  # the files parsed
     assert proc.stdout.decode().strip() == "Fixed 1 finding in 1 file."

@@ -108,6 +108,24 @@ def test_files_with_answers_each_word_whatever_was_asked_before(
 
 @settings(max_examples=300, deadline=None)
 @given(
+    st.lists(st.lists(piece_words, min_size=1, max_size=5), min_size=1, max_size=4),
+    st.lists(piece_words, max_size=6),
+)
+def test_a_scan_of_many_words_answers_each_word_whatever_was_asked_before(
+    batches: list[list[str]], texts: list[str]
+) -> None:
+    # Corpus.scan looks for a batch's words text by text, those with a part scanned for before (or in
+    # the batch) among that part's files: each answer is still the files whose text holds the word.
+    data = [t.encode() for t in texts]
+    corpus = Corpus(data)
+    for batch in batches:
+        corpus.scan(batch)
+        for word in batch:
+            assert corpus.files_with(word) == {i for i, t in enumerate(data) if word.encode() in t}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
     st.lists(
         st.tuples(piece_words, st.sets(st.integers(0, 5)) | st.none()), min_size=1, max_size=8
     ),

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import read_terminal, run_cli
 
 MARKED = textwrap.dedent(
     """\
@@ -249,8 +249,7 @@ def test_progress_shows_phases_on_a_terminal_only(tmp_path: Path) -> None:
         check=False,
     )
     os.close(follower)
-    shown = os.read(leader, 65536).decode()
-    os.close(leader)
+    shown = read_terminal(leader)
     frames = [frame.replace("\x1b[K", "") for frame in shown.split("\r") if frame.strip("\x1b[K")]
     assert frames[0] == "keepref-lint: scanning the project..."
     assert "keepref-lint: indexing 2 files..." in frames

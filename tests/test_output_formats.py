@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import read_terminal, run_cli
 
 SCHEMA = Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json"
 
@@ -242,8 +242,7 @@ def test_colour_follows_no_color_and_force_color(tmp_path: Path) -> None:
             check=False,
         )
         os.close(follower)
-        shown = os.read(leader, 65536).decode()
-        os.close(leader)
+        shown = read_terminal(leader)
         assert ("\x1b[1;31mKR001" in shown) == coloured, env
 
 

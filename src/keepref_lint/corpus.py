@@ -171,7 +171,25 @@ class Corpus:
         """For each word, the files among ``files`` whose text holds it."""
         texts, memo = self.texts, self._memo
         found: dict[str, set[int]] = {}
+        # The words no part of which was scanned for (before, or earlier in this batch) are looked for
+        # together, text by text: a text is read from memory once for all of them and stays in the
+        # processor's cache for the others (13 words over litellm's 44 MB: 180 ms, against 300 ms a word
+        # at a time).
+        whole = [
+            word
+            for at, word in enumerate(words)
+            if not any(w in word for w in memo) and not any(w in word for w in words[:at])
+        ]
+        if len(whole) > 1:
+            needles = [(word.encode(), found.setdefault(word, set())) for word in whole]
+            for i in files:
+                text = texts[i]
+                for needle, holding in needles:
+                    if needle in text:
+                        holding.add(i)
         for word in words:
+            if word in found:
+                continue
             needle = word.encode()
             # Where a part of the word was scanned for already (here or in this batch), only the files
             # holding that part are looked at.

@@ -559,6 +559,7 @@ def close_gates(
         candidates: set[int] = set()
         found: dict[str, frozenset[str]] | None = {}
         while True:
+            corpus.scan(sorted(words - scanned))  # type: ignore[attr-defined]
             for word in sorted(words - scanned):
                 candidates |= corpus.files_with(word)  # type: ignore[attr-defined]
             scanned |= words
