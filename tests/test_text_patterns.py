@@ -13,6 +13,7 @@ from hypothesis import example, given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from keepref_lint import gates, index, rules  # noqa: E402
+from keepref_lint.prefilter import Prefilter  # noqa: E402
 
 STAR_LINES = [
     b"from . import *", b"from .a import *", b"from ..pkg.mod import  *", b"  from x import\t*",
@@ -79,3 +80,34 @@ def test_raises_calls_are_those_the_word_boundary_pattern_finds(
     non-ASCII byte before a name (no word character for a bytes pattern)."""
     data = separator.join(lines)
     assert rules.calls_raises(data) == (rules._RAISES_CALL.search(data) is not None)
+
+
+PREFILTER_LINES = [
+    b"import asyncio", b"from svc import start", b"asyncio.create_task(x)", b"t = asyncio.create_task(x)",
+    b"start()", b"x = start", b"Server().start()", b"class S(Server):", b"    helper()", b"# start",
+    b"await start()", b"svc.start(1)", b"asyncio.ensure_future(y)\r", b"s = 'create_task('",
+]  # fmt: skip
+
+
+@given(
+    st.lists(st.sampled_from(PREFILTER_LINES), max_size=8),
+    st.sets(st.sampled_from(["start", "helper", "serve"])),
+    st.sets(st.sampled_from(["create_task", "ensure_future", "start"])),
+    st.booleans(),
+    st.booleans(),
+)
+def test_drop_places_is_the_test_and_the_offsets_at_once(
+    lines: list[bytes], plain: set[str], guarded: set[str], local: bool, owned: bool
+) -> None:
+    """``Prefilter.drop_places`` (one pass) answers what the exact test and ``drop_offsets`` answer."""
+    data = b"\n".join(lines) + b"\n"
+    test = Prefilter(
+        plain,
+        {"asyncio": guarded, "svc": {"start"}},
+        local={"here.py": {"helper"}} if local else None,
+        bound={"start": {"svc"}},
+        owners={"serve": {"Server"}} if owned else None,
+    )
+    for path in ("here.py", "other.py"):
+        expected = (test(data, path), test.drop_offsets(data, path))
+        assert test.drop_places(data, path) == expected

@@ -320,9 +320,9 @@ class Project:
             return []  # a stub holds no call that runs (the flake8 plugin and codemod may be given one)
         if PARSE_ALL:
             return check_tree(file, tree, self.index)
-        if not self.index.prefilter(file.data, file.path):
+        passes, places = self.index.prefilter.drop_places(file.data, file.path)
+        if not passes:
             return []
-        places = self.index.prefilter.drop_offsets(file.data, file.path)
         if self._no_drop_possible(file, places):
             return []
         return check_tree(file, tree, self.index, only_at=call_ends(file.data, places))
@@ -344,9 +344,9 @@ class Project:
             return []  # a stub holds no call that runs (an editor may open one)
         only_at = None
         if not PARSE_ALL:
-            if not self.index.prefilter(file.data, file.path):
+            passes, places = self.index.prefilter.drop_places(file.data, file.path)
+            if not passes:
                 return []
-            places = self.index.prefilter.drop_offsets(file.data, file.path)
             if file.path not in self.cache.trees and self._no_drop_possible(file, places):
                 return []  # not parsed yet, and the cheaper proof suffices
             only_at = call_ends(file.data, places)

@@ -121,6 +121,19 @@ class Prefilter:
         hide behind local aliases, so only a whole-file analysis can tell)."""
         if has_lone_cr(data) or self._local_word(data, path) or self._plain_word(data, path):
             return None
+        return self._drop_places(data, path)
+
+    def drop_places(self, data: bytes, path: str = "") -> tuple[bool, list[tuple[int, str]] | None]:
+        """``(self(data, path), self.drop_offsets(data, path))`` in one pass over the text: what checking
+        a file asks first (of a text the guarded names let through, the occurrences are found once)."""
+        if self.reexports_only or has_lone_cr(data):
+            return self(data, path), None
+        if self._local_word(data, path) or self._plain_word(data, path):
+            return True, None
+        places = self._drop_places(data, path)
+        return bool(places), places
+
+    def _drop_places(self, data: bytes, path: str) -> list[tuple[int, str]]:
         return [
             (at, name)
             for names in self._guarded_here(data, path)
