@@ -12,7 +12,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import example, given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from keepref_lint import gates, index, rules  # noqa: E402
+from keepref_lint import gates, index, rules, wrappers  # noqa: E402
 from keepref_lint.prefilter import Prefilter  # noqa: E402
 
 STAR_LINES = [
@@ -111,3 +111,21 @@ def test_drop_places_is_the_test_and_the_offsets_at_once(
     for path in ("here.py", "other.py"):
         expected = (test(data, path), test.drop_offsets(data, path))
         assert test.drop_places(data, path) == expected
+
+
+AS_PIECES = [
+    b"import a as b", b"from x import (c as d,", b"  e  as\tf)", b"x as as y", b"as as b", b"\xc3\xa9 as b",
+    b"a as", b"as b", b"a as b as c", b"_x1 as _y2", b"asyncio", b"has as", b"basis", b" ", b"\t", b"(",
+]  # fmt: skip
+
+
+@example([b"x as as y"], b" ")
+@example([b"a as b as c"], b"")
+@given(st.lists(st.sampled_from(AS_PIECES), max_size=8), st.sampled_from([b"\n", b" ", b"", b"\t"]))
+def test_as_aliases_are_those_the_word_boundary_pattern_finds(
+    pieces: list[bytes], separator: bytes
+) -> None:
+    """``wrappers.as_aliases`` (from each ``as``) gives the matches ``_AS_ALIAS.finditer`` gives."""
+    lines = separator.join(pieces)
+    expected = [(m.span(), m.groups()) for m in wrappers._AS_ALIAS.finditer(lines)]
+    assert [(m.span(), m.groups()) for m in wrappers.as_aliases(lines)] == expected
