@@ -353,3 +353,21 @@ def test_circular_aliases_end(source: str, tmp_path: Path) -> None:
     proc = keepref("check", "--no-cache", ".", cwd=tmp_path, timeout=20)
     error_lines(proc)
     assert proc.returncode in (0, 1), proc.stderr
+
+
+def test_aliases_with_two_targets_each_end(tmp_path: Path) -> None:
+    """``N1 = N0.a``, ``N1 = N0.b``, ``N2 = N1.a``, ...: 2 ** 24 names below ``N24``. Spelled out, the
+    module's summary held them all; followed one by one, a lookup went through them all. Both hung."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    lines = ["from keepref_lint import must_retain", "", "", "class N0:", "    @must_retain"]
+    lines += ["    def start(self): ...", "", ""]
+    lines += [f"N{k} = N{k - 1}.{a}" for k in range(1, 25) for a in "ab"]
+    lines += ["", "", "def go():", "    N24.start()", "    N24().start()"]
+    (package / "__init__.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (package / "m.py").write_text(  # ``a`` is a mark's name: the lookups of ``N*.a`` are made
+        "from keepref_lint import must_retain\n\n\n@must_retain\ndef a(): ...\n", encoding="utf-8"
+    )
+    proc = keepref("check", "--no-cache", ".", cwd=tmp_path, timeout=20)
+    error_lines(proc)
+    assert proc.returncode in (0, 1), proc.stderr

@@ -1,5 +1,7 @@
-"""Property: the index's prefilter (``ProjectIndex._prefilter``) looks up only the bindings whose targets'
-last names are in ``_names_reaching_marks``, and gives the test it gives when it looks up every binding.
+"""Properties of the index's lookups over packages built from the shapes a lookup follows: the prefilter
+(``ProjectIndex._prefilter``) looks up only the bindings whose targets' last names are in
+``_names_reaching_marks``, and gives the test it gives when it looks up every binding; a lookup that
+passes over the names that lead nowhere (``_leads_nowhere``) finds what it finds going through them all.
 Packages are built from the shapes a lookup follows: re-exports under the same or another name, aliases
 of functions and of methods, star imports (cycles too), subclasses of marked classes, classes whose
 ``__init__`` is marked, and methods inherited from a marked base.
@@ -39,6 +41,7 @@ LINES = [
     "class {k}({n}): ...",
     "class {k}({m}.{n}):\n    def open_it(self): ...",
     "def {k}():\n    return {n}()",
+    "{k} = {n}.open_it\n{k} = {n}.Base",  # one name, two targets
 ]
 
 
@@ -117,3 +120,53 @@ def test_a_subclass_of_a_marked_class_reaches_its_mark(tmp_path: Path) -> None:
     reaching = _index(tmp_path)._names_reaching_marks()
     assert {"Server", "Sub", "Alias", "Init"} <= reaching
     assert "must_retain" not in reaching
+
+
+def _names(index: ProjectIndex) -> list[str]:
+    """Names to look up: every binding's local and target, every class, and a method of each."""
+    names = set()
+    for module, summary in index.summaries.items():
+        for local, targets in summary.bindings.items():
+            names.update([f"{module}.{local}", *targets])
+        names.update(summary.classes)
+    return sorted(
+        {*names, *(f"{name}.open_it" for name in names), *(f"{n}.x.open_it" for n in names)}
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(modules)
+def test_a_lookup_that_passes_over_what_leads_nowhere_finds_the_same(
+    sources: dict[str, list[str]],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as monkeypatch:
+        package = Path(folder) / "pkg"
+        package.mkdir()
+        for module, lines in sources.items():
+            text = "from keepref_lint import must_retain\n" + "\n".join(lines) + "\n"
+            (package / f"{module}.py").write_text(text, encoding="utf-8")
+        index = _index(Path(folder))
+        names = _names(index)
+        found = {}
+        for prune_after in (10**9, 0):
+            monkeypatch.setattr(ProjectIndex, "PRUNE_AFTER", prune_after)
+            index._forget_lookups()
+            found[prune_after] = [index.lookup(name) for name in names]
+        assert found[0] == found[10**9]
+
+
+def test_an_alias_of_a_name_with_two_targets_names_it(tmp_path: Path) -> None:
+    """``N1 = N0.a``, ``N1 = N0.b``, ``N2 = N1.a``, ...: spelled out, ``N6``'s targets would be the 64
+    names below ``N0``; each stays two names of the module, which lookups follow (the whole chain, 24
+    deep, is run in tests/test_hostile_input.py)."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    lines = ["from keepref_lint import must_retain", "", "", "class N0:", "    @must_retain"]
+    lines += [
+        "    def start(self): ...",
+        *(f"N{k} = N{k - 1}.{a}" for k in range(1, 7) for a in "ab"),
+    ]
+    (package / "__init__.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bindings = _index(tmp_path).summaries["pkg"].bindings
+    assert bindings["N1"] == ["pkg.N0.a", "pkg.N0.b"]
+    assert bindings["N6"] == ["pkg.N5.a", "pkg.N5.b"]

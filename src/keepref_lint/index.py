@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from keepref_lint.catalog import CATALOG
 from keepref_lint.config import Settings
 from keepref_lint.corpus import Corpus
+from keepref_lint.deep import run_deep
 from keepref_lint.gates import receiver_gates
 from keepref_lint.marks import Mark
 from keepref_lint.parsing import ParseCache
@@ -80,6 +81,8 @@ class ProjectIndex(WrapperInference):
         self.prefilter = Prefilter(set(), {})
         self._lookup_cache: dict[str, Mark | None] = {}
         self._exports: dict[str, dict[str, list[str]]] = {}  # module -> its star exports
+        self._nowhere_memo: dict[str, bool] = {}  # see _nowhere
+        self._opened_names: set[str] | None = None  # see _opened
         self._derived: dict[str, set[str]] | None = None  # class or name -> subclasses and aliases
         # The files whose text the index was built from: an edit elsewhere cannot change it (see
         # affected_by), so a cached index survives edits to every other file.
@@ -614,9 +617,15 @@ class ProjectIndex(WrapperInference):
     # -- lookup ----------------------------------------------------------------------------------
     def _forget_lookups(self) -> None:
         """Marks or summaries changed: what lookups and star exports found may no longer hold."""
-        self._lookup_cache.clear()
+        self._forget_found()
         self._exports.clear()
         self._derived = None
+
+    def _forget_found(self) -> None:
+        """A mark was added: what lookups found, and which names lead nowhere, may no longer hold."""
+        self._lookup_cache.clear()
+        self._nowhere_memo.clear()
+        self._opened_names = None
 
     def lookup(self, qualname: str) -> Mark | None:
         """The mark a qualified name leads to, following re-exports, aliases, star imports and bases."""
@@ -670,12 +679,87 @@ class ProjectIndex(WrapperInference):
             if name in seen:
                 continue
             seen.add(name)
-            stack.extend(
-                (found, (*rewritten, key))
-                for found, key in reversed(self._redirects(name))
+            found = [
+                (other, (*rewritten, key))
+                for other, key in reversed(self._redirects(name))
                 if key not in rewritten
-            )
+            ]
+            if len(seen) > self.PRUNE_AFTER:
+                # Aliases with several targets each, chained (``N1 = N0.a``, ``N1 = N0.b``,
+                # ``N2 = N1.a``, ...), make the names a lookup goes through double at each step: past
+                # this many, those that cannot lead to a mark are passed over (the same answer).
+                found = [item for item in found if not self._leads_nowhere(item[0])]
+            stack.extend(found)
         return None
+
+    PRUNE_AFTER = 32  # names one lookup goes through before it tests them (see ``_leads_nowhere``)
+
+    def _leads_nowhere(self, name: str) -> bool:
+        """Is it shown that ``name`` leads to no mark, because a part of it before its last does?
+        (``_nowhere``.) Only lookups that go through many names ask."""
+        try:
+            return self._before_nowhere(name, set(), set(), False)
+        except RecursionError:
+            return run_deep(self._leads_nowhere_deep, name)
+
+    def _leads_nowhere_deep(self, name: str) -> bool:
+        try:
+            return self._before_nowhere(name, set(), set(), False)
+        except RecursionError:
+            return False  # not shown
+
+    def _before_nowhere(self, name: str, path: set[str], keys: set[str], whole: bool) -> bool:
+        """Does a part of ``name`` before its last (or, with ``whole``, ``name`` itself) lead nowhere?"""
+        parts = name.split(".")
+        return any(
+            self._nowhere(".".join(parts[:i]), path, keys)
+            for i in range(1, len(parts) + 1 if whole else len(parts))
+        )
+
+    def _nowhere(self, prefix: str, path: set[str], keys: set[str]) -> bool:
+        """Is it shown that no name ``prefix.rest`` leads to a mark? True when ``prefix`` begins no
+        module, class or mark's key (so no part of ``rest`` is ever rewritten, and no mark is found
+        below it), and each name that a start of ``prefix`` is rewritten to (``_redirects(prefix)``,
+        which holds those of ``prefix.rest`` but for the ones the lookup skips) leads nowhere, or has a
+        part before its last that does. What comes round again (the same name, or a start rewritten
+        again on the way: a circular definition, whose names grow) is not shown to lead nowhere, so a
+        True never rests on an assumption; both answers are kept until the index changes (a False
+        only means "not shown")."""
+        known = self._nowhere_memo.get(prefix)
+        if known is not None:
+            return known
+        if prefix in path or prefix in self._opened():
+            return False
+        path.add(prefix)
+        result = True
+        for other, key in self._redirects(prefix):
+            if key in keys:
+                result = False
+                break
+            keys.add(key)
+            shown = self._before_nowhere(other, path, keys, True)
+            keys.discard(key)
+            if not shown:
+                result = False
+                break
+        path.discard(prefix)
+        self._nowhere_memo[prefix] = result
+        return result
+
+    def _opened(self) -> set[str]:
+        """Each module and class, and every name that begins one of them or a mark's key (what
+        ``_nowhere`` must not pass over): built when a lookup first needs it, kept until the index
+        changes."""
+        if self._opened_names is None:
+            classes = [q for summary in self.summaries.values() for q in summary.classes]
+            opened = {*self.summaries, *classes}
+            for name in (*self.summaries, *classes, *self.marks):
+                at = name.find(".")
+                while at != -1:
+                    opened.add(name[:at])
+                    at = name.find(".", at + 1)
+            self._opened_names = opened
+        return self._opened_names
 
     def _redirects(self, qualname: str) -> list[tuple[str, str]]:
         """Other names that ``qualname`` denotes: through a binding, a star import, or a base class;

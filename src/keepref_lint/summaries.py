@@ -127,7 +127,13 @@ def summarize_module(
         head, _, tail = dotted.partition(".")
         suffix = f".{tail}" if tail else ""
         if head in summary.bindings:
-            return [t + suffix for t in summary.bindings[head]]
+            targets = summary.bindings[head]
+            if tail and len(targets) > 1:
+                # A name bound to several things (``N1 = N0.a``, ``N1 = N0.b``) stays a name of this
+                # module, which lookups follow: spelled out, ``N2 = N1.a``, ``N2 = N1.b``, ... would
+                # double the targets at each alias.
+                return [f"{file.module}.{dotted}"]
+            return [t + suffix for t in targets]
         if head in module_defs:
             return [f"{file.module}.{head}{suffix}"]
         return []

@@ -69,13 +69,14 @@ class WrapperInference:
     prefilter: Prefilter
     used: set[str]
     defined_in: dict[str, str]
-    _lookup_cache: dict[str, Mark | None]
 
     if TYPE_CHECKING:  # the index's own
 
         def lookup(self, qualname: str) -> Mark | None: ...
 
         def _forget_lookups(self) -> None: ...
+
+        def _forget_found(self) -> None: ...
 
         def _prefilter(
             self, with_classes: bool = False, reexports_only: bool = False
@@ -358,7 +359,7 @@ class WrapperInference:
                 line=function.lineno,
             )
         self.marks[scope.qualname] = mark
-        self._lookup_cache.clear()
+        self._forget_found()
         return mark
 
     def _infer_typed_returns(
