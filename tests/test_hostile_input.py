@@ -371,3 +371,47 @@ def test_aliases_with_two_targets_each_end(tmp_path: Path) -> None:
     proc = keepref("check", "--no-cache", ".", cwd=tmp_path, timeout=20)
     error_lines(proc)
     assert proc.returncode in (0, 1), proc.stderr
+
+
+LATTICE = "\n".join(
+    [
+        "from keepref_lint import must_retain",
+        "",
+        "",
+        "class A0:",
+        "    @must_retain",
+        "    def run(self): ...",
+        "class B0: ...",
+        "class C0: ...",
+        "class D0: ...",
+        *(
+            f"class {n}{k}(A{k - 1}, B{k - 1}, C{k - 1}, D{k - 1}): ..."
+            for k in range(1, 13)
+            for n in "ABCD"
+        ),
+        "",
+        "",
+        "class User(A12):",
+        "    def go(self):",
+        "        self.run()",
+        "        self.loop.create_task(self.go())",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [LATTICE, "class F(F, F, F):\n    def go(self):\n        self.y.create_task()\n"],
+    ids=["a_lattice_of_shared_bases", "a_class_thrice_among_its_own_bases"],
+)
+def test_class_hierarchies_end(source: str, tmp_path: Path) -> None:
+    """A member looked for through shared bases was looked for once per path (4 ** 12 here), and
+    through a class among its own bases once per path up to the depth limit (3 ** 20): each hung."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(source + "\n", encoding="utf-8")
+    proc = keepref("check", "--no-cache", ".", cwd=tmp_path, timeout=20)
+    error_lines(proc)
+    assert proc.returncode in (0, 1), proc.stderr
+    if source is LATTICE:
+        assert "KR001 result of self.run() is dropped" in proc.stdout

@@ -504,7 +504,27 @@ class FileScopes(ScopeWalk):
     def _class_member(
         self, cls: Scope, attr: str, known: Callable[[str], bool], depth: int
     ) -> list[str]:
-        """``self.attr``: its known type, the class's own member, else what the bases provide."""
+        """``self.attr``: its known type, the class's own member, else what the bases provide. Found once
+        per class and name within one outermost resolution, as ``qualify`` finds an expression once: a
+        lattice of classes whose bases are shared (``class A2(A1, B1)``, ``class B2(A1, B1)``, ...) is
+        otherwise walked once per path, and a class among its own bases (``class F(F, F)``) once per
+        path up to the depth limit: 3 ** 20 times."""
+        key = ("member", id(cls), attr)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        outermost = not self._memo
+        self._memo[key] = []  # a class met again among its bases adds nothing to what it gives
+        try:
+            found = self._memo[key] = self._members(cls, attr, known, depth)
+        finally:
+            if outermost:
+                self._memo.clear()
+        return found
+
+    def _members(
+        self, cls: Scope, attr: str, known: Callable[[str], bool], depth: int
+    ) -> list[str]:
         found: list[str] = []
         assigned = [(k, p, cls) for k, p in cls.bindings.get(attr, ()) if k == ANNOTATED]
         assigned += cls.attr_values.get(attr, [])

@@ -285,7 +285,7 @@ class ScopeWalk:
         # Expressions resolved within one outermost ``qualify`` (by node and scope): a receiver chain's
         # candidates branch at each step, so without it a chain of attributes costs exponential time.
         # String annotations are parsed once (and kept: the memo is keyed by node identity).
-        self._memo: dict[tuple[int, int], list[str]] = {}
+        self._memo: dict[tuple[object, ...], list[str]] = {}  # also ``("member", id(cls), attr)``
         self._parsed: dict[int, ast.expr | None] = {}
 
     def _walk(self, tree: ast.Module) -> None:
