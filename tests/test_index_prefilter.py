@@ -84,18 +84,23 @@ def _index(root: Path) -> ProjectIndex:
     return Project(with_overrides(Settings(root=root), no_cache=True)).index
 
 
+def _generated_index(root: Path, sources: dict[str, list[str]]) -> ProjectIndex:
+    """The index of the package ``pkg`` under ``root`` whose modules hold the generated lines."""
+    package = root / "pkg"
+    package.mkdir()
+    for module, lines in sources.items():
+        text = "from keepref_lint import must_retain\n" + "\n".join(lines) + "\n"
+        (package / f"{module}.py").write_text(text, encoding="utf-8")
+    return _index(root)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(modules)
 def test_the_prefilter_is_the_same_without_the_bindings_that_reach_no_mark(
     sources: dict[str, list[str]],
 ) -> None:
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as monkeypatch:
-        package = Path(folder) / "pkg"
-        package.mkdir()
-        for module, lines in sources.items():
-            text = "from keepref_lint import must_retain\n" + "\n".join(lines) + "\n"
-            (package / f"{module}.py").write_text(text, encoding="utf-8")
-        filtered, everything = _keys(_index(Path(folder)), monkeypatch)
+        filtered, everything = _keys(_generated_index(Path(folder), sources), monkeypatch)
         assert filtered == everything
 
 
@@ -140,12 +145,7 @@ def test_a_lookup_that_passes_over_what_leads_nowhere_finds_the_same(
     sources: dict[str, list[str]],
 ) -> None:
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as monkeypatch:
-        package = Path(folder) / "pkg"
-        package.mkdir()
-        for module, lines in sources.items():
-            text = "from keepref_lint import must_retain\n" + "\n".join(lines) + "\n"
-            (package / f"{module}.py").write_text(text, encoding="utf-8")
-        index = _index(Path(folder))
+        index = _generated_index(Path(folder), sources)
         names = _names(index)
         found = {}
         for prune_after in (10**9, 0):

@@ -698,13 +698,10 @@ class ProjectIndex(WrapperInference):
         """Is it shown that ``name`` leads to no mark, because a part of it before its last does?
         (``_nowhere``.) Only lookups that go through many names ask."""
         try:
-            return self._before_nowhere(name, set(), set(), False)
-        except RecursionError:
-            return run_deep(self._leads_nowhere_deep, name)
-
-    def _leads_nowhere_deep(self, name: str) -> bool:
-        try:
-            return self._before_nowhere(name, set(), set(), False)
+            try:
+                return self._before_nowhere(name, set(), set(), False)
+            except RecursionError:  # a long chain of aliases: again with more room (deep.py)
+                return run_deep(self._before_nowhere, name, set(), set(), False)
         except RecursionError:
             return False  # not shown
 

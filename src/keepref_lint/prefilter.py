@@ -250,6 +250,12 @@ def import_lines(data: bytes) -> bytes:
     return b"\n".join(parts)
 
 
+# What ``\w`` matches in a bytes pattern (ASCII only), for scans that stand in for one that begins with
+# ``\b`` (``rules.calls_raises``, ``wrappers.as_aliases``). Not ``_is_word_byte``, which also counts the
+# bytes of non-ASCII identifiers.
+ASCII_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
 def _is_word_byte(byte: int) -> bool:
     return byte == 95 or byte >= 128 or 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122
 

@@ -44,6 +44,7 @@ from keepref_lint.fix import (
 from keepref_lint.index import ProjectIndex
 from keepref_lint.marks import Mark, bounded_chain
 from keepref_lint.nodes import dotted_name, first_line, last_name, walk_nodes
+from keepref_lint.prefilter import ASCII_WORD_BYTES
 from keepref_lint.project import SourceFile, printable
 from keepref_lint.records import Fields
 from keepref_lint.resolve import FileScopes
@@ -430,7 +431,6 @@ _RAISES_HEADS = ((b"r", False), (b"assertR", True))  # (head, whether ``Regex`` 
 assert {h.decode() + "aises" + ("Regex" if r else "") for h, r in _RAISES_HEADS} | {
     "assertRaises"
 } == _RAISES
-_ASCII_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 def calls_raises(data: bytes) -> bool:
@@ -444,7 +444,7 @@ def calls_raises(data: bytes) -> bool:
                 start >= 0
                 and data.startswith(head, start)
                 and (regex_follows or match.group(1) is None)
-                and (start == 0 or data[start - 1] not in _ASCII_WORD)  # ``\b``: ASCII words
+                and (start == 0 or data[start - 1] not in ASCII_WORD_BYTES)  # ``\b``: ASCII words
             ):
                 return True
         # Next from the byte after: a comment the match crossed may hold the next name.

@@ -19,7 +19,13 @@ from keepref_lint.corpus import Corpus
 from keepref_lint.marks import Mark
 from keepref_lint.nodes import walk_nodes
 from keepref_lint.parsing import ParseCache
-from keepref_lint.prefilter import Prefilter, import_lines, may_annotate_one, may_return_one
+from keepref_lint.prefilter import (
+    ASCII_WORD_BYTES,
+    Prefilter,
+    import_lines,
+    may_annotate_one,
+    may_return_one,
+)
 from keepref_lint.project import SourceFile
 from keepref_lint.records import Record, replace
 from keepref_lint.resolve import FileScopes
@@ -30,9 +36,6 @@ TYPE_CHECKING = False
 
 _AS_ALIAS = re.compile(rb"\b(\w+)[ \t]+as[ \t]+(\w+)")
 _BLANKS = frozenset(b" \t")
-_WORD_BYTES = frozenset(
-    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
-)  # ``\w``
 
 
 def as_aliases(lines: bytes) -> Iterator[re.Match[bytes]]:
@@ -48,7 +51,7 @@ def as_aliases(lines: bytes) -> Iterator[re.Match[bytes]]:
             while end >= 0 and lines[end] in _BLANKS:
                 end -= 1
             start = end
-            while start >= 0 and lines[start] in _WORD_BYTES:
+            while start >= 0 and lines[start] in ASCII_WORD_BYTES:
                 start -= 1
             start += 1
             if covered <= start <= end:
