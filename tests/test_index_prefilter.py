@@ -155,6 +155,55 @@ def test_a_lookup_that_passes_over_what_leads_nowhere_finds_the_same(
         assert found[0] == found[10**9]
 
 
+def _redirects_spelled_out(index: ProjectIndex, qualname: str) -> list[tuple[str, str]]:
+    """``ProjectIndex._redirects`` as it was written before it found each prefix's class in one pass
+    and kept its answers: every prefix joined again, and its class found by ``_class_info``."""
+    parts = qualname.split(".")
+    found: list[tuple[str, str]] = []
+    for i in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:i])
+        name, rest = parts[i], parts[i + 1 :]
+        tail = "".join("." + p for p in rest)
+        key = f"{prefix}.{name}"
+        summary = index.summaries.get(prefix)
+        if summary is not None:
+            targets = list(summary.bindings.get(name, ()))
+            for star in summary.stars:
+                if star in index.summaries:
+                    targets.extend(index._star_exports(star).get(name, ()))
+            found.extend(
+                (target + tail, key)
+                for target in targets
+                if not (
+                    qualname.startswith(target)
+                    and qualname[len(target) : len(target) + 1] in ("", ".")
+                )
+            )
+        owner = index._class_info(prefix)
+        if owner is not None and name not in owner.names:
+            found.extend((f"{base}.{name}{tail}", key) for base in owner.bases)
+    return found
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(modules)
+def test_the_redirects_of_every_name_a_lookup_meets_are_as_spelled_out(
+    sources: dict[str, list[str]],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        index = _generated_index(Path(folder), sources)
+        pending, met = _names(index), set()
+        while pending and len(met) < 2000:
+            name = pending.pop()
+            if name in met:
+                continue
+            met.add(name)
+            redirects = index._redirects(name)
+            assert redirects == _redirects_spelled_out(index, name)
+            assert index._redirects(name) is redirects  # kept
+            pending.extend(other for other, _ in redirects)
+
+
 def test_an_alias_of_a_name_with_two_targets_names_it(tmp_path: Path) -> None:
     """``N1 = N0.a``, ``N1 = N0.b``, ``N2 = N1.a``, ...: spelled out, ``N6``'s targets would be the 64
     names below ``N0``; each stays two names of the module, which lookups follow (the whole chain, 24

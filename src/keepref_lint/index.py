@@ -17,6 +17,7 @@ import ast
 import os
 import re
 from collections.abc import Iterator, Sequence
+from itertools import accumulate
 
 from keepref_lint.catalog import CATALOG
 from keepref_lint.config import Settings
@@ -82,6 +83,7 @@ class ProjectIndex(WrapperInference):
         self._lookup_cache: dict[str, Mark | None] = {}
         self._exports: dict[str, dict[str, list[str]]] = {}  # module -> its star exports
         self._nowhere_memo: dict[str, bool] = {}  # see _nowhere
+        self._redirects_memo: dict[str, list[tuple[str, str]]] = {}  # see _redirects
         self._opened_names: set[str] | None = None  # see _opened
         self._derived: dict[str, set[str]] | None = None  # class or name -> subclasses and aliases
         # The files whose text the index was built from: an edit elsewhere cannot change it (see
@@ -125,6 +127,13 @@ class ProjectIndex(WrapperInference):
         ] + [InputError(where, cause) for stub in stubs for where, cause in stub.problems]
 
     # -- building --------------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """As pickled into the on-disk cache: without the memo of redirects (rebuilt as lookups
+        need it, and larger than the rest of the index on trees of many star imports)."""
+        state = self.__dict__.copy()
+        state["_redirects_memo"] = {}
+        return state
+
     @classmethod
     def build(
         cls,
@@ -619,6 +628,7 @@ class ProjectIndex(WrapperInference):
         """Marks or summaries changed: what lookups and star exports found may no longer hold."""
         self._forget_found()
         self._exports.clear()
+        self._redirects_memo.clear()  # they follow the summaries and star exports, not the marks
         self._derived = None
 
     def _forget_found(self) -> None:
@@ -708,10 +718,16 @@ class ProjectIndex(WrapperInference):
     def _before_nowhere(self, name: str, path: set[str], keys: set[str], whole: bool) -> bool:
         """Does a part of ``name`` before its last (or, with ``whole``, ``name`` itself) lead nowhere?"""
         parts = name.split(".")
-        return any(
-            self._nowhere(".".join(parts[:i]), path, keys)
-            for i in range(1, len(parts) + 1 if whole else len(parts))
-        )
+        memo, opened = self._nowhere_memo, self._opened()
+        prefix = ""
+        for part in parts if whole else parts[:-1]:
+            prefix = f"{prefix}.{part}" if prefix else part
+            if prefix in opened:
+                continue  # not shown (``_nowhere``), and most prefixes are such
+            known = memo.get(prefix)
+            if known or (known is None and self._nowhere(prefix, path, keys)):
+                return True
+        return False
 
     def _nowhere(self, prefix: str, path: set[str], keys: set[str]) -> bool:
         """Is it shown that no name ``prefix.rest`` leads to a mark? True when ``prefix`` begins no
@@ -760,22 +776,37 @@ class ProjectIndex(WrapperInference):
 
     def _redirects(self, qualname: str) -> list[tuple[str, str]]:
         """Other names that ``qualname`` denotes: through a binding, a star import, or a base class;
-        each with the start of ``qualname`` it rewrote."""
+        each with the start of ``qualname`` it rewrote. Kept until the index changes: a lookup that goes
+        through many names meets the same ones again (in ``_nowhere`` too)."""
+        found = self._redirects_memo.get(qualname)
+        if found is None:
+            found = self._redirects_memo[qualname] = self._find_redirects(qualname)
+        return found
+
+    def _find_redirects(self, qualname: str) -> list[tuple[str, str]]:
         parts = qualname.split(".")
+        prefixes = list(accumulate(parts, lambda start, part: f"{start}.{part}"))
+        # The summary of the module each prefix is a member of (the longest shorter prefix that is a
+        # module), as ``_class_info`` finds it: one pass, not one per prefix.
+        summaries = self.summaries
+        holders: list[ModuleSummary | None] = [None]
+        for prefix in prefixes[:-1]:
+            summary = summaries.get(prefix)
+            holders.append(holders[-1] if summary is None else summary)
         found: list[tuple[str, str]] = []
         for i in range(len(parts) - 1, 0, -1):
-            prefix = ".".join(parts[:i])
-            name, rest = parts[i], parts[i + 1 :]
-            tail = "".join("." + p for p in rest)
-            key = f"{prefix}.{name}"
-            summary = self.summaries.get(prefix)
+            prefix = prefixes[i - 1]
+            name = parts[i]
+            tail = qualname[len(prefixes[i]) :]
+            key = prefixes[i]
+            summary = summaries.get(prefix)
             if summary is not None:
                 # A target that the name already starts with is skipped: in discord.ui,
                 # ``from .select import *`` rebinds ``select`` to discord.ui.select.select, and following
                 # that again from discord.ui.select.select.X would grow the name without end.
                 targets = list(summary.bindings.get(name, ()))
                 for star in summary.stars:
-                    if star in self.summaries:
+                    if star in summaries:
                         targets.extend(self._star_exports(star).get(name, ()))
                 found.extend(
                     (target + tail, key)
@@ -785,7 +816,8 @@ class ProjectIndex(WrapperInference):
                         and qualname[len(target) : len(target) + 1] in ("", ".")
                     )
                 )
-            owner = self._class_info(prefix)
+            holder = holders[i - 1]
+            owner = holder.classes.get(prefix) if holder is not None else None
             if owner is not None and name not in owner.names:
                 found.extend((f"{base}.{name}{tail}", key) for base in owner.bases)
         return found
