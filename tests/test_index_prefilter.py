@@ -168,7 +168,7 @@ def _redirects_spelled_out(index: ProjectIndex, qualname: str) -> list[tuple[str
         summary = index.summaries.get(prefix)
         if summary is not None:
             targets = list(summary.bindings.get(name, ()))
-            for star in summary.stars:
+            for star in summary.stars if name not in summary.defined else ():
                 if star in index.summaries:
                     targets.extend(index._star_exports(star).get(name, ()))
             found.extend(
@@ -193,10 +193,10 @@ def test_the_redirects_of_every_name_a_lookup_meets_are_as_spelled_out(
     with tempfile.TemporaryDirectory() as folder:
         index = _generated_index(Path(folder), sources)
         pending, met = _names(index), set()
-        while pending and len(met) < 2000:
+        while pending and len(met) < 1000:
             name = pending.pop()
-            if name in met:
-                continue
+            if name in met or name.count(".") > 12:
+                continue  # a circular definition's names grow without end (lookups stop them)
             met.add(name)
             redirects = index._redirects(name)
             assert redirects == _redirects_spelled_out(index, name)

@@ -117,6 +117,27 @@ def test_star_cycle_resolves_and_ends(tmp_path: Path) -> None:
     assert places(root) == {("user.py", 6, "KR001")}
 
 
+@pytest.mark.parametrize("how", ["from api import start_service", "from api import *"])
+def test_a_name_a_module_defines_is_its_own_not_its_star_imports(tmp_path: Path, how: str) -> None:
+    # api star-imports the service, then defines a start_service of its own, which rebinds the name:
+    # what api's start_service is, imported by name or by a star, is that one (not must-retain).
+    # A module that only star-imports the service passes the service's on.
+    own = "from service import *\n\n\ndef start_service():\n    return 1\n"
+    user = f"{how}\n\n\nclass App:\n    def run(self):\n        start_service()\n"
+    root = write(
+        tmp_path,
+        {
+            "service.py": SERVICE,
+            "api.py": own,
+            "passes.py": "from service import *\n",
+            "user.py": user,
+            "other.py": user.replace("api", "passes"),
+        },
+    )
+    line = user.splitlines().index("        start_service()") + 1
+    assert places(root) == {("other.py", line, "KR001")}
+
+
 def test_wrapper_calling_through_an_import_alias_is_inferred(tmp_path: Path) -> None:
     root = write(
         tmp_path,

@@ -805,9 +805,12 @@ class ProjectIndex(WrapperInference):
                 # ``from .select import *`` rebinds ``select`` to discord.ui.select.select, and following
                 # that again from discord.ui.select.select.X would grow the name without end.
                 targets = list(summary.bindings.get(name, ()))
-                for star in summary.stars:
-                    if star in summaries:
-                        targets.extend(self._star_exports(star).get(name, ()))
+                if name not in summary.defined:
+                    # A name the module defines or assigns is its own, not a star import's (which
+                    # the definition below it rebinds).
+                    for star in summary.stars:
+                        if star in summaries:
+                            targets.extend(self._star_exports(star).get(name, ()))
                 found.extend(
                     (target + tail, key)
                     for target in targets
@@ -901,7 +904,10 @@ class ProjectIndex(WrapperInference):
             for member in members:
                 table = self._own_exports(member)
                 if len(members) > 1 or summaries[member].stars:
+                    defined = summaries[member].defined  # its own, whatever its star imports bind
                     for name, targets in shared.items():
+                        if name in defined:
+                            continue
                         listed = table.setdefault(name, [])
                         listed.extend(t for t in targets if t not in listed)
                 done[member] = table
