@@ -18,7 +18,7 @@ beside ruff's cold run (``--select RUF006 --no-cache``, medians of ``--runs``) a
 (``check --no-cache``). The files with findings come from keepref-lint's JSON output on the tree. Each
 part is timed in a fresh interpreter (``start``: ``python -c pass``; ``read`` and ``parse``: the
 median of ``--runs`` passes over the texts in one process, which holds them in the OS's file cache as a
-run does).
+run does; parsed with the cycle collector off and each tree dropped at once, as keepref-lint parses).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import ENV, _command, _selected, fetch
 
 _PARTS = r"""
-import ast, json, os, statistics, sys, time
+import ast, gc, json, os, statistics, sys, time
 root, listed, runs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
 paths = []
 for folder, _, names in os.walk(root):
@@ -59,7 +59,11 @@ for p, lines in listed["lines"].items():
         if any(node.lineno <= line <= node.end_lineno for line in lines):
             blocks.append(b"\n" * (node.lineno - 1) + b"\n".join(split[node.lineno - 1 : node.end_lineno]))
 def parse(parts):
-    return lambda: [compile(t, "<file>", "exec", ast.PyCF_ONLY_AST) for t in parts]
+    def each():
+        for text in parts:  # each tree dropped before the next, with collection off (as a run has it)
+            compile(text, "<file>", "exec", ast.PyCF_ONLY_AST)
+    return each
+gc.disable()
 print(json.dumps({
     "files": len(paths),
     "read": timed(read_all),
