@@ -167,18 +167,7 @@ def _redirects_spelled_out(index: ProjectIndex, qualname: str) -> list[tuple[str
         key = f"{prefix}.{name}"
         summary = index.summaries.get(prefix)
         if summary is not None:
-            targets = list(summary.bindings.get(name, ()))
-            for star in summary.stars if name not in summary.defined else ():
-                if star in index.summaries:
-                    targets.extend(index._star_exports(star).get(name, ()))
-            found.extend(
-                (target + tail, key)
-                for target in targets
-                if not (
-                    qualname.startswith(target)
-                    and qualname[len(target) : len(target) + 1] in ("", ".")
-                )
-            )
+            found.extend(index._module_rewrites(qualname, summary, name, tail, key))
         owner = index._class_info(prefix)
         if owner is not None and name not in owner.names:
             found.extend((f"{base}.{name}{tail}", key) for base in owner.bases)

@@ -718,14 +718,12 @@ class ProjectIndex(WrapperInference):
     def _before_nowhere(self, name: str, path: set[str], keys: set[str], whole: bool) -> bool:
         """Does a part of ``name`` before its last (or, with ``whole``, ``name`` itself) lead nowhere?"""
         parts = name.split(".")
-        memo, opened = self._nowhere_memo, self._opened()
         prefix = ""
         for part in parts if whole else parts[:-1]:
-            prefix = f"{prefix}.{part}" if prefix else part
-            if prefix in opened:
-                continue  # not shown (``_nowhere``), and most prefixes are such
-            known = memo.get(prefix)
-            if known or (known is None and self._nowhere(prefix, path, keys)):
+            prefix = (
+                f"{prefix}.{part}" if prefix else part
+            )  # built as it goes, not joined each time
+            if self._nowhere(prefix, path, keys):
                 return True
         return False
 
@@ -776,8 +774,8 @@ class ProjectIndex(WrapperInference):
 
     def _redirects(self, qualname: str) -> list[tuple[str, str]]:
         """Other names that ``qualname`` denotes: through a binding, a star import, or a base class;
-        each with the start of ``qualname`` it rewrote. Kept until the index changes: a lookup that goes
-        through many names meets the same ones again (in ``_nowhere`` too)."""
+        each with the start of ``qualname`` it rewrote. Kept until a summary changes (``_forget_lookups``):
+        a lookup that goes through many names meets the same ones again (in ``_nowhere`` too)."""
         found = self._redirects_memo.get(qualname)
         if found is None:
             found = self._redirects_memo[qualname] = self._find_redirects(qualname)
@@ -801,29 +799,35 @@ class ProjectIndex(WrapperInference):
             key = prefixes[i]
             summary = summaries.get(prefix)
             if summary is not None:
-                # A target that the name already starts with is skipped: in discord.ui,
-                # ``from .select import *`` rebinds ``select`` to discord.ui.select.select, and following
-                # that again from discord.ui.select.select.X would grow the name without end.
-                targets = list(summary.bindings.get(name, ()))
-                if name not in summary.defined:
-                    # A name the module defines or assigns is its own, not a star import's (which
-                    # the definition below it rebinds).
-                    for star in summary.stars:
-                        if star in summaries:
-                            targets.extend(self._star_exports(star).get(name, ()))
-                found.extend(
-                    (target + tail, key)
-                    for target in targets
-                    if not (
-                        qualname.startswith(target)
-                        and qualname[len(target) : len(target) + 1] in ("", ".")
-                    )
-                )
+                found.extend(self._module_rewrites(qualname, summary, name, tail, key))
             holder = holders[i - 1]
             owner = holder.classes.get(prefix) if holder is not None else None
             if owner is not None and name not in owner.names:
                 found.extend((f"{base}.{name}{tail}", key) for base in owner.bases)
         return found
+
+    def _module_rewrites(
+        self, qualname: str, summary: ModuleSummary, name: str, tail: str, key: str
+    ) -> list[tuple[str, str]]:
+        """What ``qualname`` is rewritten to through ``name``, bound in the module of ``summary`` (by
+        an import or alias, or by a star import unless the module defines the name itself)."""
+        targets = list(summary.bindings.get(name, ()))
+        if name not in summary.defined:
+            # A name the module defines or assigns is its own, not a star import's (which the
+            # definition below it rebinds).
+            for star in summary.stars:
+                if star in self.summaries:
+                    targets.extend(self._star_exports(star).get(name, ()))
+        # A target that the name already starts with is skipped: in discord.ui,
+        # ``from .select import *`` rebinds ``select`` to discord.ui.select.select, and following that
+        # again from discord.ui.select.select.X would grow the name without end.
+        return [
+            (target + tail, key)
+            for target in targets
+            if not (
+                qualname.startswith(target) and qualname[len(target) : len(target) + 1] in ("", ".")
+            )
+        ]
 
     def _own_exports(self, module: str) -> dict[str, list[str]]:
         """What ``from <module> import *`` binds from the module's own statements: a name it defines
