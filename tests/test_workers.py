@@ -140,3 +140,85 @@ def test_worker_count_is_capped_by_cpus_and_files() -> None:
     assert workers.worker_count(cpus + 5, 1000) == cpus
     assert workers.worker_count(None, 1) == 1
     assert workers.worker_count(1, 1000) == 1
+
+
+# -- Batch: one process that works through its items alone until it is ended ---------------------------
+
+
+def wait_for(path: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+def test_a_batch_answers_every_item_once_it_is_done(tmp_path) -> None:
+    batch = workers.Batch.start(5, pid_of)
+    assert batch is not None
+    assert batch.worker.reap(30)  # it ends by itself after the last item
+    results = batch.finish()
+    assert sorted(results) == list(range(5))
+    assert {pid for _, pid in results.values()} == {batch.worker.pid}
+    assert batch.worker.pid != os.getpid()
+
+
+def test_finish_ends_a_batch_midway_and_keeps_what_it_answered(tmp_path) -> None:
+    reached = str(tmp_path / "reached")
+
+    def stuck_on_three(index: int) -> list:
+        if index == 3:
+            open(reached, "w").close()
+            time.sleep(120)
+        return pid_of(index)
+
+    batch = workers.Batch.start(6, stuck_on_three)
+    assert batch is not None
+    wait_for(reached)
+    began = time.monotonic()
+    results = batch.finish()
+    assert time.monotonic() - began < 10  # ended, not waited for
+    assert sorted(results) == [0, 1, 2]
+    assert not alive(batch.worker.pid)
+    assert batch.finish() is results  # asked again: the same answers
+
+
+def test_a_batch_that_fails_or_dies_keeps_the_items_before(tmp_path) -> None:
+    def raises_on_two(index: int) -> list:
+        if index == 2:
+            raise ValueError("bad item")
+        return pid_of(index)
+
+    def dies_on_two(index: int) -> list:
+        if index == 2:
+            os._exit(9)
+        return pid_of(index)
+
+    for task in (raises_on_two, dies_on_two):
+        batch = workers.Batch.start(5, task)
+        assert batch is not None
+        assert batch.worker.reap(30)
+        assert sorted(batch.finish()) == [0, 1], task.__name__
+
+
+def test_a_batch_answering_faster_than_it_is_read_loses_no_whole_answer(tmp_path) -> None:
+    # 40 answers of 200 KB: more than the pipe holds, so it waits to write; ended then, what it wrote
+    # whole is read, and the answer it was writing is not taken half.
+    def big(index: int) -> bytes:
+        return bytes([index]) * 200_000
+
+    batch = workers.Batch.start(40, big)
+    assert batch is not None
+    time.sleep(0.5)
+    results = batch.finish()
+    assert len(results) < 40
+    assert sorted(results) == list(range(len(results)))
+    assert all(answer == bytes([index]) * 200_000 for index, answer in results.items())
+    assert not alive(batch.worker.pid)
+
+
+def test_a_stopped_batch_is_gone(tmp_path) -> None:
+    batch = workers.Batch.start(3, lambda index: time.sleep(120))
+    assert batch is not None
+    batch.stop()
+    assert not alive(batch.worker.pid)
+    assert batch.finish() == {}

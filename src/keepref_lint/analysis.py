@@ -11,7 +11,7 @@ import os
 import re
 import sys
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import accumulate
 
 from keepref_lint import stats
@@ -24,6 +24,7 @@ from keepref_lint.finding import FileResult, Finding
 from keepref_lint.fragment import call_ends, no_drop_possible
 from keepref_lint.index import ProjectIndex
 from keepref_lint.parsing import ParseCache
+from keepref_lint.prefilter import Prefilter
 from keepref_lint.project import (
     PACKAGE_FILES,
     Excluder,
@@ -78,13 +79,17 @@ class Project:
         manifest: Manifest | None = None,
         buffers: Mapping[str, bytes] | None = None,
         scan_helper: bool = False,
+        marks_known: Callable[[Project, ProjectIndex, set[str]], None] | None = None,
     ) -> None:
         """``manifest`` (every project file's path and stat) may come from a scan the caller made.
         ``buffers`` (absolute path -> text) are an editor's unsaved texts: each is checked, and indexed,
         in place of the file on disk (which need not exist). ``scan_helper``: an index built here may
-        fork a process to share its word scans (``corpus.Corpus.start_helper``)."""
+        fork a process to share its word scans (``corpus.Corpus.start_helper``). ``marks_known(project,
+        index, names)`` is called by a build of the index over the files on disk before its last
+        step (``ProjectIndex.build``; the early check, early.py)."""
         self.settings = settings
         self.scan_helper = scan_helper
+        self.marks_known = marks_known
         self.excluder = Excluder(settings.root, settings.exclude)
         self.cache: ParseCache = stats.parse_cache()
         if manifest is None:
@@ -189,7 +194,9 @@ class Project:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            index = ProjectIndex.build(files, self.settings, self.cache, corpus, stubs)
+            hook = None if self.buffers else self.marks_known
+            marks_known = None if hook is None else (lambda index, names: hook(self, index, names))
+            index = ProjectIndex.build(files, self.settings, self.cache, corpus, stubs, marks_known)
         finally:
             corpus.close()  # before any worker is forked: none may inherit its pipes
             if collecting:
@@ -274,8 +281,14 @@ class Project:
         self.files[path] = file
         return file
 
-    def candidates(self, paths: list[str]) -> set[str]:
-        """The paths whose text may hold a finding (a word scan over all of them at once)."""
+    @property
+    def corpus(self) -> Corpus | None:
+        """The word scans of the index just built (or being built), while they are kept."""
+        return self._corpus[1] if self._corpus is not None else None
+
+    def candidates(self, paths: list[str], prefilter: Prefilter | None = None) -> set[str]:
+        """The paths whose text may hold a finding (a word scan over all of them at once), by the
+        index's prefilter or ``prefilter``."""
         files = [file for file in map(self.source, paths) if file is not None]
         if PARSE_ALL:
             return {file.path for file in files}
@@ -286,7 +299,9 @@ class Project:
             known, corpus = files, Corpus([f.data for f in files], [f.path for f in files])
         wanted = {id(f) for f in files}
         return {
-            known[i].path for i in self.index.prefilter.candidates(corpus) if id(known[i]) in wanted
+            known[i].path
+            for i in (prefilter or self.index.prefilter).candidates(corpus)
+            if id(known[i]) in wanted
         }
 
     def release(self, file: SourceFile) -> None:
@@ -455,10 +470,47 @@ _CHUNK = 2  # files per message to a worker
 
 
 def analyse_all(
-    project: Project, work: list[str], fix: bool, jobs: int | None, diff: bool = False
+    project: Project,
+    work: list[str],
+    fix: bool,
+    jobs: int | None,
+    diff: bool = False,
+    done: Mapping[str, Outcome] | None = None,
 ) -> Iterator[Outcome]:
     """Results in input order; in forked worker processes (which inherit the index) for large inputs
-    (workers.py: a worker that dies costs the files it was checking, each an error)."""
+    (workers.py: a worker that dies costs the files it was checking, each an error). ``done``: the
+    outcomes of files checked already (early.py), by path, given in their places."""
+    if not done:
+        yield from _analyse_each(project, work, fix, jobs, diff)
+        return
+    rest = _analyse_each(project, [path for path in work if path not in done], fix, jobs, diff)
+    try:
+        for path in work:
+            yield attached(project, done[path]) if path in done else next(rest)
+    finally:
+        rest.close()
+
+
+def analyse_for_parent(project: Project, path: str, fix: bool, diff: bool) -> Outcome:
+    """``_analyse`` in a forked process: the outcome without the file's text, which the parent has
+    (``attached``). A pickled text is read, copied down a pipe and read again: 18 MB on litellm."""
+    path, error, file_result = _analyse(project, path, fix, diff)
+    if file_result is not None:
+        file_result.file = None  # type: ignore[assignment]
+    return path, error, file_result
+
+
+def attached(project: Project, outcome: Outcome) -> Outcome:
+    """An outcome from a forked process with its file again (``analyse_for_parent``)."""
+    path, _, file_result = outcome
+    if file_result is not None and file_result.file is None:
+        file_result.file = project.source(path)  # type: ignore[assignment]
+    return outcome
+
+
+def _analyse_each(
+    project: Project, work: list[str], fix: bool, jobs: int | None, diff: bool
+) -> Iterator[Outcome]:
     from keepref_lint import workers
 
     jobs = workers.worker_count(jobs, len(work))
@@ -474,14 +526,18 @@ def analyse_all(
     chunks = [work[i : i + _CHUNK] for i in range(0, len(work), _CHUNK)]
 
     def task(index: int) -> list[Outcome]:
-        return [_analyse(project, path, fix, diff) for path in chunks[index]]
+        return [analyse_for_parent(project, path, fix, diff) for path in chunks[index]]
 
     def lost(index: int, status: int | None) -> list[Outcome]:
         cause = f"internal error: the worker process checking it died (exit status {status})"
         return [(path, InputError(display_path(path), cause), None) for path in chunks[index]]
 
-    for outcomes in workers.in_workers(chunks, task, jobs, lost):
-        yield from outcomes
+    # The largest first: the last chunk to finish is then a small one, not the longest file's.
+    sizes = [sum(len(project.source(path).data) for path in chunk) for chunk in chunks]
+    order = sorted(range(len(chunks)), key=lambda index: -sizes[index])
+    for outcomes in workers.in_workers(chunks, task, jobs, lost, order):
+        for outcome in outcomes:
+            yield attached(project, outcome)
 
 
 def _fix_file(project: Project, file_result: FileResult, diff: bool = False) -> None:

@@ -93,6 +93,17 @@ class Corpus:
         self._own = range(len(self.texts))
         self._imports = None  # joined over this process's files only: made again over all
 
+    def helper_fds(self) -> tuple[int, ...]:
+        """This process's ends of the helper's pipes (another forked process must not hold them)."""
+        return self._helper.worker.fds() if self._helper is not None else ()
+
+    def detach(self) -> None:
+        """In a process forked from this one that is not the helper: the helper's pipes are the
+        parent's, so this process answers every question alone."""
+        self._helper = None
+        self._own = range(len(self.texts))
+        self._imports = None
+
     def _ask(self, request: tuple) -> Any:
         """Send ``request`` to the helper; ``_answer`` gives its reply."""
         if self._helper is not None and not self._helper.send(request):

@@ -321,7 +321,12 @@ def _run_cold(
     jobs: int | None,
     buffers: dict[str, bytes] | None = None,
 ) -> RunResult:
-    from keepref_lint.analysis import Project, analyse_all  # the cold path: parsers and the index
+    from keepref_lint.analysis import (  # the cold path: parsers and the index
+        PARALLEL_MIN_FILES,
+        Project,
+        analyse_all,
+        analyse_for_parent,
+    )
 
     stats.lap("imports")
     outcomes: dict[str, tuple] = {}
@@ -331,11 +336,42 @@ def _run_cold(
     # A second process for the index's scans when the check may use one (as its workers do; where
     # there is no fork, ``Corpus.start_helper`` starts none).
     helper = workers.worker_count(jobs, len(manifest)) > 1
-    project = Project(settings, manifest=manifest, buffers=buffers, scan_helper=helper)
-    if held_until_exit is not None:
-        held_until_exit.append(project)  # never freed: the process ends right after (console.py)
-        project.cache.held = held_until_exit  # and checked files' trees (in workers too) likewise
-    stats.lap("index")
+    early = None
+    if (
+        not buffers
+        and workers.worker_count(jobs, len(targets)) > 1
+        and len(targets) >= PARALLEL_MIN_FILES
+        and workers.can_fork()
+    ):
+        from keepref_lint.early import EarlyCheck
+
+        diff = fix and not write
+        early = EarlyCheck(
+            targets,
+            lambda project, path: analyse_for_parent(project, path, fix, diff),
+            lambda file: not (settings.skip_generated and GENERATED_MARKER in file.data),
+            hold=held_until_exit is not None,
+        )
+    try:
+        project = Project(
+            settings,
+            manifest=manifest,
+            buffers=buffers,
+            scan_helper=helper,
+            marks_known=early.start if early is not None else None,
+        )
+        if held_until_exit is not None:
+            # Never freed: the process ends right after (console.py); the checked files' trees (in
+            # workers too) likewise.
+            held_until_exit.append(project)
+            project.cache.held = held_until_exit
+        stats.lap("index")
+        # Files checked while the index was finished (early.py), by path.
+        checked_early = early.finish() if early is not None else {}
+    finally:
+        if early is not None:
+            early.stop()
+    stats.lap("early")
     fixes_applied = 0
     stored: dict[str, tuple] = {}
     if previous.token == project.index.token:  # else the index was rebuilt: any outcome may change
@@ -387,7 +423,7 @@ def _run_cold(
         progress(0, len(work), 0)
     # The diff only when it is shown (``fix --diff``, which does not write): difflib's worst case is
     # quadratic in the lines.
-    analysed = analyse_all(project, work, fix, jobs, diff=fix and not write)
+    analysed = analyse_all(project, work, fix, jobs, diff=fix and not write, done=checked_early)
     try:
         for path, error, file_result in analysed:
             done += 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
 
 from keepref_lint.catalog import CATALOG
@@ -31,6 +31,7 @@ from keepref_lint.project import InputError, SourceFile, is_stub
 from keepref_lint.receivers import (
     ReceiverTypes,
     build_receiver_types,
+    call_words,
     file_facts,
     method_names,
     module_of,
@@ -142,7 +143,11 @@ class ProjectIndex(WrapperInference):
         cache: ParseCache,
         corpus: Corpus | None = None,
         stubs: Sequence[SourceFile] = (),
+        marks_known: Callable[[ProjectIndex, set[str]], None] | None = None,
     ) -> ProjectIndex:
+        """The index of ``files``. ``marks_known(index, names)`` is called before the last step, the
+        receivers' types, when there are must-retain method ``names`` to type receivers of: everything
+        else in the index is final then (early.py checks files meanwhile)."""
         index = cls(settings)
         corpus = corpus or Corpus([f.data for f in files], [f.path for f in files])
         index._summarize_marked(files, cache, corpus)
@@ -167,6 +172,11 @@ class ProjectIndex(WrapperInference):
             ((q, m.kind, m.source) for q, m in index.marks.items()),
             (q.rpartition(".")[2] for s in index.summaries.values() for q in s.classes),
         )
+        if marks_known is not None and names:
+            # The receivers' scan first, on both cores: a process forked now would share the
+            # corpus helper's.
+            corpus.scan(call_words(names))
+            marks_known(index, names)
         index.receiver_types, read = build_receiver_types(
             files, cache, corpus, names, known, index.prefilter, gates
         )

@@ -328,6 +328,11 @@ def calls_a_receiver(data: bytes, names: Iterable[str], plain: bool = False) -> 
     return False
 
 
+def call_words(names: Iterable[str]) -> list[str]:
+    """The texts of calls of the method ``names`` (``.name(``), as the corpus is scanned for them."""
+    return [f".{name}(" for name in sorted(names)]
+
+
 def questions_of(
     file: object,
     cache: object,
@@ -374,7 +379,7 @@ def build_receiver_types(
     closure: set[str] = set()
     # Every call of a name is looked for below (and the gated ones' in ``close_gates``): at once, in
     # one pass over the texts.
-    corpus.scan(f".{name}(" for name in sorted(names))  # type: ignore[attr-defined]
+    corpus.scan(call_words(names))  # type: ignore[attr-defined]
     if gates:
         types.gates, types.carried, closure = close_gates(gates, files, cache, corpus)
     by_module = {file.module: file for file in files}

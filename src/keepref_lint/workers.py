@@ -250,8 +250,10 @@ def in_workers(
     task: Callable[[int], list],
     jobs: int,
     lost: Callable[[int, int | None], list],
+    order: Sequence[int] | None = None,
 ) -> Iterator[list]:
-    """``task(i)`` for each chunk number ``i``, in order, computed in ``jobs`` forked workers.
+    """``task(i)`` for each chunk number ``i``, in order, computed in ``jobs`` forked workers, which
+    are given the chunks in ``order`` (a permutation of their numbers; the default, their own).
 
     A worker that dies costs the chunk it was working on, which is answered by ``lost(i, status)``
     (its exit status); a chunk it had been given but not started goes to another worker, and when
@@ -266,7 +268,7 @@ def in_workers(
                 _start(task, lifeline, workers)
             except OSError:  # no more processes (EAGAIN, ENOMEM): those started, or this one, do it
                 break
-        pending = deque(range(len(chunks)))  # chunks not given to a worker yet
+        pending = deque(range(len(chunks)) if order is None else order)  # not given out yet
         busy: dict[int, list[int]] = {}  # worker -> chunks it was given, in order
         answers: dict[int, list] = {}
         live = dict(enumerate(workers))
@@ -326,3 +328,100 @@ def in_workers(
         finished = True
     finally:
         _stop(workers, lifeline, at_once=not finished)
+
+
+class Batch:
+    """One forked process that works through items ``0 .. count - 1`` on its own, in order, while this
+    process does something else, answering each as it is done; ``finish`` ends it wherever it is and
+    takes the answers it sent. Nothing it does is needed: an item it was working on, or had not
+    reached, is done elsewhere, as are all of them if it dies or cannot be started."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.results: dict[int, object] | None = None
+
+    @classmethod
+    def start(
+        cls, count: int, task: Callable[[int], object], inherited: Sequence[int] = ()
+    ) -> Batch | None:
+        """Fork the process (None when none could be made). ``inherited``: file descriptors of this
+        process's that the child must not hold (another child's pipes, whose ends tell it of this
+        process's death)."""
+        started: list[Worker] = []
+        try:
+            fork_with_pipes(
+                lambda jobs, answers: _batch_main(count, task, jobs, answers, inherited),
+                lambda pid, jobs, answers: started.append(Worker(pid, jobs, answers)),
+            )
+        except OSError:
+            return None
+        _widen(started[0].answers)
+        return cls(started[0])
+
+    def finish(self) -> dict[int, object]:
+        """End the process at once and take the answers it sent, by item (the item it was on when
+        ended, whose answer may be cut off, is not among them)."""
+        if self.results is not None:
+            return self.results
+        self.results = {}
+        self._end()
+        while True:  # what it wrote before it ended, to the end of the pipe
+            try:
+                item, answer, counted = receive(self.worker.answers)  # type: ignore[misc]
+            except (WorkerDied, OSError, ValueError, EOFError, pickle.UnpicklingError):
+                break
+            self.results[item] = answer
+            stats.merge(counted)
+        self.worker.close()
+        return self.results
+
+    def stop(self) -> None:
+        """End the process, whatever it was doing (a run that stops early), and wait for it."""
+        if self.results is None:
+            self.results = {}
+        self._end()
+        self.worker.close()
+
+    def _end(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.worker.jobs)  # the end of its job pipe: it stops if it is still looking
+        if self.worker.status is None:
+            with contextlib.suppress(OSError):
+                os.kill(self.worker.pid, signal.SIGKILL)
+        self.worker.reap(5)
+
+
+def _widen(fd: int) -> None:
+    """Make a pipe hold more than the usual 64 KB (Linux), so that a batch that answers faster than it
+    is read goes on working instead of waiting; elsewhere, or when refused, it stays as it was."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
+def _batch_main(
+    count: int, task: Callable[[int], object], jobs: int, answers: int, inherited: Sequence[int]
+) -> None:
+    """A batch's process: each item's answer, with the stats counted for it, until the items run out,
+    the job pipe has something to read (its end: the parent closed it or is gone), or a task fails
+    (an internal error, left for the check that does the item again to report)."""
+    for fd in inherited:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    stats.take()  # what the parent had counted before the fork is the parent's to report
+    for item in range(count):
+        if select.select([jobs], [], [], 0)[0]:
+            return
+        started = stats.clock()
+        try:
+            answer = task(item)
+        except Exception:
+            return
+        stats.since("cpu.workers", started)
+        try:
+            send(answers, (item, answer, stats.take()))
+        except Exception:  # the parent is gone, or the answer cannot be pickled
+            return
