@@ -357,3 +357,49 @@ def test_the_corpus_helper_exits_when_the_parent_is_killed(tmp_path: Path) -> No
     )
     proc, tag = start(["check", "--no-cache", "-j", "2", "."], root, patch)
     kill_when_running(proc, tag, 2, "the run and its helper")
+
+
+# The early check (early.py) for any tree, with the index's last step held up so that its process is
+# running when the parent is interrupted or killed; the early process itself is held up in its first file.
+EARLY_AND_STUCK = """
+    import os, time
+    from keepref_lint import early, index
+    early.EARLY_MIN_BYTES = 0
+    parent = os.getpid()
+    def slow_step(*args, **kwargs):
+        time.sleep(60)
+    index.build_receiver_types = slow_step
+    check = early.EarlyCheck._check
+    def stuck(self, *args):
+        if os.getpid() != parent:
+            time.sleep(60)
+        return check(self, *args)
+    early.EarlyCheck._check = stuck
+"""
+
+
+def test_the_early_check_exits_when_the_parent_is_killed(tmp_path: Path) -> None:
+    root = make(tmp_path / "p", files=12)
+    proc, tag = start(
+        ["check", "--no-cache", "-j", "2", "."], root, WITH_A_HELPER + EARLY_AND_STUCK
+    )
+    kill_when_running(proc, tag, 3, "the run, its corpus helper and its early check")
+
+
+def test_sigint_while_the_early_check_runs(tmp_path: Path) -> None:
+    root = make(tmp_path / "p", files=12)
+    # Right after the early process is recorded: the run's own clean-up ends it.
+    patch = (
+        EARLY_AND_STUCK
+        + """
+    import signal
+    real_start = early.EarlyCheck.start
+    def start_then_interrupt(self, *args):
+        real_start(self, *args)
+        assert self.batch is not None
+        os.kill(os.getpid(), signal.SIGINT)
+    early.EarlyCheck.start = start_then_interrupt
+    """
+    )
+    proc, tag = start(["check", "--no-cache", "-j", "2", "."], root, patch)
+    assert interrupted_cleanly(proc, tag, root) == 130

@@ -405,16 +405,18 @@ def _widen(fd: int) -> None:
 def _batch_main(
     count: int, task: Callable[[int], object], jobs: int, answers: int, inherited: Sequence[int]
 ) -> None:
-    """A batch's process: each item's answer, with the stats counted for it, until the items run out,
-    the job pipe has something to read (its end: the parent closed it or is gone), or a task fails
-    (an internal error, left for the check that does the item again to report)."""
+    """A batch's process: each item's answer, with the stats counted for it, until the items run out
+    or a task fails (an internal error, left for the check that does the item again to report). Its
+    job pipe carries nothing: its end (the parent ended the batch, or is gone) ends the process at
+    once, whatever it is doing."""
     for fd in inherited:
         with contextlib.suppress(OSError):
             os.close(fd)
+    import threading
+
+    threading.Thread(target=_exit_when_parent_dies, args=(jobs,), daemon=True).start()
     stats.take()  # what the parent had counted before the fork is the parent's to report
     for item in range(count):
-        if select.select([jobs], [], [], 0)[0]:
-            return
         started = stats.clock()
         try:
             answer = task(item)
