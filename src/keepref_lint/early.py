@@ -23,6 +23,12 @@ from collections.abc import Callable
 from keepref_lint import stats, workers
 from keepref_lint.receivers import call_words, calls_a_receiver
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from keepref_lint.analysis import Outcome, Project
+    from keepref_lint.index import ProjectIndex
+    from keepref_lint.project import SourceFile
+
 # Below this many files to check early, the process costs more than it saves (4 ms to fork on sglang).
 EARLY_MIN_FILES = 8
 # The step resolves receivers in the texts that call the method names: below this much of such text it
@@ -34,13 +40,14 @@ EARLY_MIN_BYTES = 1_000_000
 class EarlyCheck:
     """The early check of one cold run: ``start`` (given to ``Project`` as ``marks_known``) forks the
     process once the marks are known, ``finish`` takes what it checked. ``analyse(project, path)``
-    checks one file, as the run's own check does (``analysis._analyse`` with the run's flags)."""
+    checks one file, as the run's own check does (``analysis.analyse_for_parent`` with the run's
+    flags)."""
 
     def __init__(
         self,
         targets: list[str],
-        analyse: Callable[[object, str], tuple],
-        wanted: Callable[[object], bool],
+        analyse: Callable[[Project, str], Outcome],
+        wanted: Callable[[SourceFile], bool],
         hold: bool,
     ) -> None:
         """``wanted(file)``: is this read file one the run checks (not generated code, say)? ``hold``:
@@ -52,7 +59,7 @@ class EarlyCheck:
         self.paths: list[str] = []
         self.batch: workers.Batch | None = None
 
-    def start(self, project, index, names: set[str]) -> None:  # type: ignore[no-untyped-def]
+    def start(self, project: Project, index: ProjectIndex, names: set[str]) -> None:
         """Fork the process that checks the candidate targets against ``index`` as it stands (the
         tests of which files to leave to the check after are made there, on the other core)."""
         if self.batch is not None:  # built again: what the first process checks may not hold
@@ -82,13 +89,17 @@ class EarlyCheck:
         if self.batch is not None:
             stats.add("early_files_given", len(self.paths))
 
-    def _check(self, project, index, names: set[str], item: int) -> tuple | None:  # type: ignore[no-untyped-def]
+    def _check(
+        self, project: Project, index: ProjectIndex, names: set[str], item: int
+    ) -> Outcome | None:
         """In the forked process: one file's outcome, or None (it is checked again after the build)
         when it calls one of the method ``names`` on a receiver, or its check asked the type oracle
         anything."""
         if item == 0:
             self._begin(project, index)
-        data = project.source(self.paths[item]).data
+        file = project.source(self.paths[item])
+        assert file is not None  # read before the fork
+        data = file.data
         if calls_a_receiver(data, names) or calls_a_receiver(data, names, plain=True):
             stats.add("early_files_left")
             return None
@@ -103,7 +114,7 @@ class EarlyCheck:
             return None
         return outcome
 
-    def _begin(self, project, index) -> None:  # type: ignore[no-untyped-def]
+    def _begin(self, project: Project, index: ProjectIndex) -> None:
         """The forked process's set-up before its first file: the index as it stands is the
         project's, and what the parent built lives to the end (the collector never walks it)."""
         import gc
@@ -115,7 +126,7 @@ class EarlyCheck:
         if self.hold:
             project.cache.held = []
 
-    def finish(self) -> dict[str, tuple]:
+    def finish(self) -> dict[str, Outcome]:
         """End the process and take the outcomes it is sure of, by path (none if it never started
         or died)."""
         if self.batch is None:

@@ -301,6 +301,10 @@ def _one_path_per_file(targets: list[str]) -> list[str]:
     return [path for path in targets if path in keep]
 
 
+def _skipped_as_generated(settings: Settings, file: SourceFile) -> bool:
+    return settings.skip_generated and GENERATED_MARKER in file.data
+
+
 # The command line sets this to a list (console.py): the cold path's project (its syntax trees, the
 # index) is then kept until the process ends without freeing anything, instead of being freed object by
 # object when the run returns. A library caller's process goes on, so by default it is freed.
@@ -349,7 +353,7 @@ def _run_cold(
         early = EarlyCheck(
             targets,
             lambda project, path: analyse_for_parent(project, path, fix, diff),
-            lambda file: not (settings.skip_generated and GENERATED_MARKER in file.data),
+            lambda file: not _skipped_as_generated(settings, file),
             hold=held_until_exit is not None,
         )
     try:
@@ -403,7 +407,7 @@ def _run_cold(
         if file is None:
             result.errors.append(project.read_errors[path])
             outcomes[path] = ("error", project.read_errors[path].cause)
-        elif settings.skip_generated and GENERATED_MARKER in file.data:
+        elif _skipped_as_generated(settings, file):
             result.skipped_generated += 1
             outcomes[path] = ("generated",)
         else:

@@ -13,7 +13,9 @@ are added up, so ``cpu.*`` (parse, scopes, rules, fragment, noqa, workers) are C
 processes (the parent's parses in the index build included), not wall. ``files_parsed`` counts files
 parsed whole at least once, ``parses`` every whole-file parse (a file whose tree was not kept is parsed
 again; module skeletons and the fragment proof's definitions are not whole-file parses).
-bench/performance.py reads the file.
+``early_files_given``, ``_checked``, ``_left`` and ``_asked`` say what the early check (early.py) was
+given, kept, left to the check after untried, and had checked again. bench/performance.py reads the
+file.
 """
 
 from __future__ import annotations
