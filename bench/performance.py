@@ -59,12 +59,23 @@ def command(name: str) -> str:
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
     """Wall seconds and peak RSS (MB) of one command."""
+    seconds, peak, _ = timed_cpu(cmd, cwd, env)
+    return seconds, peak
+
+
+def timed_cpu(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user and system) of one command. The CPU time is
+    the process's with its threads and every process it waited for (our workers, corpus helper and
+    early check; ruff's threads)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env or ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     _, _, usage = os.wait4(proc.pid, 0)
-    return time.perf_counter() - started, usage.ru_maxrss // 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, usage.ru_maxrss // 1024, cpu
 
 
 def compare(label: str, a: list[str], b: list[str], cwd: Path, runs: int, *, before_a=None, before_b=None,
@@ -72,6 +83,7 @@ def compare(label: str, a: list[str], b: list[str], cwd: Path, runs: int, *, bef
             warm_up: bool = False) -> dict:  # fmt: skip
     """``warm_up``: run each command once, untimed, first (caches and the OS's file cache filled)."""
     times: dict[str, list[float]] = {"a": [], "b": []}
+    cpu: dict[str, list[float]] = {"a": [], "b": []}
     peaks = {"a": 0, "b": 0}
     if warm_up:
         timed(a, cwd, env_a)
@@ -80,8 +92,9 @@ def compare(label: str, a: list[str], b: list[str], cwd: Path, runs: int, *, bef
         for side, cmd, before, env in (("a", a, before_a, env_a), ("b", b, before_b, env_b)):
             if before:
                 before()
-            seconds, peak = timed(cmd, cwd, env)
+            seconds, peak, used = timed_cpu(cmd, cwd, env)
             times[side].append(seconds)
+            cpu[side].append(used)
             peaks[side] = max(peaks[side], peak)
     row = {
         "label": label,
@@ -89,6 +102,8 @@ def compare(label: str, a: list[str], b: list[str], cwd: Path, runs: int, *, bef
         "b": times["b"],
         "peak_a": peaks["a"],
         "peak_b": peaks["b"],
+        "cpu_a": cpu["a"],
+        "cpu_b": cpu["b"],
     }
     row["ratio"] = statistics.median(times["a"]) / statistics.median(times["b"])
     # Each A run against the B run right after it: the machine's slow drift cancels within a pair.
@@ -208,7 +223,9 @@ def bench_tree(label: str, root: Path, work: Path, runs: int) -> dict:
     return {
         "tree": label,
         "files": files,
-        "cold": {k: cold[k] for k in ("a", "b", "peak_a", "peak_b", "ratio", "paired")},
+        "cold": {
+            k: cold[k] for k in ("a", "b", "peak_a", "peak_b", "cpu_a", "cpu_b", "ratio", "paired")
+        },
         "warm": {k: warm[k] for k in ("a", "b", "peak_a", "peak_b", "ratio", "paired")},
         "cold_stats": {"wall": cold_wall, **cold_stats},
         "warm_stats": {"wall": warm_wall, **warm_stats},
@@ -254,6 +271,28 @@ def corpus_table(rows: list[dict]) -> list[str]:
             f" | {cold['ratio']:.2f}x | {median(warm['a']):.3f} / {median(warm['b']):.3f}"
             f" | {warm['ratio']:.2f}x | {peak_ours} / {peak_ruff} | {parsed:,}"
             f" | {name} {seconds:.2f} s ({share:.0%}) |"
+        )
+    return lines
+
+
+def cpu_table(rows: list[dict], cores: int) -> list[str]:
+    """Cold runs' CPU seconds beside their wall seconds: the CPU time over the cores is what the
+    run would take if its work were spread over all of them and nothing else changed (a floor that
+    only less work lowers), and the share of the cores the run kept busy."""
+    lines = [
+        f"| tree | cold wall s (ours / ruff) | cold CPU s (ours / ruff) | CPU ratio | ours' CPU / {cores}"
+        " cores s | that / ruff's wall | cores kept busy (ours / ruff) |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        cold = row["cold"]
+        wall_a, wall_b = median(cold["a"]), median(cold["b"])
+        cpu_a, cpu_b = median(cold["cpu_a"]), median(cold["cpu_b"])
+        floor = cpu_a / cores
+        lines.append(
+            f"| {row['tree']} | {wall_a:.2f} / {wall_b:.2f} | {cpu_a:.2f} / {cpu_b:.2f}"
+            f" | {cpu_a / cpu_b:.2f}x | {floor:.2f} | {floor / wall_b:.2f}x"
+            f" | {cpu_a / (wall_a * cores):.0%} / {cpu_b / (wall_b * cores):.0%} |"
         )
     return lines
 
@@ -355,7 +394,10 @@ def run_corpus(names: str | None, runs: int, work: Path) -> dict:
             f" {median(row['warm']['b']):.3f} s ({row['warm']['ratio']:.2f}x); {name} {seconds:.2f} s",
             file=sys.stderr,
         )
-    lines = [*corpus_table(rows), "", *phase_table(rows), ""]
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    lines = [*corpus_table(rows), "", *cpu_table(rows, cores), "", *phase_table(rows), ""]
     checked, met = targets(rows)
     lines += checked
     lines.append(f"- {'all targets met' if met else 'not all targets met'}")
