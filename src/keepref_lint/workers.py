@@ -334,10 +334,16 @@ class Batch:
     """One forked process that works through items ``0 .. count - 1`` on its own, in order, while this
     process does something else, answering each as it is done; ``finish`` ends it wherever it is and
     takes the answers it sent. Nothing it does is needed: an item it was working on, or had not
-    reached, is done elsewhere, as are all of them if it dies or cannot be started."""
+    reached, is done elsewhere, as are all of them if it dies or cannot be started.
 
-    def __init__(self, worker: Worker) -> None:
+    The answers go to an anonymous file in memory (Linux's ``memfd_create``), which this process reads
+    once the batch has ended: however many there are, the batch never waits for a reader. Where there
+    is none, they go down the answer pipe, widened where it can be, and a batch whose answers fill it
+    waits until ``finish``."""
+
+    def __init__(self, worker: Worker, stored: int | None) -> None:
         self.worker = worker
+        self.stored = stored  # the anonymous file, if any
         self.results: dict[int, object] | None = None
 
     @classmethod
@@ -347,16 +353,22 @@ class Batch:
         """Fork the process (None when none could be made). ``inherited``: file descriptors of this
         process's that the child must not hold (another child's pipes, whose ends tell it of this
         process's death)."""
+        stored = _anonymous_file()
         started: list[Worker] = []
         try:
             fork_with_pipes(
-                lambda jobs, answers: _batch_main(count, task, jobs, answers, inherited),
+                lambda jobs, answers: _batch_main(
+                    count, task, jobs, answers if stored is None else stored, inherited
+                ),
                 lambda pid, jobs, answers: started.append(Worker(pid, jobs, answers)),
             )
         except OSError:
+            if stored is not None:
+                os.close(stored)
             return None
-        _widen(started[0].answers)
-        return cls(started[0])
+        if stored is None:
+            _widen(started[0].answers)
+        return cls(started[0], stored)
 
     def finish(self) -> dict[int, object]:
         """End the process at once and take the answers it sent, by item (the item it was on when
@@ -365,14 +377,14 @@ class Batch:
             return self.results
         self.results = {}
         self._end()
-        while True:  # what it wrote before it ended, to the end of the pipe
-            try:
-                item, answer, counted = receive(self.worker.answers)  # type: ignore[misc]
-            except (WorkerDied, OSError, ValueError, EOFError, pickle.UnpicklingError):
-                break
+        if self.stored is not None:
+            os.lseek(self.stored, 0, os.SEEK_SET)
+        for item, answer, counted in read_answers(
+            self.worker.answers if self.stored is None else self.stored
+        ):
             self.results[item] = answer
             stats.merge(counted)
-        self.worker.close()
+        self._close()
         return self.results
 
     def stop(self) -> None:
@@ -380,15 +392,41 @@ class Batch:
         if self.results is None:
             self.results = {}
         self._end()
-        self.worker.close()
+        self._close()
 
     def _end(self) -> None:
         with contextlib.suppress(OSError):
-            os.close(self.worker.jobs)  # the end of its job pipe: it stops if it is still looking
+            os.close(self.worker.jobs)  # the end of its job pipe: it exits if it has not yet
         if self.worker.status is None:
             with contextlib.suppress(OSError):
                 os.kill(self.worker.pid, signal.SIGKILL)
         self.worker.reap(5)
+
+    def _close(self) -> None:
+        self.worker.close()
+        if self.stored is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.stored)
+            self.stored = None
+
+
+def read_answers(fd: int) -> Iterator[tuple]:
+    """The whole messages on ``fd`` up to its end; one cut off there (its writer was killed while
+    writing it) is not among them."""
+    while True:
+        try:
+            message = receive(fd)
+        except (WorkerDied, OSError, ValueError, EOFError, pickle.UnpicklingError):
+            return
+        yield message  # type: ignore[misc]
+
+
+def _anonymous_file() -> int | None:
+    """A file in memory that no name reaches (Linux), or None."""
+    try:
+        return os.memfd_create("keepref-lint-batch", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        return None
 
 
 def _widen(fd: int) -> None:
