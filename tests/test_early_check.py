@@ -154,6 +154,21 @@ early.EarlyCheck.start = waiting
 """
 
 
+def in_the_early_process_on(name: str, action: str) -> str:
+    """A patch: in the early process only, ``action`` (a statement) when it reaches the file ``name``."""
+    return f"""
+import os, time
+from keepref_lint import early
+parent = os.getpid()
+check = early.EarlyCheck._check
+def acting(self, project, index, names, item):
+    if os.getpid() != parent and self.paths[item].endswith({name!r}):
+        {action}
+    return check(self, project, index, names, item)
+early.EarlyCheck._check = acting
+"""
+
+
 def test_files_checked_early_give_the_findings_a_run_without_it_gives(tmp_path: Path) -> None:
     root = project(tmp_path / "p")
     alone, alone_counts = run(root, 1)
@@ -176,18 +191,7 @@ def test_an_early_process_ended_midway_leaves_its_files_to_the_check_after(
     root = project(tmp_path / "p")
     alone, _ = run(root, 1)
     # It is ended (SIGKILL) while it waits on quiet05.py, the sixth file it is given.
-    stuck = """
-    import os, time
-    from keepref_lint import early
-    early.EARLY_MIN_BYTES = 0
-    parent = os.getpid()
-    check = early.EarlyCheck._check
-    def slow(self, project, index, names, item):
-        if os.getpid() != parent and self.paths[item].endswith("quiet05.py"):
-            time.sleep(60)
-        return check(self, project, index, names, item)
-    early.EarlyCheck._check = slow
-    """
+    stuck = in_the_early_process_on("quiet05.py", "time.sleep(60)") + "early.EARLY_MIN_BYTES = 0\n"
     found, counts = run(root, 2, stuck)
     assert places(found) == places(alone)
     assert counts["early_files_checked"] < 13, counts
@@ -196,18 +200,8 @@ def test_an_early_process_ended_midway_leaves_its_files_to_the_check_after(
 def test_an_early_process_that_dies_costs_nothing(tmp_path: Path) -> None:
     root = project(tmp_path / "p")
     alone, _ = run(root, 1)
-    dies = """
-    import os
-    from keepref_lint import early
-    parent = os.getpid()
-    check = early.EarlyCheck._check
-    def dying(self, project, index, names, item):
-        if os.getpid() != parent and self.paths[item].endswith("quiet03.py"):
-            os._exit(9)
-        return check(self, project, index, names, item)
-    early.EarlyCheck._check = dying
-    """
-    found, counts = run(root, 2, WAIT_FOR_IT + textwrap.dedent(dies))
+    dies = in_the_early_process_on("quiet03.py", "os._exit(9)")
+    found, counts = run(root, 2, WAIT_FOR_IT + dies)
     assert places(found) == places(alone)
     assert 0 < counts["early_files_checked"] < 13, counts
 

@@ -508,17 +508,26 @@ def attached(project: Project, outcome: Outcome) -> Outcome:
     return outcome
 
 
+def forked_jobs(jobs: int | None, files: int) -> int:
+    """The worker processes a check of ``files`` files forks: 1 (none, the check runs here) when
+    there is one CPU or job, too few files to pay for processes, or no fork."""
+    from keepref_lint import workers
+
+    count = workers.worker_count(jobs, files)
+    return count if count > 1 and files >= PARALLEL_MIN_FILES and workers.can_fork() else 1
+
+
 def _analyse_each(
     project: Project, work: list[str], fix: bool, jobs: int | None, diff: bool
 ) -> Iterator[Outcome]:
     from keepref_lint import workers
 
-    jobs = workers.worker_count(jobs, len(work))
+    jobs = forked_jobs(jobs, len(work))
     if not gc.isenabled():
         # What exists now (the index, kept trees) lives to the end of the run: keep it out of the
         # per-file collections, and out of reach of the collector in forked workers (no copy-on-write).
         gc.freeze()
-    if jobs <= 1 or len(work) < PARALLEL_MIN_FILES or not workers.can_fork():
+    if jobs <= 1:
         for path in work:
             yield _analyse(project, path, fix, diff)
         return

@@ -326,10 +326,10 @@ def _run_cold(
     buffers: dict[str, bytes] | None = None,
 ) -> RunResult:
     from keepref_lint.analysis import (  # the cold path: parsers and the index
-        PARALLEL_MIN_FILES,
         Project,
         analyse_all,
         analyse_for_parent,
+        forked_jobs,
     )
 
     stats.lap("imports")
@@ -340,16 +340,13 @@ def _run_cold(
     # A second process for the index's scans when the check may use one (as its workers do; where
     # there is no fork, ``Corpus.start_helper`` starts none).
     helper = workers.worker_count(jobs, len(manifest)) > 1
+    # The diff only when it is shown (``fix --diff``, which does not write): difflib's worst case is
+    # quadratic in the lines.
+    diff = fix and not write
     early = None
-    if (
-        not buffers
-        and workers.worker_count(jobs, len(targets)) > 1
-        and len(targets) >= PARALLEL_MIN_FILES
-        and workers.can_fork()
-    ):
+    if not buffers and forked_jobs(jobs, len(targets)) > 1:
         from keepref_lint.early import EarlyCheck
 
-        diff = fix and not write
         early = EarlyCheck(
             targets,
             lambda project, path: analyse_for_parent(project, path, fix, diff),
@@ -425,9 +422,7 @@ def _run_cold(
     done = 0
     if progress is not None:
         progress(0, len(work), 0)
-    # The diff only when it is shown (``fix --diff``, which does not write): difflib's worst case is
-    # quadratic in the lines.
-    analysed = analyse_all(project, work, fix, jobs, diff=fix and not write, done=checked_early)
+    analysed = analyse_all(project, work, fix, jobs, diff=diff, done=checked_early)
     try:
         for path, error, file_result in analysed:
             done += 1

@@ -384,8 +384,8 @@ def build_receiver_types(
         types.gates, types.carried, closure = close_gates(gates, files, cache, corpus)
     by_module = {file.module: file for file in files}
     found: set[int] = set()
-    for name in names:
-        found |= corpus.files_with(f".{name}(")  # type: ignore[attr-defined]
+    for word in call_words(names):
+        found |= corpus.files_with(word)  # type: ignore[attr-defined]
     receiver_files = [
         files[i] for i in sorted(found) if types.receiver_file(files[i].data, files[i].path)
     ]

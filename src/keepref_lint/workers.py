@@ -22,7 +22,7 @@ import struct
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from keepref_lint import stats
 
@@ -176,12 +176,7 @@ def _worker_main(
 ) -> None:
     """A worker process: take chunk numbers from ``jobs``, answer each on ``answers`` with the chunk's
     results (and the stats counted meanwhile), until told to stop or the parent is gone."""
-    for fd in (lifeline[1], *inherited):  # only the parent may hold these
-        os.close(fd)
-    import threading
-
-    threading.Thread(target=_exit_when_parent_dies, args=(lifeline[0],), daemon=True).start()
-    stats.take()  # what the parent had counted before the fork is the parent's to report
+    _as_child((lifeline[1], *inherited), lifeline[0])
     while True:
         try:
             job = receive(jobs)
@@ -203,6 +198,19 @@ def _worker_main(
             break
         except Exception as exc:  # not picklable: say what it was
             send(answers, ("raise", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def _as_child(parents: Iterable[int], lifeline: int) -> None:
+    """A forked process's start: close the file descriptors only the parent may hold (``parents``),
+    exit at once when the pipe ``lifeline`` ends (a thread waits for it), and leave what the parent
+    had counted before the fork for the parent to report."""
+    for fd in parents:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    import threading
+
+    threading.Thread(target=_exit_when_parent_dies, args=(lifeline,), daemon=True).start()
+    stats.take()
 
 
 def _exit_when_parent_dies(lifeline: int) -> None:
@@ -447,13 +455,7 @@ def _batch_main(
     or a task fails (an internal error, left for the check that does the item again to report). Its
     job pipe carries nothing: its end (the parent ended the batch, or is gone) ends the process at
     once, whatever it is doing."""
-    for fd in inherited:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    import threading
-
-    threading.Thread(target=_exit_when_parent_dies, args=(jobs,), daemon=True).start()
-    stats.take()  # what the parent had counted before the fork is the parent's to report
+    _as_child(inherited, jobs)
     for item in range(count):
         started = stats.clock()
         try:
